@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/internal/timing"
+	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/userns"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// Flag categories shown in --help.
+const (
+	catStorage = "Storage"
+	catOutput  = "Output"
+)
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:                   "crun-lite",
+		Usage:                  "run containers rootless, fast",
+		Version:                version,
+		UseShortOptionHandling: true,
+		EnableBashCompletion:   true,
+		HideHelpCommand:        true,
+		Suggest:                true,
+		Flags:                  globalFlags(),
+		Commands:               commands(),
+		// Errors are printed once, by Main.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "root", Usage: "store images and containers in `DIR` (default $XDG_DATA_HOME/crun-lite/storage)", Category: catStorage},
+		&cli.StringFlag{Name: "runroot", Usage: "keep runtime state in `DIR` (default $XDG_RUNTIME_DIR/crun-lite)", Category: catStorage},
+		&cli.StringFlag{Name: "storage-driver", Usage: "use graph driver `NAME` (overlay, vfs) for a new store", Category: catStorage},
+		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs", Category: catStorage},
+		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` of the image and storage libraries (debug, info, warn, error)", Category: catOutput},
+		&cli.BoolFlag{Name: "timing", Usage: "print how long each phase took, on stderr, when the command ends", Category: catOutput},
+	}
+}
+
+func commands() []*cli.Command {
+	return []*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand()}
+}
+
+// Main runs the CLI and returns the process exit code: 0, the container's
+// code, or 125 when crun-lite itself failed, as Podman does.
+func Main(args []string) int {
+	err := newApp().Run(args)
+	if err == nil {
+		return 0
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
+	}
+	printError(os.Stderr, err)
+	var re *run.ExitError
+	var se *run.StartError
+	switch {
+	case errors.As(err, &se):
+		return se.Code
+	case errors.As(err, &re):
+		return re.Code
+	}
+	return 125
+}
+
+// exitStatus is a container's own non-zero exit: nothing to print.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// printError prints err on one line and its hint, if any, on the next.
+func printError(w io.Writer, err error) {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	fmt.Fprintf(w, "crun-lite: %s\n", msg)
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+}
+
+// env is what every store command gets.
+type env struct {
+	ctx    context.Context
+	store  *store.Store
+	timing *timing.Recorder
+}
+
+// withStore wraps a command that needs the store: it enters the user
+// namespace (re-executing once if the holder had to be created), opens the
+// store and collects what crashed runs left behind.
+func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		var rec *timing.Recorder
+		if c.Bool("timing") {
+			rec = timing.New(userns.StartTime())
+			defer rec.Print(os.Stderr)
+		}
+		if err := userns.Ensure(); err != nil {
+			return err
+		}
+		rec.Mark("user namespace")
+		setLogLevel(c.String("log-level"))
+		opts, err := storeOptions(c)
+		if err != nil {
+			return err
+		}
+		st, err := store.Open(opts)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rec.Mark("store open")
+		if c.Command.Name != "run" { // run collects in the background
+			run.CollectGarbage(st)
+		}
+		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer cancel()
+		return fn(c, &env{ctx: ctx, store: st, timing: rec})
+	}
+}
+
+func storeOptions(c *cli.Context) (store.Options, error) {
+	o, err := store.DefaultOptions(userns.HostUID())
+	if err != nil && c.String("root") == "" {
+		return o, err
+	}
+	if v := c.String("root"); v != "" {
+		o.GraphRoot = v
+	}
+	if v := c.String("runroot"); v != "" {
+		o.RunRoot = v
+	}
+	o.Driver = c.String("storage-driver")
+	o.DriverOpts = c.StringSlice("storage-opt")
+	return o, nil
+}
+
+func setLogLevel(level string) {
+	l, err := logrus.ParseLevel(level)
+	if err != nil {
+		l = logrus.WarnLevel
+	}
+	logrus.SetLevel(l)
+}

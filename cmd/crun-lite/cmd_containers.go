@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/urfave/cli/v2"
+)
+
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ps",
+		Usage: "list kept containers (those run without --rm)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list exited containers too"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs"},
+		},
+		Action: withStore(func(c *cli.Context, e *env) error {
+			cs, err := e.store.Containers()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+			if !c.Bool("quiet") {
+				fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+			}
+			for _, ci := range cs {
+				if ci.Status != "running" && !c.Bool("all") {
+					continue
+				}
+				if c.Bool("quiet") {
+					fmt.Fprintln(w, ci.ID[:12])
+					continue
+				}
+				status := ci.Status
+				if status == "exited" {
+					status = fmt.Sprintf("Exited (%d)", ci.ExitCode)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", ci.ID[:12], ci.Image,
+					strings.Join(ci.Command, " "), units.HumanDuration(time.Since(ci.Created)), status, ci.Name)
+			}
+			return w.Flush()
+		}),
+	}
+}
+
+func rmCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rm",
+		Usage:     "remove kept containers",
+		ArgsUsage: "CONTAINER...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every container that is not running"},
+		},
+		Action: withStore(func(c *cli.Context, e *env) error {
+			refs := c.Args().Slice()
+			if c.Bool("all") {
+				cs, err := e.store.Containers()
+				if err != nil {
+					return err
+				}
+				for _, ci := range cs {
+					if ci.Status != "running" {
+						refs = append(refs, ci.ID)
+					}
+				}
+			} else if len(refs) == 0 {
+				return errors.New("rm needs a CONTAINER (name or ID) or --all")
+			}
+			for _, ref := range refs {
+				ci, err := e.store.Container(ref)
+				if err != nil {
+					return err
+				}
+				if ci.Status == "running" {
+					return fmt.Errorf("container %s is running", ci.Name)
+				}
+				if err := e.store.DeleteContainer(ci.ID); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, ci.ID)
+			}
+			return nil
+		}),
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+	"go.podman.io/image/v5/types"
+
+	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/store"
+)
+
+const (
+	catContainer = "Container"
+	catSecurity  = "Security"
+	catNetwork   = "Network"
+	catImage     = "Image"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new container",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Description: `Runs COMMAND (default: the image's Entrypoint and Cmd) in a new container made
+from IMAGE, pulling IMAGE first when it is not in the store. crun-lite exits with
+the command's exit code; 125 when crun-lite itself failed, 126 when the command
+cannot be executed, 127 when it is not found, 128+N when it died of signal N.
+
+Examples:
+   crun-lite run --rm docker.io/library/busybox echo hello
+   crun-lite run --rm --user 1000 --network none IMAGE id`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
+			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network `MODE`: host (share the host's) or none (loopback only)", Category: catNetwork},
+			tlsVerifyFlag(catImage),
+		},
+		Action: withStore(runAction),
+	}
+}
+
+func tlsVerifyFlag(category string) cli.Flag {
+	return &cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates when contacting registries", Category: category}
+}
+
+// tlsVerify maps --tls-verify to containers/image: unset follows registries.conf.
+func tlsVerify(c *cli.Context) types.OptionalBool {
+	if !c.IsSet("tls-verify") {
+		return types.OptionalBoolUndefined
+	}
+	return types.NewOptionalBool(c.Bool("tls-verify"))
+}
+
+func runAction(c *cli.Context, e *env) error {
+	if c.NArg() < 1 {
+		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
+	}
+	opts := run.Options{
+		Image:   c.Args().First(),
+		Command: c.Args().Tail(),
+		Remove:  c.Bool("rm"),
+		Name:    c.String("name"),
+		Network: c.String("network"),
+		User:    c.String("user"),
+		Pull:    store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
+		Timing:  e.timing,
+	}
+	code, err := run.Run(e.ctx, e.store, opts)
+	if err != nil {
+		return &run.ExitError{Code: code, Err: err}
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine (run as root) for the integration tests:
+# packages, device permissions, an unprivileged test user with subordinate ids
+# and a runtime dir, and offline test images. crun-lite is rootless, so the
+# tests must run as a normal user on a machine that looks like a desktop login;
+# CI machines have neither logind nor udev rules, so this script does their part.
+#
+# Idempotent: every step checks whether its result is already there, so
+# `make test` can call it on every run. One log line per step on stderr.
+#
+# Environment:
+#   CRUNLITE_TEST_USER  test user name (default crunlite-test)
+#   CRUNLITE_TESTDATA   cache dir for images and the env file (default /var/cache/crun-lite-test)
+#   SKIP_DEBIAN=1       do not build the debian image (the demo does not need it)
+#   FORCE_IMAGES=1      rebuild all images
+#   MIRROR=URL          Debian mirror for debootstrap
+set -euo pipefail
+umask 022
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_USER=${CRUNLITE_TEST_USER:-crunlite-test}
+TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
+
+PACKAGES=(
+	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
+	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
+	ca-certificates
+)
+
+log() { printf 'test-setup: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+# The name ends up in the env file, which both sh and make read.
+[[ $TEST_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_TEST_USER='$TEST_USER' is not a plain user name"
+[[ $TESTDATA == /* ]] || die "CRUNLITE_TESTDATA must be an absolute path"
+
+# --- packages ----------------------------------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	[[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) == ii* ]] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	log "packages: all ${#PACKAGES[@]} installed"
+else
+	log "packages: installing ${missing[*]}"
+	install -d -m 0755 "$TESTDATA" "$TESTDATA/logs"
+	aptlog=$TESTDATA/logs/apt.log
+	# Only update the lists when needed: it is the slow, network-bound part.
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+		tail -n 30 "$aptlog" >&2
+		die "apt failed (full log: $aptlog)"
+	fi
+fi
+
+# --- device nodes --------------------------------------------------------------
+# fuse-overlayfs and pasta/slirp4netns open these as the unprivileged user;
+# on a desktop, udev makes them 0666. Here they come 0600.
+ensure_dev() {
+	local path=$1 major=$2 minor=$3
+	if [ ! -c "$path" ]; then
+		install -d -m 0755 "$(dirname "$path")"
+		mknod -m 0666 "$path" c "$major" "$minor"
+		log "devices: created $path"
+	elif [ "$(stat -c %a "$path")" != 666 ]; then
+		chmod 0666 "$path"
+		log "devices: $path made 0666"
+	else
+		log "devices: $path already 0666"
+	fi
+}
+ensure_dev /dev/fuse 10 229
+ensure_dev /dev/net/tun 10 200
+
+# --- test user -----------------------------------------------------------------
+if id -u "$TEST_USER" >/dev/null 2>&1; then
+	log "user: $TEST_USER exists"
+else
+	# -K SUB_*_COUNT=0: Debian's useradd would otherwise grab the first free
+	# subordinate range itself; the next step assigns one deliberately.
+	useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$TEST_USER"
+	log "user: created $TEST_USER"
+fi
+TEST_UID=$(id -u "$TEST_USER")
+TEST_GID=$(id -g "$TEST_USER")
+
+# --- subordinate ids -------------------------------------------------------------
+# newuidmap/newgidmap only let the user map ranges listed here; the runner maps
+# container ids 1..65536 onto this range.
+ensure_subids() {
+	local file=$1 max start
+	[ -e "$file" ] || install -m 0644 /dev/null "$file"
+	# Lines may name the user or its numeric id.
+	if awk -F: -v u="$TEST_USER" -v id="$TEST_UID" '$1 == u || $1 == id { found = 1 } END { exit !found }' "$file"; then
+		log "subids: $TEST_USER already in $file"
+		return
+	fi
+	# Start after every existing range (rounded up to a 64Ki boundary), so no
+	# two users can map the same host ids.
+	max=$(awk -F: '$2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { e = $2 + $3; if (e > m) m = e } END { printf "%d\n", m }' "$file")
+	start=$(((max + 65535) / 65536 * 65536))
+	[ "$start" -ge 300000 ] || start=300000
+	printf '%s:%d:65536\n' "$TEST_USER" "$start" >>"$file"
+	log "subids: added $TEST_USER:$start:65536 to $file"
+}
+ensure_subids /etc/subuid
+ensure_subids /etc/subgid
+
+# --- XDG_RUNTIME_DIR -----------------------------------------------------------
+# There is no logind here. The runner keeps its runtime state (and the tests
+# their sockets) in /run/user/UID, which logind would create as a private tmpfs;
+# a tmpfs also means stale state goes away on reboot, as it would on a desktop.
+rundir=/run/user/$TEST_UID
+[ -d /run/user ] || install -d -m 0755 /run/user
+if [ -d "$rundir" ] && [ "$(stat -c '%u:%g:%a' "$rundir")" = "$TEST_UID:$TEST_GID:700" ]; then
+	log "rundir: $rundir exists"
+else
+	install -d -m 0700 -o "$TEST_USER" -g "$TEST_GID" "$rundir"
+	log "rundir: created $rundir"
+fi
+if mountpoint -q "$rundir"; then
+	log "rundir: $rundir already a mountpoint"
+else
+	mount -t tmpfs -o "mode=0700,uid=$TEST_UID,gid=$TEST_GID,size=10%" tmpfs "$rundir"
+	log "rundir: mounted tmpfs on $rundir"
+fi
+
+# --- images --------------------------------------------------------------------
+install -d -m 0755 "$TESTDATA"
+CRUNLITE_TESTDATA=$TESTDATA "$HERE/build-test-images.sh"
+log "images: ready in $TESTDATA/images"
+
+# --- env file ------------------------------------------------------------------
+# "export NAME=value" lines can be sourced by sh and included by make alike.
+envfile=$TESTDATA/env
+want=$(printf 'export CRUNLITE_TEST_USER=%s\nexport CRUNLITE_TEST_UID=%s\nexport CRUNLITE_TESTDATA=%s\n' \
+	"$TEST_USER" "$TEST_UID" "$TESTDATA")
+if [ -f "$envfile" ] && [ "$(cat "$envfile")" = "$want" ]; then
+	log "env: $envfile up to date"
+else
+	printf '%s\n' "$want" >"$envfile.tmp"
+	chmod 0644 "$envfile.tmp"
+	mv "$envfile.tmp" "$envfile"
+	log "env: wrote $envfile"
+fi

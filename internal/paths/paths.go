@@ -1,0 +1,66 @@
+// Package paths computes the per-user locations crun-lite keeps its state in.
+//
+// The rules here are mirrored in C by userns/nsjoin.c, which must find the
+// holder's pid file before the Go runtime starts; change both together.
+package paths
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// RuntimeDir returns the per-user directory for runtime state (pid files,
+// the store's run root): $XDG_RUNTIME_DIR/crun-lite when XDG_RUNTIME_DIR is a
+// directory owned by the caller, else /tmp/crun-lite-UID. su and ssh sessions
+// without logind often lack XDG_RUNTIME_DIR, hence the fallback.
+func RuntimeDir(hostUID int) string {
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && ownedDir(x) {
+		return filepath.Join(x, "crun-lite")
+	}
+	return "/tmp/crun-lite-" + strconv.Itoa(hostUID)
+}
+
+// DataDir returns $XDG_DATA_HOME/crun-lite, or ~/.local/share/crun-lite.
+func DataDir() (string, error) {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "crun-lite"), nil
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		return "", fmt.Errorf("neither XDG_DATA_HOME nor HOME is set: pass --root")
+	}
+	return filepath.Join(home, ".local", "share", "crun-lite"), nil
+}
+
+// ownedDir reports whether p is a directory owned by the calling user (as
+// seen from the caller's user namespace, so it also holds after joining).
+func ownedDir(p string) bool {
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		return false
+	}
+	return st.Mode&syscall.S_IFMT == syscall.S_IFDIR && int(st.Uid) == os.Getuid()
+}
+
+// MkdirPrivate creates dir (and parents) and makes sure dir itself is a
+// directory owned by the caller with mode 0700, not a symlink planted by
+// someone else (it may live in /tmp).
+func MkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s is not a directory owned by uid %d: remove it", dir, os.Getuid())
+	}
+	if st.Mode&0o077 != 0 {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}

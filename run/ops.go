@@ -1,0 +1,191 @@
+package run
+
+/*
+#include "spawn.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+)
+
+// The monitor and the container's first process talk over a socketpair:
+//
+//	monitor (Go, in the user namespace)          child (C, spawn.c, new namespaces)
+//	  build batch 1: rootfs ops ... SYNC
+//	  clone(NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET]) -->  run batch 1: mounts, pivot_root
+//	  <------------------------------------------  READY
+//	  release the store's read locks
+//	  read /proc/PID/root/etc/{passwd,group}
+//	  batch 2: groups, gid, uid, caps, cwd, EXEC --->  (u32 length, then the ops)
+//	                                                  run batch 2, execve(command)
+//	  <------------------------------------------  EOF: the socket is close-on-exec
+//	  or <---------------------------------------  ERROR{op, errno, exit code}
+//	  wait4(PID), forward signals
+//
+// An op is a cl_op_header (spawn.h) followed by nstr strings, each a u32
+// length (counting the NUL) and the bytes with their NUL. The monitor keeps a
+// description of every op it sent so that an ERROR, which only carries the
+// op's index, prints as "mount proc on /proc: permission denied".
+
+// op codes and flags, from spawn.h.
+const (
+	opMount      = C.CL_OP_MOUNT
+	opMkdir      = C.CL_OP_MKDIR
+	opSymlink    = C.CL_OP_SYMLINK
+	opReadonly   = C.CL_OP_READONLY
+	opOpenTree   = C.CL_OP_OPEN_TREE
+	opMoveMount  = C.CL_OP_MOVE_MOUNT
+	opPivot      = C.CL_OP_PIVOT
+	opChdir      = C.CL_OP_CHDIR
+	opHostname   = C.CL_OP_SETHOSTNAME
+	opLoopback   = C.CL_OP_LOOPBACK
+	opSync       = C.CL_OP_SYNC
+	opSetgroups  = C.CL_OP_SETGROUPS
+	opSetgid     = C.CL_OP_SETGID
+	opSetuid     = C.CL_OP_SETUID
+	opKeepCaps   = C.CL_OP_KEEPCAPS
+	opCaps       = C.CL_OP_CAPS
+	opNoNewPrivs = C.CL_OP_NO_NEW_PRIVS
+	opDup2       = C.CL_OP_DUP2
+	opSetsid     = C.CL_OP_SETSID
+	opSetctty    = C.CL_OP_SETCTTY
+	opWrite      = C.CL_OP_WRITE
+	opOpen       = C.CL_OP_OPEN
+	opExec       = C.CL_OP_EXEC
+
+	fOptional  = C.CL_F_OPTIONAL
+	fMkdir     = C.CL_F_MKDIR
+	fMkfile    = C.CL_F_MKFILE
+	fRecursive = C.CL_F_RECURSIVE
+)
+
+// opList is one batch of operations and a description of each.
+type opList struct {
+	buf  []byte
+	desc []string
+}
+
+func (l *opList) raw(code, flags uint32, num uint64, desc string, strs ...[]byte) {
+	var h [opHeaderSize]byte
+	binary.NativeEndian.PutUint32(h[0:], code)
+	binary.NativeEndian.PutUint32(h[4:], flags)
+	binary.NativeEndian.PutUint64(h[8:], num)
+	binary.NativeEndian.PutUint32(h[16:], uint32(len(strs)))
+	l.buf = append(l.buf, h[:]...)
+	for _, s := range strs {
+		l.buf = binary.NativeEndian.AppendUint32(l.buf, uint32(len(s)+1))
+		l.buf = append(l.buf, s...)
+		l.buf = append(l.buf, 0)
+	}
+	l.desc = append(l.desc, desc)
+}
+
+func (l *opList) add(code, flags uint32, num uint64, desc string, strs ...string) {
+	b := make([][]byte, len(strs))
+	for i, s := range strs {
+		b[i] = []byte(s)
+	}
+	l.raw(code, flags, num, desc, b...)
+}
+
+func (l *opList) mount(src, target, fstype, data string, mflags uintptr, flags uint32) {
+	name := fstype
+	if name == "" {
+		name = src
+	}
+	l.add(opMount, flags, uint64(mflags), fmt.Sprintf("mount %s on %s", name, target), src, target, fstype, data)
+}
+
+func (l *opList) mkdir(path string, mode uint32) {
+	l.add(opMkdir, 0, uint64(mode), "create directory "+path, path)
+}
+
+func (l *opList) symlink(target, link string) {
+	l.add(opSymlink, 0, 0, fmt.Sprintf("create symlink %s -> %s", link, target), target, link)
+}
+
+func (l *opList) readonly(path string) {
+	l.add(opReadonly, 0, 0, "make "+path+" read-only", path)
+}
+
+// openTree clones the mount tree at path into slot before pivot_root hides
+// it; moveMount attaches it after, at a target resolved inside the new root.
+func (l *opList) openTree(path string, slot int, recursive bool) {
+	var f uint32
+	if recursive {
+		f = fRecursive
+	}
+	l.add(opOpenTree, f, uint64(slot), "open mount tree "+path, path)
+}
+
+func (l *opList) moveMount(slot int, target string, flags uint32) {
+	l.add(opMoveMount, flags, uint64(slot), "bind mount on "+target, target)
+}
+
+func (l *opList) pivot(root string) { l.add(opPivot, 0, 0, "pivot_root to "+root, root) }
+
+func (l *opList) chdir(dir string, flags uint32) {
+	l.add(opChdir, flags, 0, "change directory to "+dir, dir)
+}
+
+func (l *opList) hostname(name string) { l.add(opHostname, 0, 0, "set hostname "+name, name) }
+func (l *opList) loopback()            { l.add(opLoopback, 0, 0, "bring up the loopback interface") }
+func (l *opList) sync()                { l.add(opSync, 0, 0, "report the root filesystem ready") }
+func (l *opList) setgid(gid uint32)    { l.add(opSetgid, 0, uint64(gid), fmt.Sprintf("setgid %d", gid)) }
+func (l *opList) setuid(uid uint32)    { l.add(opSetuid, 0, uint64(uid), fmt.Sprintf("setuid %d", uid)) }
+func (l *opList) noNewPrivs()          { l.add(opNoNewPrivs, 0, 0, "set no_new_privs") }
+func (l *opList) setsid()              { l.add(opSetsid, 0, 0, "create a session") }
+
+func (l *opList) setgroups(gids []uint32) {
+	b := make([]byte, 0, 4*len(gids))
+	for _, g := range gids {
+		b = binary.NativeEndian.AppendUint32(b, g)
+	}
+	l.raw(opSetgroups, 0, 0, fmt.Sprintf("setgroups %v", gids), b)
+}
+
+// capSet is a full set of capability masks for the command.
+type capSet struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+func (l *opList) caps(c capSet) {
+	var b [40]byte
+	for i, v := range []uint64{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		binary.NativeEndian.PutUint64(b[8*i:], v)
+	}
+	l.raw(opCaps, 0, 0, "set capabilities", b[:])
+}
+
+func (l *opList) dup2(oldfd, newfd int) {
+	l.add(opDup2, 0, uint64(oldfd)<<32|uint64(newfd), fmt.Sprintf("dup2 %d to %d", oldfd, newfd))
+}
+
+func (l *opList) setctty(fd int) {
+	l.add(opSetctty, 0, uint64(fd), "set the controlling terminal")
+}
+
+func (l *opList) write(path, content string, flags uint32) {
+	l.add(opWrite, flags, 0, "write "+path, path, content)
+}
+
+// open opens path read-write as file descriptor fd (e.g. /dev/null as stdin).
+func (l *opList) open(path string, fd int) {
+	l.add(opOpen, 0, uint64(fd), fmt.Sprintf("open %s as fd %d", path, fd), path)
+}
+
+// exec ends the last batch: argv[0] is looked up in env's PATH.
+func (l *opList) exec(argv, env []string) {
+	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
+}
+
+// Messages from the child, from spawn.h.
+const (
+	msgReady     = C.CL_MSG_READY
+	msgError     = C.CL_MSG_ERROR
+	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
+	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
+)

@@ -1,0 +1,309 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/internal/timing"
+	"github.com/crun-lite/crun-lite/store"
+)
+
+// Options describe one container run.
+type Options struct {
+	Image   string   // reference or ID; pulled when missing
+	Command []string // replaces the image's Cmd
+	Remove  bool     // --rm: nothing of the container remains after it exits
+	Name    string   // --name of a kept container
+	Network string   // "host" or "none"
+	User    string   // --user; "" takes the image's User
+	Pull    store.PullOptions
+	Timing  *timing.Recorder
+}
+
+// defaultPath is the PATH of a container whose image sets none (Podman's).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ExitError carries the exit code crun-lite must end with when the container
+// could not start: 125 (runner), 126 (cannot execute), 127 (not found).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// container is one run in progress.
+type container struct {
+	id       string
+	opts     Options
+	st       *store.Store
+	img      *store.Image
+	config   imgspecv1.ImageConfig
+	rd       *runDir
+	kept     *store.ContainerInfo // the stored container, unless --rm
+	rootfs   *store.Rootfs
+	hostname string
+}
+
+// Run runs a container to completion and returns the command's exit code.
+func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
+	if o.Network == "" {
+		o.Network = "host"
+	}
+	if o.Network != "host" && o.Network != "none" {
+		return 125, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
+	}
+	c := &container{id: newID(), opts: o, st: st}
+	c.hostname = c.id[:12]
+	if err := c.loadImage(ctx); err != nil {
+		return 125, err
+	}
+	argv := c.argv()
+	if len(argv) == 0 {
+		return 125, errors.New("no command: the image has no Entrypoint or Cmd, give one after the image")
+	}
+	code, err := c.run(argv)
+	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) {
+			return se.Code, err
+		}
+		return 125, err
+	}
+	return code, nil
+}
+
+func (c *container) loadImage(ctx context.Context) error {
+	img, err := c.st.Lookup(c.opts.Image)
+	if errors.Is(err, store.ErrImageUnknown) {
+		img, err = c.st.Pull(ctx, c.opts.Image, c.opts.Pull)
+	}
+	if err != nil {
+		return err
+	}
+	c.img = img
+	c.opts.Timing.Mark("image lookup")
+	cfg, err := img.Config(ctx)
+	if err != nil {
+		return err
+	}
+	c.config = cfg.Config
+	return c.prepareRootfs(img)
+}
+
+// argv is Entrypoint + Cmd, the command line replacing Cmd.
+func (c *container) argv() []string {
+	cmd := c.config.Cmd
+	if len(c.opts.Command) > 0 {
+		cmd = c.opts.Command
+	}
+	return append(append([]string{}, c.config.Entrypoint...), cmd...)
+}
+
+// prepareRootfs makes the run dir and, for a kept container, its storage
+// record; the store's read locks taken for a --rm mount are released by
+// run once the child reports the overlay mounted.
+func (c *container) prepareRootfs(img *store.Image) error {
+	rd, err := createRunDir(c.st.RunsDir(), c.id)
+	if err != nil {
+		return err
+	}
+	c.rd = rd
+	if err := c.writeEtc(); err != nil {
+		return err
+	}
+	if c.opts.Remove && c.st.Driver.Name == "overlay" {
+		return nil // mounted straight from the layers in run
+	}
+	info, err := c.st.CreateContainer(img, store.ContainerInfo{
+		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created",
+	})
+	if err != nil {
+		return err
+	}
+	c.kept = info
+	if c.opts.Remove {
+		c.rd.state.TempContainer = info.ID
+		if err := c.rd.saveState(); err != nil {
+			return err
+		}
+	}
+	c.rootfs, err = c.st.ContainerRootfs(info.ID)
+	return err
+}
+
+// writeEtc writes the files bind-mounted over the image's /etc.
+func (c *container) writeEtc() error {
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || c.opts.Network == "none" {
+		resolv = nil
+	}
+	files := map[string]string{
+		"hostname":    c.hostname + "\n",
+		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.hostname + "\n",
+		"resolv.conf": string(resolv),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(c.rd.join("etc/"+name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// run mounts, starts and waits for the container, then tears it down.
+func (c *container) run(argv []string) (int, error) {
+	t := c.opts.Timing
+	defer c.teardown()
+
+	var release func()
+	if c.rootfs == nil { // --rm on overlay: mount the image's layers directly
+		rf, rel, err := c.st.Rootfs(c.img)
+		if err != nil {
+			return 125, err
+		}
+		c.rootfs, release = rf, rel
+		defer func() {
+			if release != nil {
+				release()
+			}
+		}()
+	}
+	first, err := c.rootfsOps()
+	if err != nil {
+		return 125, err
+	}
+	t.Mark("layer lookup")
+
+	runtime.LockOSThread() // the child's parent-death signal follows this thread
+	defer runtime.UnlockOSThread()
+	ch, err := spawn(first, c.cloneFlags())
+	if err != nil {
+		return 125, err
+	}
+	if err := ch.next(); err != nil {
+		ch.kill()
+		return 125, err
+	}
+	if release != nil {
+		release()
+		release = nil
+	}
+	t.Mark("rootfs setup")
+
+	last, err := c.execOps(ch.pid, argv)
+	if err != nil {
+		ch.kill()
+		return 125, err
+	}
+	if err := ch.send(last); err != nil {
+		ch.kill()
+		return 125, err
+	}
+	stop := forwardSignals(ch.pid)
+	defer stop()
+	if err := ch.finish(); err != nil {
+		ch.wait()
+		return 125, err
+	}
+	t.Mark("exec")
+	c.markRunning()
+	go CollectGarbage(c.st)
+	code, err := ch.wait()
+	t.Mark("container run")
+	c.markExited(code)
+	return code, err
+}
+
+func (c *container) cloneFlags() uintptr {
+	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if c.opts.Network == "none" {
+		f |= unix.CLONE_NEWNET
+	}
+	return f
+}
+
+// teardown undoes what the run made: the fuse mount, the run dir, and the
+// storage container of a --rm run on vfs. Native overlay mounts need no
+// unmount: they lived in the container's mount namespace, gone with it.
+func (c *container) teardown() {
+	if c.rd == nil {
+		return
+	}
+	if c.rd.state.FuseMounted {
+		_ = unix.Unmount(c.rd.join("merged"), unix.MNT_DETACH)
+	}
+	if c.kept != nil {
+		c.st.UnmountContainer(c.kept.ID)
+		if c.opts.Remove {
+			_ = c.st.DeleteContainer(c.kept.ID)
+		}
+	}
+	_ = c.rd.remove()
+	c.opts.Timing.Mark("teardown")
+}
+
+func (c *container) markRunning() {
+	if c.kept != nil && !c.opts.Remove {
+		c.kept.Status = "running"
+		_ = c.st.SaveContainer(c.kept)
+	}
+}
+
+func (c *container) markExited(code int) {
+	if c.kept != nil && !c.opts.Remove {
+		c.kept.Status, c.kept.ExitCode = "exited", code
+		_ = c.st.SaveContainer(c.kept)
+	}
+}
+
+// forwardSignals passes the signals a user sends crun-lite on to the
+// container's first process, as Podman's --sig-proxy does.
+func forwardSignals(pid int) func() {
+	ch := make(chan os.Signal, 8)
+	sigs := []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				_ = unix.Kill(pid, s.(unix.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+// mountFuse mounts the rootfs with fuse-overlayfs in the holder's mount
+// namespace, where the container's mount namespace will find it; the
+// fuse-overlayfs daemon stays out of the container's pid namespace.
+func (c *container) mountFuse(data, dir string) error {
+	c.rd.state.FuseMounted = true // recorded first: a crash mid-mount still gets cleaned
+	if err := c.rd.saveState(); err != nil {
+		return err
+	}
+	cmd := exec.Command(c.rootfs.MountProgram, "-o", data, c.rd.join("merged"))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mount rootfs with %s: %s: %w", c.rootfs.MountProgram, strings.TrimSpace(string(out)), err)
+	}
+	return nil
+}

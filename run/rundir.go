@@ -1,0 +1,89 @@
+package run
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// runDir is the per-run state of one container under store.RunsDir():
+//
+//	lock        flock'ed by the monitor for the container's whole life
+//	state       JSON runState, for the garbage collector
+//	upper/ work/  the writable overlay layer of a --rm run
+//	merged/     the mount point of the root filesystem
+//	empty/      a lower dir for images without layers
+//	etc/        hosts, hostname, resolv.conf bind-mounted into the container
+//
+// A monitor that dies (SIGKILL, crash) releases its lock with its last fd;
+// the next command finds the dir unlocked and removes it (gc.go).
+type runDir struct {
+	path  string
+	lock  *os.File
+	state runState
+}
+
+// runState is what the garbage collector must undo besides removing the dir.
+type runState struct {
+	// FuseMounted: merged is a fuse-overlayfs mount in the holder's mount
+	// namespace (native overlay mounts live and die with the container's).
+	FuseMounted bool `json:"fuse_mounted,omitempty"`
+	// TempContainer: a storage container made for a --rm run on vfs.
+	TempContainer string `json:"temp_container,omitempty"`
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func createRunDir(runsDir, id string) (*runDir, error) {
+	path := filepath.Join(runsDir, id)
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return nil, fmt.Errorf("create run dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create run dir: %w", err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("lock run dir: %w", err)
+	}
+	rd := &runDir{path: path, lock: lock}
+	for _, d := range []string{"merged", "etc"} {
+		if err := os.Mkdir(rd.join(d), 0o755); err != nil {
+			rd.remove()
+			return nil, fmt.Errorf("create run dir: %w", err)
+		}
+	}
+	return rd, nil
+}
+
+func (rd *runDir) join(name string) string { return filepath.Join(rd.path, name) }
+
+// saveState records what the garbage collector must undo if we die.
+func (rd *runDir) saveState() error {
+	b, _ := json.Marshal(rd.state)
+	return os.WriteFile(rd.join("state"), b, 0o600)
+}
+
+// remove deletes the run dir and then drops the lock. Files in the upper dir
+// may belong to any id of the namespace and overlay leaves a mode-000
+// work/work/incompat/volatile: removal works because we are root in the
+// namespace with CAP_DAC_OVERRIDE.
+func (rd *runDir) remove() error {
+	err := os.RemoveAll(rd.path)
+	rd.lock.Close()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove run dir: %w", err)
+	}
+	return nil
+}

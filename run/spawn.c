@@ -1,0 +1,585 @@
+// The container's first process, from clone() to execve().
+//
+// Go cannot run code between fork and exec, and re-executing the binary as an
+// "init" costs a whole Go start (about 5 ms for this binary). Instead the
+// monitor calls crunlite_spawn() through cgo: it clones a child in new
+// namespaces, and the child, which never runs Go code, interprets a list of
+// operations prepared by Go (ops.go) and finally execs the command. Policy
+// (which mounts, which user, which environment) stays in Go; this file only
+// performs steps and reports the first that fails.
+//
+// The child is a copy of one thread of a multithreaded process, so it must
+// not take locks another thread could have held: no malloc, no stdio, only
+// system calls and string functions on memory it owns (see fork(2) on
+// async-signal-safety). Buffers come from mmap.
+//
+// The wire format and the handshake are described in ops.go.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+struct cl_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+#define MAX_SLOTS 64
+#define STACK_SIZE (256 * 1024)
+
+struct child_ctx {
+	const unsigned char *ops;
+	size_t len;
+	int sock;
+};
+
+// Per-child state; the child is single-threaded, so globals are safe.
+static int slots[MAX_SLOTS];
+static uint32_t op_index;
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int sock_fd = -1;
+
+__attribute__((noreturn)) static void fail(int err, int code)
+{
+	struct cl_msg m = {.type = CL_MSG_ERROR, .op = op_index, .err = err, .code = (uint32_t)code};
+	write_full(sock_fd, &m, sizeof(m));
+	_exit(code);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = 0;
+	return mkdir_p(buf, 0755);
+}
+
+// ensure_file leaves a regular file at path for a bind mount to land on. A
+// symlink there is replaced: this runs after pivot_root, on the container's
+// own layer, and following it could put the mount somewhere unexpected.
+static int ensure_file(const char *path, mode_t mode)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			if (unlink(path) < 0)
+				return -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			errno = EISDIR;
+			return -1;
+		} else {
+			return 0;
+		}
+	} else if (errno != ENOENT) {
+		return -1;
+	} else if (mkdir_parent(path) < 0) {
+		return -1;
+	}
+	int fd = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+// prepare_target creates a mount point as the op asks and refuses symlinks,
+// so that an image cannot redirect a mount with a planted link.
+static int prepare_target(const char *target, uint32_t flags)
+{
+	struct stat st;
+	if (flags & CL_F_MKDIR) {
+		if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			return -1;
+		}
+		return mkdir_p(target, 0755);
+	}
+	if (flags & CL_F_MKFILE)
+		return ensure_file(target, 0644);
+	if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return 0;
+}
+
+static int set_readonly_recursive(const char *path)
+{
+	struct cl_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	// Before Linux 5.12 only the top mount can be made read-only.
+	return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+static int do_pivot(const char *root)
+{
+	if (chdir(root) < 0)
+		return -1;
+	// pivot_root(".", ".") stacks the old root on top of the new one; the
+	// detach below then drops it without needing a directory for it.
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -1;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -1;
+	return chdir("/");
+}
+
+static int loopback_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	int e = errno;
+	close(s);
+	errno = e;
+	return r;
+}
+
+static int apply_caps(const struct cl_caps *c)
+{
+	for (int cap = 0; cap <= 63; cap++) {
+		if (c->bounding & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	}
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(c->effective >> (32 * i));
+		data[i].permitted = (uint32_t)(c->permitted >> (32 * i));
+		data[i].inheritable = (uint32_t)(c->inheritable >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -1;
+	for (int cap = 0; cap <= 63; cap++)
+		if ((c->ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return -1;
+	return 0;
+}
+
+// exec_cmd runs argv[0] like execvpe: names without a slash are looked up in
+// the container's PATH, and the error reported is the one a shell would
+// give (EACCES beats ENOENT).
+__attribute__((noreturn)) static void exec_cmd(char **argv, char **envp)
+{
+	const char *file = argv[0];
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		fail(errno, (errno == ENOENT || errno == ENOTDIR) ? 127 : 126);
+	}
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (char **e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	int seen_eacces = 0, last = ENOENT;
+	char buf[4096];
+	size_t flen = strlen(file);
+	for (const char *p = path;; p++) {
+		const char *end = strchr(p, ':');
+		size_t dlen = end ? (size_t)(end - p) : strlen(p);
+		if (dlen + flen + 2 < sizeof(buf)) {
+			if (dlen == 0) {
+				buf[0] = '.';
+				dlen = 1;
+			} else {
+				memcpy(buf, p, dlen);
+			}
+			buf[dlen] = '/';
+			memcpy(buf + dlen + 1, file, flen + 1);
+			execve(buf, argv, envp);
+			last = errno;
+			if (errno == EACCES)
+				seen_eacces = 1;
+		}
+		if (!end)
+			break;
+		p = end;
+	}
+	if (seen_eacces)
+		fail(EACCES, 126);
+	fail(last, (last == ENOENT || last == ENOTDIR) ? 127 : 126);
+}
+
+// Reading one op: header, then nstr length-prefixed NUL-terminated strings.
+struct op {
+	uint32_t code, flags, nstr;
+	uint64_t num;
+	const char *s[8];
+	uint32_t slen[8];
+	const unsigned char *strs; // start of the strings, for ops with many
+};
+
+static const unsigned char *next_op(const unsigned char *p, const unsigned char *end, struct op *o)
+{
+	struct cl_op_header h;
+	if ((size_t)(end - p) < sizeof(h))
+		return NULL;
+	memcpy(&h, p, sizeof(h));
+	p += sizeof(h);
+	o->code = h.code;
+	o->flags = h.flags;
+	o->num = h.num;
+	o->nstr = h.nstr;
+	o->strs = p;
+	for (uint32_t i = 0; i < h.nstr; i++) {
+		uint32_t len;
+		if ((size_t)(end - p) < sizeof(len))
+			return NULL;
+		memcpy(&len, p, sizeof(len));
+		p += sizeof(len);
+		if ((size_t)(end - p) < len || len == 0 || p[len - 1] != 0)
+			return NULL;
+		if (i < 8) {
+			o->s[i] = (const char *)p;
+			o->slen[i] = len - 1;
+		}
+		p += len;
+	}
+	return p;
+}
+
+// string_vector fills an mmap'd NULL-terminated array with n strings
+// starting at p (the layout next_op validated).
+static char **string_vector(const unsigned char **pp, uint32_t n)
+{
+	char **v = mmap(NULL, (n + 1) * sizeof(char *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		fail(errno, 125);
+	const unsigned char *p = *pp;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len;
+		memcpy(&len, p, sizeof(len));
+		p += sizeof(len);
+		v[i] = (char *)p;
+		p += len;
+	}
+	v[n] = NULL;
+	*pp = p;
+	return v;
+}
+
+static const unsigned char *sync_parent(size_t *len);
+
+static int run_op(struct op *o, const unsigned char **batch, const unsigned char **end)
+{
+	switch (o->code) {
+	case CL_OP_MOUNT: {
+		if (prepare_target(o->s[1], o->flags) < 0)
+			return -1;
+		const char *src = o->slen[0] ? o->s[0] : NULL;
+		const char *fs = o->slen[2] ? o->s[2] : NULL;
+		const char *data = o->slen[3] ? o->s[3] : NULL;
+		return mount(src, o->s[1], fs, (unsigned long)o->num, data);
+	}
+	case CL_OP_MKDIR:
+		return mkdir_p(o->s[0], (mode_t)o->num);
+	case CL_OP_SYMLINK:
+		if (symlink(o->s[0], o->s[1]) < 0 && errno != EEXIST)
+			return -1;
+		return 0;
+	case CL_OP_READONLY:
+		return set_readonly_recursive(o->s[0]);
+	case CL_OP_OPEN_TREE: {
+		if (o->num >= MAX_SLOTS) {
+			errno = EINVAL;
+			return -1;
+		}
+		unsigned int fl = OPEN_TREE_CLONE | O_CLOEXEC;
+		if (o->flags & CL_F_RECURSIVE)
+			fl |= AT_RECURSIVE;
+		int fd = (int)syscall(SYS_open_tree, AT_FDCWD, o->s[0], fl);
+		if (fd < 0)
+			return -1;
+		slots[o->num] = fd;
+		return 0;
+	}
+	case CL_OP_MOVE_MOUNT:
+		if (o->num >= MAX_SLOTS || slots[o->num] < 0) {
+			errno = EBADF;
+			return -1;
+		}
+		if (prepare_target(o->s[0], o->flags) < 0)
+			return -1;
+		if (syscall(SYS_move_mount, slots[o->num], "", AT_FDCWD, o->s[0], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -1;
+		close(slots[o->num]);
+		slots[o->num] = -1;
+		return 0;
+	case CL_OP_PIVOT:
+		return do_pivot(o->s[0]);
+	case CL_OP_CHDIR:
+		if (o->flags & CL_F_MKDIR && mkdir_p(o->s[0], 0755) < 0)
+			return -1;
+		return chdir(o->s[0]);
+	case CL_OP_SETHOSTNAME:
+		return sethostname(o->s[0], o->slen[0]);
+	case CL_OP_LOOPBACK:
+		return loopback_up();
+	case CL_OP_SYNC: {
+		size_t len;
+		const unsigned char *b = sync_parent(&len);
+		*batch = b;
+		*end = b + len;
+		return 0;
+	}
+	case CL_OP_SETGROUPS: {
+		size_t n = o->slen[0] / sizeof(gid_t);
+		gid_t gids[1024];
+		if (n > 1024) {
+			errno = E2BIG;
+			return -1;
+		}
+		memcpy(gids, o->s[0], n * sizeof(gid_t));
+		return setgroups(n, gids);
+	}
+	case CL_OP_SETGID:
+		return setresgid((gid_t)o->num, (gid_t)o->num, (gid_t)o->num);
+	case CL_OP_SETUID:
+		return setresuid((uid_t)o->num, (uid_t)o->num, (uid_t)o->num);
+	case CL_OP_KEEPCAPS:
+		return prctl(PR_SET_KEEPCAPS, (unsigned long)o->num, 0, 0, 0);
+	case CL_OP_CAPS: {
+		struct cl_caps c;
+		if (o->slen[0] != sizeof(c)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&c, o->s[0], sizeof(c));
+		return apply_caps(&c);
+	}
+	case CL_OP_NO_NEW_PRIVS:
+		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	case CL_OP_DUP2:
+		return dup2((int)(o->num >> 32), (int)(o->num & 0xffffffff)) < 0 ? -1 : 0;
+	case CL_OP_SETSID:
+		return setsid() < 0 ? -1 : 0;
+	case CL_OP_SETCTTY:
+		return ioctl((int)o->num, TIOCSCTTY, 0);
+	case CL_OP_WRITE: {
+		int fd = open(o->s[0], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return -1;
+		ssize_t n = write(fd, o->s[1], o->slen[1]);
+		int e = errno;
+		close(fd);
+		errno = e;
+		return n < 0 ? -1 : 0;
+	}
+	case CL_OP_OPEN: {
+		int fd = open(o->s[0], O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (fd == (int)o->num)
+			return fcntl(fd, F_SETFD, 0);
+		int r = dup2(fd, (int)o->num);
+		close(fd);
+		return r < 0 ? -1 : 0;
+	}
+	case CL_OP_EXEC: {
+		const unsigned char *p = o->strs;
+		uint32_t argc = (uint32_t)o->num;
+		if (argc == 0 || argc > o->nstr) {
+			errno = EINVAL;
+			return -1;
+		}
+		char **argv = string_vector(&p, argc);
+		char **envp = string_vector(&p, o->nstr - argc);
+		// Nothing but stdio crosses into the command: fds inherited by the
+		// monitor from its own caller close at exec, and so does sock_fd,
+		// which tells the monitor that exec succeeded.
+		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		exec_cmd(argv, envp);
+	}
+	default:
+		errno = ENOSYS;
+		return -1;
+	}
+}
+
+// sync_parent tells the monitor this batch is done and reads the next one.
+static const unsigned char *sync_parent(size_t *len)
+{
+	struct cl_msg m = {.type = CL_MSG_READY, .op = op_index};
+	write_full(sock_fd, &m, sizeof(m));
+	uint32_t n;
+	if (read_full(sock_fd, &n, sizeof(n)) < 0)
+		_exit(125); // the monitor went away: nothing to report to
+	unsigned char *b = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		fail(errno, 125);
+	if (read_full(sock_fd, b, n) < 0)
+		_exit(125);
+	*len = n;
+	return b;
+}
+
+static int child_main(void *arg)
+{
+	struct child_ctx *ctx = arg;
+	sock_fd = ctx->sock;
+	for (int i = 0; i < MAX_SLOTS; i++)
+		slots[i] = -1;
+	// The Go runtime's handlers must never run here: reset every handler
+	// while signals are still blocked (the monitor blocked them for clone).
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	// Die with the monitor, so a killed crun-lite leaves no container behind.
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(errno, 125);
+
+	const unsigned char *p = ctx->ops, *end = ctx->ops + ctx->len;
+	while (p < end) {
+		struct op o;
+		const unsigned char *next = next_op(p, end, &o);
+		if (!next)
+			fail(EPROTO, 125);
+		p = next;
+		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL))
+			fail(errno, 125);
+		op_index++;
+	}
+	fail(EPROTO, 125); // a batch must end with SYNC or EXEC
+}
+
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags)
+{
+	struct child_ctx ctx = {.ops = ops, .len = len, .sock = sock};
+	void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int pid = clone(child_main, (char *)stack + STACK_SIZE, (int)flags | SIGCHLD, &ctx);
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, STACK_SIZE); // the child has its own copy
+	errno = err;
+	return pid;
+}

@@ -1,0 +1,66 @@
+#ifndef CRUNLITE_SPAWN_H
+#define CRUNLITE_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Operation codes; ops.go builds them through cgo, so there is one list.
+enum {
+	CL_OP_MOUNT = 1,     // s: source, target, fstype, data; num: mount flags
+	CL_OP_MKDIR,         // s: path; num: mode
+	CL_OP_SYMLINK,       // s: target, linkpath
+	CL_OP_READONLY,      // s: path (the mount and all below it)
+	CL_OP_OPEN_TREE,     // s: path; num: slot
+	CL_OP_MOVE_MOUNT,    // s: target; num: slot
+	CL_OP_PIVOT,         // s: new root
+	CL_OP_CHDIR,         // s: path
+	CL_OP_SETHOSTNAME,   // s: name
+	CL_OP_LOOPBACK,      // bring up lo in a new network namespace
+	CL_OP_SYNC,          // report READY, read the next batch
+	CL_OP_SETGROUPS,     // s: raw gid_t array
+	CL_OP_SETGID,        // num: gid
+	CL_OP_SETUID,        // num: uid
+	CL_OP_KEEPCAPS,      // num: 0 or 1
+	CL_OP_CAPS,          // s: raw struct cl_caps
+	CL_OP_NO_NEW_PRIVS,
+	CL_OP_DUP2,          // num: old << 32 | new
+	CL_OP_SETSID,
+	CL_OP_SETCTTY,       // num: fd
+	CL_OP_WRITE,         // s: path, content
+	CL_OP_OPEN,          // s: path; num: the fd to open it as (O_RDWR)
+	CL_OP_EXEC,          // num: argc; s: argv..., env...
+};
+
+// Op flags.
+enum {
+	CL_F_OPTIONAL = 1 << 0,  // a failure is ignored
+	CL_F_MKDIR = 1 << 1,     // create the target directory (and parents)
+	CL_F_MKFILE = 1 << 2,    // create the target as an empty file
+	CL_F_RECURSIVE = 1 << 3, // open_tree the whole subtree
+};
+
+struct cl_op_header {
+	uint32_t code;
+	uint32_t flags;
+	uint64_t num;
+	uint32_t nstr;
+	uint32_t pad;
+};
+
+struct cl_caps {
+	uint64_t bounding, effective, permitted, inheritable, ambient;
+};
+
+// Messages from the child.
+enum { CL_MSG_READY = 1, CL_MSG_ERROR = 2 };
+
+struct cl_msg {
+	uint32_t type;
+	uint32_t op;
+	int32_t err;
+	uint32_t code;
+};
+
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags);
+
+#endif

@@ -1,0 +1,132 @@
+package run
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// These tests run the C child without new namespaces, so they need no
+// privileges: they check the op interpreter and the handshake themselves.
+
+func startPlain(t *testing.T, last *opList) (*child, error) {
+	t.Helper()
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	var first opList
+	first.sync()
+	c, err := spawn(&first, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.next(); err != nil {
+		t.Fatalf("first batch: %v", err)
+	}
+	if err := c.send(last); err != nil {
+		t.Fatal(err)
+	}
+	return c, c.finish()
+}
+
+func TestOpHeaderSize(t *testing.T) {
+	if opHeaderSize != 24 {
+		t.Fatalf("cl_op_header is %d bytes, ops.go lays out 24", opHeaderSize)
+	}
+}
+
+func TestSpawnExitCode(t *testing.T) {
+	var l opList
+	l.exec([]string{"sh", "-c", "exit 7"}, []string{"PATH=/usr/bin:/bin"})
+	c, err := startPlain(t, &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := c.wait()
+	if err != nil || code != 7 {
+		t.Fatalf("got code %d, err %v; want 7", code, err)
+	}
+}
+
+func TestSpawnNotFound(t *testing.T) {
+	var l opList
+	l.exec([]string{"no-such-command-here"}, []string{"PATH=/usr/bin:/bin"})
+	c, err := startPlain(t, &l)
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 127 || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("want StartError 127 ENOENT, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "exec no-such-command-here") {
+		t.Fatalf("error does not name the command: %v", err)
+	}
+	if code, _ := c.wait(); code != 127 {
+		t.Fatalf("child exit %d, want 127", code)
+	}
+}
+
+func TestSpawnNotExecutable(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var l opList
+	l.exec([]string{f}, nil)
+	c, err := startPlain(t, &l)
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 126 {
+		t.Fatalf("want StartError 126, got %v", err)
+	}
+	c.wait()
+}
+
+func TestSpawnOpsAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	var l opList
+	l.chdir(filepath.Join(dir, "a", "b"), fMkdir)
+	l.symlink("target", filepath.Join(dir, "link"))
+	l.exec([]string{"sh", "-c", `pwd > out; echo "$FOO" >> out`}, []string{"PATH=/usr/bin:/bin", "FOO=bar baz"})
+	c, err := startPlain(t, &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := c.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "a", "b", "out"))
+	want := filepath.Join(dir, "a", "b") + "\nbar baz\n"
+	if string(out) != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+	if l, _ := os.Readlink(filepath.Join(dir, "link")); l != "target" {
+		t.Fatalf("symlink points to %q", l)
+	}
+}
+
+func TestSpawnFailingOpNamed(t *testing.T) {
+	var l opList
+	l.chdir("/nonexistent/dir", 0)
+	l.exec([]string{"true"}, nil)
+	c, err := startPlain(t, &l)
+	if err == nil || !strings.Contains(err.Error(), "change directory to /nonexistent/dir") || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("got %v", err)
+	}
+	if code, _ := c.wait(); code != 125 {
+		t.Fatalf("exit %d, want 125", code)
+	}
+}
+
+func TestSpawnOptionalOp(t *testing.T) {
+	var l opList
+	l.add(opChdir, fOptional, 0, "optional chdir", "/nonexistent/dir")
+	l.exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+	c, err := startPlain(t, &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := c.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

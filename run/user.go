@@ -1,0 +1,95 @@
+package run
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/moby/sys/user"
+	"golang.org/x/sys/unix"
+)
+
+// execUser is who the command runs as.
+type execUser struct {
+	UID, GID uint32
+	Groups   []uint32
+	Home     string
+	Name     string // "" when the uid has no passwd entry
+}
+
+// ErrBadUser marks a --user (or image User) that the image cannot satisfy.
+var ErrBadUser = errors.New("bad user")
+
+// resolveUser resolves spec (uid, uid:gid, name, name:group, uid:group,
+// name:gid) against the image's /etc/passwd and /etc/group, read from root,
+// the container's root directory. Names resolve like Docker and Podman do:
+// a numeric uid needs no passwd entry (HOME is then /), a name does; with a
+// name and no explicit group, the user's groups in /etc/group are added.
+func resolveUser(root, spec string, extraGroups []string) (*execUser, error) {
+	passwd := readInRoot(root, "etc/passwd")
+	group := readInRoot(root, "etc/group")
+	eu, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, reader(passwd), reader(group))
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v (looked in /etc/passwd and /etc/group of the image)", ErrBadUser, spec, err)
+	}
+	u := &execUser{UID: uint32(eu.Uid), GID: uint32(eu.Gid), Home: eu.Home}
+	for _, g := range eu.Sgids {
+		u.Groups = append(u.Groups, uint32(g))
+	}
+	if len(extraGroups) > 0 {
+		gids, err := user.GetAdditionalGroups(extraGroups, reader(group))
+		if err != nil {
+			return nil, fmt.Errorf("%w: --group-add: %v (looked in /etc/group of the image)", ErrBadUser, err)
+		}
+		slices.Sort(gids) // it returns them in map order
+		for _, g := range gids {
+			if !slices.Contains(u.Groups, uint32(g)) {
+				u.Groups = append(u.Groups, uint32(g))
+			}
+		}
+	}
+	if users, err := user.ParsePasswdFilter(reader(passwd), func(p user.User) bool { return p.Uid == eu.Uid }); err == nil && len(users) > 0 {
+		u.Name = users[0].Name
+	}
+	return u, nil
+}
+
+func reader(b []byte) io.Reader {
+	if b == nil {
+		return nil
+	}
+	return bytes.NewReader(b)
+}
+
+// readInRoot reads a file of the container, resolving symlinks as the
+// container would (RESOLVE_IN_ROOT): an image whose /etc/passwd links to an
+// absolute path must not make us read the monitor's own files. A missing or
+// unreadable file is nil.
+func readInRoot(root, name string) []byte {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// procRoot is the container's root directory as the monitor sees it.
+func procRoot(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/root" }

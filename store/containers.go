@@ -1,0 +1,139 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.podman.io/storage"
+)
+
+// ContainerInfo is what crun-lite records about a stored container.
+type ContainerInfo struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Image    string    `json:"image"`
+	ImageID  string    `json:"image_id"`
+	Command  []string  `json:"command"`
+	Created  time.Time `json:"created"`
+	Status   string    `json:"status"` // created, running, exited
+	ExitCode int       `json:"exit_code"`
+}
+
+// ErrNameInUse means a container of that name exists.
+var ErrNameInUse = errors.New("container name in use")
+
+// CreateContainer records a container with its own writable layer on top of
+// img. An empty name gets a generated one.
+func (st *Store) CreateContainer(img *Image, info ContainerInfo) (*ContainerInfo, error) {
+	info.ImageID = img.ID
+	info.Created = time.Now().UTC()
+	info.Status = "created"
+	var names []string
+	if info.Name != "" {
+		names = []string{info.Name}
+	}
+	meta, _ := json.Marshal(info)
+	c, err := st.s.CreateContainer("", names, img.ID, "", string(meta), nil)
+	if errors.Is(err, storage.ErrDuplicateName) {
+		return nil, fmt.Errorf("%w: %s", ErrNameInUse, info.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	info.ID = c.ID
+	if info.Name == "" {
+		info.Name = c.ID[:12]
+	}
+	return &info, st.SaveContainer(&info)
+}
+
+// SaveContainer stores info as the container's metadata.
+func (st *Store) SaveContainer(info *ContainerInfo) error {
+	meta, _ := json.Marshal(info)
+	if err := st.s.SetMetadata(info.ID, string(meta)); err != nil {
+		return fmt.Errorf("update container %s: %w", info.Name, err)
+	}
+	return nil
+}
+
+// Containers lists stored containers, newest first.
+func (st *Store) Containers() ([]*ContainerInfo, error) {
+	cs, err := st.s.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]*ContainerInfo, 0, len(cs))
+	for i := range cs {
+		out = append(out, containerInfo(&cs[i]))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func containerInfo(c *storage.Container) *ContainerInfo {
+	var info ContainerInfo
+	_ = json.Unmarshal([]byte(c.Metadata), &info)
+	info.ID = c.ID
+	if len(c.Names) > 0 {
+		info.Name = c.Names[0]
+	}
+	info.ImageID = c.ImageID
+	return &info
+}
+
+// Container finds a stored container by name, ID or ID prefix.
+func (st *Store) Container(ref string) (*ContainerInfo, error) {
+	c, err := st.s.Container(ref)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", ref, err)
+	}
+	return containerInfo(c), nil
+}
+
+// DeleteContainer removes a container and its layer.
+func (st *Store) DeleteContainer(id string) error {
+	if err := st.s.DeleteContainer(id); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+// ContainerRootfs returns the layout of a stored container's root
+// filesystem: its own layer as upper dir over the image's layers (overlay),
+// or the container's directory (vfs).
+func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
+	c, err := st.s.Container(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Driver.Name != "overlay" {
+		dir, err := st.s.Mount(c.ID, "")
+		if err != nil {
+			return nil, fmt.Errorf("mount container %s: %w", shortID(id), err)
+		}
+		return &Rootfs{Driver: st.Driver.Name, Dir: dir}, nil
+	}
+	md, err := st.layerMetadata(c.LayerID)
+	if err != nil {
+		return nil, fmt.Errorf("layers of container %s: %w", shortID(id), err)
+	}
+	return &Rootfs{
+		Driver:       "overlay",
+		MountProgram: st.Driver.MountProgram(),
+		Home:         st.s.GraphRoot() + "/overlay",
+		UserXattr:    st.Driver.MountProgram() == "" && isRootlessNS(),
+		Lowers:       splitLowers(md["LowerDir"]),
+		Upper:        md["UpperDir"],
+		Work:         md["WorkDir"],
+	}, nil
+}
+
+// UnmountContainer undoes ContainerRootfs for drivers that storage mounts.
+func (st *Store) UnmountContainer(id string) {
+	if st.Driver.Name != "overlay" {
+		_, _ = st.s.Unmount(id, false)
+	}
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
+)
+
+// DriverChoice is the graph driver of a store, and why it was chosen.
+type DriverChoice struct {
+	Name     string   `json:"driver"`
+	Options  []string `json:"options,omitempty"`
+	Reason   string   `json:"reason"`
+	Volatile bool     `json:"volatile"` // overlay accepts the volatile option
+}
+
+// MountProgram returns the overlay mount program (fuse-overlayfs), or "".
+func (d DriverChoice) MountProgram() string {
+	for _, o := range d.Options {
+		if v, ok := strings.CutPrefix(o, "overlay.mount_program="); ok {
+			return v
+		}
+		if v, ok := strings.CutPrefix(o, ".mount_program="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (d DriverChoice) String() string {
+	if p := d.MountProgram(); p != "" {
+		return d.Name + " (" + filepath.Base(p) + ")"
+	}
+	return d.Name
+}
+
+// same reports whether two choices store layers the same way on disk.
+func (d DriverChoice) same(o DriverChoice) bool {
+	return d.Name == o.Name && d.MountProgram() == o.MountProgram()
+}
+
+const driverFile = "crun-lite-driver.json"
+
+// chooseDriver returns the store's remembered driver, checks that an
+// explicit choice agrees with it, or probes the host for a new store.
+func chooseDriver(opts Options) (DriverChoice, error) {
+	path := filepath.Join(opts.GraphRoot, driverFile)
+	var saved DriverChoice
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return saved, fmt.Errorf("read %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return saved, err
+	}
+
+	if opts.Driver == "" && len(opts.DriverOpts) == 0 && saved.Name != "" {
+		return saved, nil
+	}
+	var want DriverChoice
+	if opts.Driver != "" || len(opts.DriverOpts) > 0 {
+		want = explicitDriver(opts)
+		if saved.Name != "" && !want.same(saved) {
+			return saved, hint.Wrap(fmt.Errorf("store %s uses %s, not %s", opts.GraphRoot, saved, want),
+				"use another --root for a store with that driver, or crun-lite system reset to empty this one")
+		}
+		if saved.Name != "" {
+			return saved, nil
+		}
+		if err := probeExplicit(&want, opts.GraphRoot); err != nil {
+			return want, err
+		}
+	} else {
+		want = probeDriver(opts.GraphRoot)
+	}
+	b, _ := json.MarshalIndent(want, "", "  ")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return want, fmt.Errorf("remember storage driver: %w", err)
+	}
+	return want, nil
+}
+
+func explicitDriver(opts Options) DriverChoice {
+	name := opts.Driver
+	if name == "" {
+		name = "overlay"
+	}
+	return DriverChoice{Name: name, Options: slices.Clone(opts.DriverOpts), Reason: "chosen with --storage-driver/--storage-opt"}
+}
+
+// probeExplicit checks that an explicitly chosen driver can work here, and
+// whether overlay takes the volatile option.
+func probeExplicit(d *DriverChoice, graphRoot string) error {
+	if d.Name != "overlay" {
+		return nil
+	}
+	if prog := d.MountProgram(); prog != "" {
+		if err := fuseUsable(prog); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err := mountOverlayProbe(graphRoot, false); err != nil {
+		return fmt.Errorf("native overlay does not mount here: %w", err)
+	}
+	d.Volatile = mountOverlayProbe(graphRoot, true) == nil
+	return nil
+}
+
+// probeDriver picks the best driver the host allows.
+func probeDriver(graphRoot string) DriverChoice {
+	native := mountOverlayProbe(graphRoot, false)
+	if native == nil {
+		return DriverChoice{
+			Name:     "overlay",
+			Reason:   fmt.Sprintf("native overlay: kernel %s mounts overlay %s", kernelRelease(), where()),
+			Volatile: mountOverlayProbe(graphRoot, true) == nil,
+		}
+	}
+	prog, lookErr := exec.LookPath("fuse-overlayfs")
+	if lookErr == nil {
+		fuseErr := fuseUsable(prog)
+		if fuseErr == nil {
+			return DriverChoice{
+				Name:    "overlay",
+				Options: []string{"overlay.mount_program=" + prog},
+				Reason:  fmt.Sprintf("fuse-overlayfs: native overlay refused %s (%v)", where(), native),
+			}
+		}
+		return DriverChoice{Name: "vfs", Reason: fmt.Sprintf("vfs: native overlay refused (%v) and %v", native, fuseErr)}
+	}
+	return DriverChoice{Name: "vfs", Reason: fmt.Sprintf("vfs: native overlay refused (%v) and fuse-overlayfs is not installed", native)}
+}
+
+func where() string {
+	if isRootlessNS() {
+		return "in user namespaces"
+	}
+	return "as root"
+}
+
+// fuseUsable checks what fuse-overlayfs needs from the host.
+func fuseUsable(prog string) error {
+	if _, err := os.Stat(prog); err != nil {
+		return hint.Wrap(fmt.Errorf("mount program %s: %w", prog, err), "sudo apt-get install fuse-overlayfs")
+	}
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return hint.Wrap(fmt.Errorf("fuse-overlayfs needs /dev/fuse: %w", err),
+			"sudo chmod 0666 /dev/fuse (desktops' udev rules do this)")
+	}
+	return f.Close()
+}
+
+// mountOverlayProbe mounts a throwaway overlay in graphRoot, as the runtime
+// will: in the user namespace it needs userxattr, since trusted.* xattrs
+// belong to the initial namespace.
+func mountOverlayProbe(graphRoot string, volatile bool) error {
+	if err := os.MkdirAll(graphRoot, 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(graphRoot, "probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, d := range []string{"l1", "l2", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	data := fmt.Sprintf("lowerdir=%s/l1:%s/l2,upperdir=%s/u,workdir=%s/w", dir, dir, dir, dir)
+	if isRootlessNS() {
+		data += ",userxattr"
+	}
+	if volatile {
+		data += ",volatile"
+	}
+	m := filepath.Join(dir, "m")
+	if err := unix.Mount("overlay", m, "overlay", 0, data); err != nil {
+		return err
+	}
+	return unix.Unmount(m, unix.MNT_DETACH)
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}

@@ -1,0 +1,371 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// storeKind is a way of keeping layers: every run test runs on each, since
+// many desktops' kernels or home filesystems still need fuse-overlayfs.
+type storeKind struct {
+	name  string
+	extra []string
+}
+
+var storeKinds = []storeKind{
+	{"native", nil},
+	{"fuse", []string{"--storage-driver", "overlay", "--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs"}},
+}
+
+// forEachStore runs fn in a fresh store of every kind, with busybox pulled.
+func forEachStore(t *testing.T, fn func(t *testing.T, s store, image string)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			image := Registry + "/test/busybox:latest"
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+			fn(t, s, image)
+		})
+	}
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{64}\n$`)
+
+func TestPullPrintsID(t *testing.T) {
+	s := testStore(t)
+	r := mustCrunIn(t, s, "pull", "--tls-verify=false", Registry+"/test/busybox")
+	if !hexID.MatchString(r.Stdout) {
+		t.Fatalf("pull stdout is not an image ID:\n%s", r)
+	}
+	if !strings.Contains(r.Stderr, "Copying blob") {
+		t.Errorf("pull without -q shows no progress on stderr:\n%s", r)
+	}
+	q := mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	if q.Stdout != r.Stdout || q.Stderr != "" {
+		t.Errorf("pull -q: want only the same ID, got:\n%s", q)
+	}
+	img := mustCrunIn(t, s, "images")
+	if !strings.Contains(img.Stdout, Registry+"/test/busybox") || !strings.Contains(img.Stdout, r.Stdout[:12]) {
+		t.Errorf("images does not list the pulled image:\n%s", img)
+	}
+}
+
+func TestRunBasics(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
+			t.Errorf("id -u = %q, want 0", out)
+		}
+		// Container root is the user; 1..N are the subordinate range.
+		uidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/uid_map").Stdout
+		if n := mappedIDs(t, uidMap); n < 65537 {
+			t.Errorf("uid_map maps %d ids, want at least 65537:\n%s", n, uidMap)
+		}
+		gidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/gid_map").Stdout
+		if n := mappedIDs(t, gidMap); n < 65537 {
+			t.Errorf("gid_map maps %d ids, want at least 65537:\n%s", n, gidMap)
+		}
+		if out := mustCrunIn(t, s, "run", "--rm", image, "stat", "-c", "%u:%g", "/home/user/owned-by-1000").Stdout; out != "1000:1000\n" {
+			t.Errorf("file owned by 1000 in the image shows as %q", out)
+		}
+		host, _ := os.Hostname()
+		hn := mustCrunIn(t, s, "run", "--rm", image, "hostname").Stdout
+		if strings.TrimSpace(hn) == host || !regexp.MustCompile(`^[0-9a-f]{12}\n$`).MatchString(hn) {
+			t.Errorf("hostname inside = %q, want the container's 12-hex id (host is %q)", hn, host)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+func TestRunExitCodes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		if r := crunIn(t, s, "run", "--rm", image, "sh", "-c", "exit 7"); r.Code != 7 || r.Stderr != "" {
+			t.Errorf("exit 7: %s", r)
+		}
+		r := crunIn(t, s, "run", "--rm", image, "/nonexistent")
+		if r.Code != 127 || !strings.Contains(r.Stderr, "/nonexistent") || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("missing command: want 127 and one line naming it: %s", r)
+		}
+		r = crunIn(t, s, "run", "--rm", image, "no-such-command")
+		if r.Code != 127 || !strings.Contains(r.Stderr, "no-such-command") {
+			t.Errorf("command not in PATH: want 127: %s", r)
+		}
+		r = crunIn(t, s, "run", "--rm", image, "/etc/passwd")
+		if r.Code != 126 || !strings.Contains(r.Stderr, "permission denied") {
+			t.Errorf("non-executable file: want 126, permission denied: %s", r)
+		}
+		// stdout and stderr stay separate streams.
+		r = crunIn(t, s, "run", "--rm", image, "sh", "-c", "echo out; echo err >&2")
+		if r.Code != 0 || r.Stdout != "out\n" || r.Stderr != "err\n" {
+			t.Errorf("stdout/stderr mixed up: %s", r)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+func TestRunIsolation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		// Only the container's processes: ps itself is PID 1.
+		ps := mustCrunIn(t, s, "run", "--rm", image, "ps", "-o", "pid,comm").Stdout
+		lines := strings.Split(strings.TrimSpace(ps), "\n")
+		if len(lines) != 2 || strings.Fields(lines[1])[0] != "1" {
+			t.Errorf("ps inside lists more than the container:\n%s", ps)
+		}
+		// The root filesystem is writable but the write stays in the container.
+		mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", "echo x > /new-file && cat /new-file")
+		if r := crunIn(t, s, "run", "--rm", image, "cat", "/new-file"); r.Code == 0 {
+			t.Errorf("a file written in one --rm container shows up in the next: %s", r)
+		}
+		// /sys is read-only, /proc is a fresh proc of the container.
+		if r := crunIn(t, s, "run", "--rm", image, "touch", "/sys/kernel/x"); r.Code == 0 {
+			t.Errorf("/sys is writable: %s", r)
+		}
+		mounts := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/mounts").Stdout
+		for _, want := range []string{" /proc proc ", " /dev tmpfs ", " /dev/pts devpts ", " /dev/shm tmpfs ", " /sys sysfs ro,", " /etc/hosts ", " /etc/resolv.conf "} {
+			if !strings.Contains(mounts, want) {
+				t.Errorf("no %q in the container's mounts:\n%s", want, mounts)
+			}
+		}
+		devs := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", "echo hi > /dev/null && head -c 4 /dev/zero | wc -c && ls /dev/pts/ptmx /dev/ptmx /dev/tty /dev/urandom /dev/full").Stdout
+		if !strings.HasPrefix(devs, "4\n") {
+			t.Errorf("/dev does not work:\n%s", devs)
+		}
+		// --network none leaves only loopback, up.
+		ifs := mustCrunIn(t, s, "run", "--rm", "--network", "none", image, "cat", "/proc/net/dev").Stdout
+		if strings.Count(ifs, ":") != 1 || !strings.Contains(ifs, "lo:") {
+			t.Errorf("--network none: want only lo:\n%s", ifs)
+		}
+		if r := crunIn(t, s, "run", "--rm", "--network", "bridge", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "host") {
+			t.Errorf("--network bridge: want a clear refusal: %s", r)
+		}
+	})
+}
+
+func TestRunImageConfig(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		env := mustCrunIn(t, s, "run", "--rm", image, "env").Stdout
+		for _, want := range []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME="} {
+			if !strings.Contains(env, want) {
+				t.Errorf("env lacks %q:\n%s", want, env)
+			}
+		}
+		// The image's Cmd is /bin/sh: with no command, it reads stdin (here /dev/null) and exits 0.
+		if r := crunIn(t, s, "run", "--rm", image); r.Code != 0 {
+			t.Errorf("image Cmd: %s", r)
+		}
+		if out := mustCrunIn(t, s, "run", "--rm", image, "pwd").Stdout; out != "/\n" {
+			t.Errorf("workdir %q, want /", out)
+		}
+		id := mustCrunIn(t, s, "run", "--rm", "--user", "1000", image, "id").Stdout
+		if !strings.HasPrefix(id, "uid=1000(user) gid=1000(user)") {
+			t.Errorf("--user 1000: %q", id)
+		}
+		r := crunIn(t, s, "run", "--rm", "--user", "nosuchuser", image, "id")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "/etc/passwd") {
+			t.Errorf("--user nosuchuser: want 125 naming /etc/passwd: %s", r)
+		}
+	})
+}
+
+// TestRunKeptContainer: without --rm the container stays in the store.
+func TestRunKeptContainer(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		if r := crunIn(t, s, "run", "--name", "keep", image, "sh", "-c", "echo kept > /kept; exit 3"); r.Code != 3 {
+			t.Fatalf("want exit 3: %s", r)
+		}
+		ps := mustCrunIn(t, s, "ps", "-a").Stdout
+		if !strings.Contains(ps, "keep") || !strings.Contains(ps, "Exited (3)") {
+			t.Errorf("ps -a does not show the exited container:\n%s", ps)
+		}
+		if r := crunIn(t, s, "run", "--name", "keep", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "keep") {
+			t.Errorf("a second container named keep: want 125: %s", r)
+		}
+		mustCrunIn(t, s, "rm", "keep")
+		if ps := mustCrunIn(t, s, "ps", "-a").Stdout; strings.Contains(ps, "keep") {
+			t.Errorf("rm left the container:\n%s", ps)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+// TestSignalDeath: a container killed by a signal makes crun-lite exit 128+n.
+func TestSignalDeath(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		marker := "MARKER=" + filepath.Base(filepath.Dir(s.Root))
+		cmd, done := startCrun(t, s, "run", "--rm", image, "env", marker, "sleep", "100")
+		pid := waitForProcess(t, marker)
+		// SIGKILL from outside the container's pid namespace reaches its init.
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitExit(t, cmd, done); code != 128+9 {
+			t.Errorf("exit code %d, want 137", code)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+// TestCrashCleanup: a monitor killed with SIGKILL takes its container with it
+// and the next command removes what it left.
+func TestCrashCleanup(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		marker := "MARKER=" + filepath.Base(filepath.Dir(s.Root))
+		cmd, done := startCrun(t, s, "run", "--rm", image, "env", marker, "sleep", "100")
+		pid := waitForProcess(t, marker)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		waitExit(t, cmd, done)
+		deadline := time.Now().Add(5 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			t.Fatalf("the container (pid %d) outlived its killed monitor", pid)
+		}
+		if entries := runDirs(t, s); len(entries) != 1 {
+			t.Fatalf("want the crashed run's dir left behind, found %v", entries)
+		}
+		// The next command collects it and is not blocked by it.
+		mustCrunIn(t, s, "images")
+		assertNoRunDirs(t, s)
+		mustCrunIn(t, s, "run", "--rm", image, "true")
+	})
+}
+
+func TestPullTransports(t *testing.T) {
+	s := testStore(t)
+	r := mustCrunIn(t, s, "pull", "-q", "oci-archive:"+imagePath("busybox")+".tar")
+	if !hexID.MatchString(r.Stdout) {
+		t.Fatalf("oci-archive pull: %s", r)
+	}
+	// The archive's index names the image; a short name finds it.
+	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "archive").Stdout; out != "archive\n" {
+		t.Errorf("run after oci-archive pull: %q", out)
+	}
+	s2 := testStore(t)
+	mustCrunIn(t, s2, "pull", "-q", "oci:"+imagePath("busybox")+":latest")
+	name := "localhost" + imagePath("busybox") + ":latest"
+	if out := mustCrunIn(t, s2, "run", "--rm", name, "echo", "dir").Stdout; out != "dir\n" {
+		t.Errorf("run after oci: pull: %q", out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s := testStore(t)
+	cases := []struct{ ref, want string }{
+		{Registry + "/test/no-such-image:latest", "no-such-image"},
+		{"Not A Valid Reference!", "Not A Valid Reference!"},
+		{"127.0.0.1:1/unreachable/image", "127.0.0.1:1/unreachable/image"},
+		{"oci-archive:/nonexistent.tar", "/nonexistent.tar"},
+	}
+	for _, c := range cases {
+		for _, args := range [][]string{{"pull", "--tls-verify=false", c.ref}, {"run", "--rm", "--tls-verify=false", c.ref, "true"}} {
+			r := crunIn(t, s, args...)
+			if r.Code != 125 || !strings.Contains(r.Stderr, c.want) || strings.Count(r.Stderr, "\n") != 1 {
+				t.Errorf("%v: want exit 125 and one line naming %q: %s", args, c.want, r)
+			}
+		}
+	}
+	if out := mustCrunIn(t, s, "images", "-q").Stdout; out != "" {
+		t.Errorf("failed pulls left images behind:\n%s", out)
+	}
+}
+
+func mappedIDs(t *testing.T, idMap string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(idMap), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("bad id map line %q", line)
+		}
+		c, _ := strconv.Atoi(f[2])
+		n += c
+	}
+	return n
+}
+
+func runDirs(t *testing.T, s store) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.Root, "crun-lite-runs"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func assertNoRunDirs(t *testing.T, s store) {
+	t.Helper()
+	if d := runDirs(t, s); len(d) != 0 {
+		t.Errorf("run dirs left behind: %v", d)
+	}
+}
+
+// startCrun starts crun-lite in the background; done is closed when it exits.
+func startCrun(t *testing.T, s store, args ...string) (*exec.Cmd, chan struct{}) {
+	t.Helper()
+	full := append(append([]string{"--root", s.Root, "--runroot", s.RunRoot}, s.Extra...), args...)
+	cmd := exec.Command(Bin, full...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return cmd, done
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, done chan struct{}) int {
+	t.Helper()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		t.Fatal("crun-lite did not exit")
+		return -1
+	}
+}
+
+// waitForProcess finds the host pid of a process with the environment
+// entry marker (unique to the test's store), as the container's sleep is.
+func waitForProcess(t *testing.T, marker string) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		matches, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, m := range matches {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				continue
+			}
+			if slices.Contains(strings.Split(string(b), "\x00"), marker) {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(m)))
+				return pid
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no process %s appeared", marker)
+	return 0
+}

@@ -1,0 +1,249 @@
+package userns
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/internal/paths"
+)
+
+// reexecEnv marks the one re-execution after the holder was created, so a
+// join that keeps failing ends in an error instead of a loop.
+const reexecEnv = "_CRUNLITE_REEXEC"
+
+// PidFile returns the path of the holder's pid file for the calling user.
+func PidFile() string { return filepath.Join(paths.RuntimeDir(HostUID()), "userns.pid") }
+
+// Ensure puts the calling process inside the per-user namespace. When the
+// constructor already joined it, or the caller is real root, it returns nil
+// at once. Otherwise it creates the holder and re-executes the binary with
+// the same arguments, so the constructor joins it: on success Ensure does not
+// return.
+func Ensure() error {
+	if Joined() || os.Geteuid() == 0 {
+		return nil
+	}
+	if msg := joinError(); msg != "" {
+		return fmt.Errorf("join user namespace: %s", msg)
+	}
+	if os.Getenv(reexecEnv) != "" {
+		return errors.New("join user namespace: the holder was created but the re-executed process did not join it")
+	}
+	if err := ensureHolder(); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/proc/self/exe"
+	}
+	env := append(os.Environ(), reexecEnv+"=1")
+	return fmt.Errorf("re-execute %s: %w", exe, syscall.Exec("/proc/self/exe", os.Args, env))
+}
+
+// ensureHolder creates the holder unless a live one exists, under a lock so
+// that concurrent first commands create only one.
+func ensureHolder() error {
+	dir := filepath.Dir(PidFile())
+	if err := paths.MkdirPrivate(dir); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "userns.lock"), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	if HolderPid() > 0 {
+		return nil
+	}
+	return createHolder()
+}
+
+// HolderPid returns the pid of the live holder, or 0 when there is none.
+func HolderPid() int {
+	data, err := os.ReadFile(PidFile())
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[0])
+	if pid <= 0 {
+		return 0
+	}
+	if state, start := procStat(pid); start != f[1] || state == "Z" || state == "X" {
+		return 0 // gone, replaced, or a zombie not reaped yet
+	}
+	return pid
+}
+
+// createHolder starts a process in a new user and mount namespace, maps
+// every id the user owns into it, and publishes its pid.
+func createHolder() error {
+	uid, gid := HostUID(), HostGID()
+	name, err := userName(uid)
+	if err != nil {
+		return err
+	}
+	uids, err := SubIDs(name, uid, UIDs)
+	if err != nil {
+		return hint.Wrap(err, subIDFix(name))
+	}
+	gids, err := SubIDs(name, uid, GIDs)
+	if err != nil {
+		return hint.Wrap(err, subIDFix(name))
+	}
+	newuidmap, err := mapTool("newuidmap")
+	if err != nil {
+		return err
+	}
+	newgidmap, err := mapTool("newgidmap")
+	if err != nil {
+		return err
+	}
+
+	holder := exec.Command("/proc/self/exe")
+	holder.Args = []string{"crun-lite-ns"}
+	holder.Env = []string{"_CRUNLITE_ROLE=holder"}
+	holder.Dir = "/"
+	holder.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		Setsid:     true,
+	}
+	if err := holder.Start(); err != nil {
+		return DiagnoseUserns(fmt.Errorf("create user namespace: %w", err))
+	}
+	pid := holder.Process.Pid
+	if err := writeMaps(pid, newuidmap, MapArgs(uid, uids), newgidmap, MapArgs(gid, gids)); err != nil {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+		return err
+	}
+	_, start := procStat(pid)
+	if err := writeFileAtomic(PidFile(), fmt.Sprintf("%d %s\n", pid, start)); err != nil {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+		return err
+	}
+	return holder.Process.Release()
+}
+
+// writeMaps runs newuidmap and newgidmap side by side: together they are the
+// slowest part of creating the namespace (about 1.6 ms in parallel, 3 ms one
+// after the other).
+func writeMaps(pid int, uidTool string, uidArgs []string, gidTool string, gidArgs []string) error {
+	p := strconv.Itoa(pid)
+	cmds := []*exec.Cmd{
+		exec.Command(uidTool, append([]string{p}, uidArgs...)...),
+		exec.Command(gidTool, append([]string{p}, gidArgs...)...),
+	}
+	var outs [2]bytes.Buffer
+	for i, c := range cmds {
+		c.Stdout, c.Stderr = &outs[i], &outs[i]
+		if err := c.Start(); err != nil {
+			return err
+		}
+	}
+	var first error
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil && first == nil {
+			msg := strings.TrimSpace(outs[i].String())
+			first = hint.Wrap(fmt.Errorf("%s %s: %s (%w)", filepath.Base(c.Path), strings.Join(c.Args[1:], " "), msg, err),
+				"check the ranges in /etc/subuid and /etc/subgid and that newuidmap and newgidmap are setuid root (crun-lite doctor)")
+		}
+	}
+	return first
+}
+
+// mapTool finds newuidmap or newgidmap and checks it can do its job.
+func mapTool(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		for _, p := range []string{"/usr/bin/" + name, "/usr/sbin/" + name} {
+			if _, e := os.Stat(p); e == nil {
+				path, err = p, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return "", hint.Wrap(fmt.Errorf("%s not found: rootless containers need it to map subordinate ids", name),
+			"install package uidmap: sudo apt-get install uidmap")
+	}
+	if ok, why := Privileged(path); !ok {
+		return "", hint.Wrap(fmt.Errorf("%s is %s", path, why),
+			fmt.Sprintf("sudo chmod u+s %s (or: sudo setcap cap_setuid,cap_setgid+ep %s)", path, path))
+	}
+	return path, nil
+}
+
+// Privileged reports whether a map tool is setuid root or carries file
+// capabilities; otherwise why not.
+func Privileged(path string) (bool, string) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return false, err.Error()
+	}
+	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
+		return true, ""
+	}
+	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
+		return true, ""
+	}
+	return false, "neither setuid root nor given file capabilities"
+}
+
+func subIDFix(name string) string {
+	return fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s (pick a range no other user has)", name)
+}
+
+func userName(uid int) (string, error) {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username, nil
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return n, nil
+	}
+	return "", fmt.Errorf("uid %d has no user name: subordinate ids are assigned by name", uid)
+}
+
+// procStat returns the state (field 3 of /proc/PID/stat) and the start time
+// in clock ticks since boot (field 22), which with the pid names one process.
+func procStat(pid int) (state, start string) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", ""
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return "", ""
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return "", ""
+	}
+	return f[0], f[19]
+}
+
+func writeFileAtomic(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

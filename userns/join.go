@@ -1,0 +1,83 @@
+package userns
+
+/*
+#include "nsjoin.h"
+*/
+import "C"
+
+import (
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	if !Joined() {
+		return
+	}
+	// containers/storage and containers/image read these to behave as under
+	// rootless Podman (user.* overlay xattrs, per-user default paths);
+	// processes we start (storage's re-exec helpers) inherit them.
+	uid, gid := strconv.Itoa(int(C.crunlite_host_uid)), strconv.Itoa(int(C.crunlite_host_gid))
+	for k, v := range map[string]string{
+		"_CONTAINERS_USERNS_CONFIGURED": "done",
+		"_CONTAINERS_ROOTLESS_UID":      uid,
+		"_CONTAINERS_ROOTLESS_GID":      gid,
+		"_CRUNLITE_HOST_UID":            uid,
+		"_CRUNLITE_HOST_GID":            gid,
+	} {
+		os.Setenv(k, v)
+	}
+}
+
+// Joined reports whether the C constructor moved this process into the
+// holder's user and mount namespaces.
+func Joined() bool { return C.crunlite_joined != 0 }
+
+// joinError is why the constructor found a holder but could not join it, or "".
+func joinError() string { return C.GoString(&C.crunlite_join_error[0]) }
+
+// HostUID returns the caller's uid on the host, also from inside the
+// namespace, where getuid() answers 0.
+func HostUID() int { return hostID(int(C.crunlite_host_uid), "_CRUNLITE_HOST_UID", os.Getuid) }
+
+// HostGID returns the caller's primary gid on the host.
+func HostGID() int { return hostID(int(C.crunlite_host_gid), "_CRUNLITE_HOST_GID", os.Getgid) }
+
+func hostID(fromC int, env string, get func() int) int {
+	if Joined() {
+		return fromC
+	}
+	// Helpers re-executed from a joined process (containers/storage's
+	// reexec) inherit the value through the environment.
+	if v, err := strconv.Atoi(os.Getenv(env)); err == nil && os.Geteuid() == 0 {
+		return v
+	}
+	return get()
+}
+
+// Rootless reports whether crun-lite runs for an unprivileged host user (in
+// or out of the namespace) rather than for real root.
+func Rootless() bool { return HostUID() != 0 }
+
+// ValueFlagsKnownToC lists the global options the constructor skips with
+// their value while looking for the command name.
+func ValueFlagsKnownToC() []string {
+	var out []string
+	for i := C.int(0); C.crunlite_value_flag(i) != nil; i++ {
+		out = append(out, C.GoString(C.crunlite_value_flag(i)))
+	}
+	return out
+}
+
+// StartTime returns when this process's first code ran (the constructor),
+// for --timing: the Go runtime's own start is part of what it measures.
+func StartTime() time.Time {
+	var ts unix.Timespec
+	if C.crunlite_ctor_ns == 0 || unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(ts.Nano() - int64(C.crunlite_ctor_ns)))
+}

@@ -1,0 +1,204 @@
+// Joining the per-user namespace before the Go runtime starts.
+//
+// setns(CLONE_NEWUSER) is refused to a multithreaded process and the Go
+// runtime starts threads before main, so joining the holder's user and mount
+// namespaces has to happen here, in an ELF constructor that runs while the
+// process is still single-threaded (runc's libcontainer/nsenter does the same).
+// Everything else about the namespace lives in Go (userns/*.go); this file only
+// reads the holder's pid file and calls setns. The path rules mirror
+// internal/paths: change both together.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nsjoin.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int crunlite_joined;
+long long crunlite_ctor_ns; // CLOCK_MONOTONIC at the constructor's start, for --timing
+int crunlite_host_uid = -1;
+int crunlite_host_gid = -1;
+char crunlite_join_error[256];
+
+// Global options that take a value, so the constructor can find the command
+// name in argv. cmd/crun-lite tests that this list matches the CLI.
+static const char *crunlite_value_flags[] = {
+	"--root", "--runroot", "--storage-driver", "--storage-opt", "--log-level", NULL,
+};
+
+static void join_fail(const char *what, int err)
+{
+	snprintf(crunlite_join_error, sizeof(crunlite_join_error), "%s: %s", what, strerror(err));
+}
+
+static int is_value_flag(const char *a)
+{
+	for (const char **f = crunlite_value_flags; *f; f++)
+		if (strcmp(a, *f) == 0)
+			return 1;
+	return 0;
+}
+
+// command_name returns the first non-option argument, skipping the values of
+// global options, or NULL.
+static const char *command_name(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-')
+			return a;
+		if (strchr(a, '=') == NULL && is_value_flag(a))
+			i++;
+	}
+	return NULL;
+}
+
+// Commands that must see the host as it is, not from inside the namespace.
+static int wants_namespace(int argc, char **argv)
+{
+	const char *cmd = command_name(argc, argv);
+	return cmd == NULL || strcmp(cmd, "doctor") != 0;
+}
+
+static int pidfile_path(char *buf, size_t len)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+	if (x && *x && stat(x, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+		n = snprintf(buf, len, "%s/crun-lite/userns.pid", x);
+	else
+		n = snprintf(buf, len, "/tmp/crun-lite-%d/userns.pid", (int)getuid());
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+// proc_starttime reads field 22 of /proc/PID/stat: together with the pid it
+// names one process for the life of the system.
+static unsigned long long proc_starttime(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); // comm may contain spaces
+	if (!p)
+		return 0;
+	p++; // the space before field 3
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void join_holder(void)
+{
+	char path[4096], buf[64], cwd[4096];
+	struct stat st;
+
+	if (pidfile_path(path, sizeof(path)) < 0)
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return; // no holder yet: Go creates one when the command needs it
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && st.st_uid == getuid())
+		n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	int pid = 0;
+	unsigned long long start = 0;
+	if (sscanf(buf, "%d %llu", &pid, &start) != 2 || pid <= 0)
+		return;
+
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return; // holder gone: Go recreates it
+	// The pidfd pins the process; checking the start time after opening it
+	// rules out a recycled pid.
+	if (proc_starttime(pid) != start) {
+		close(pidfd);
+		return;
+	}
+	// setns into a mount namespace moves the cwd to its root: keep the
+	// user's cwd so relative paths on the command line still work.
+	int have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
+	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		// ESRCH: the holder died and is a zombie nobody reaped yet; Go
+		// makes a new one.
+		if (errno != ESRCH)
+			join_fail("setns into the user namespace holder", errno);
+		close(pidfd);
+		return;
+	}
+	close(pidfd);
+	if (have_cwd && chdir(cwd) < 0)
+		(void)chdir("/");
+	crunlite_joined = 1;
+	// The environment variables that tell containers/storage and
+	// containers/image we are rootless are set by join.go's init: the Go
+	// runtime reads the environment from the initial stack, so a setenv
+	// here would not reach it.
+}
+
+// holder_main is the whole life of the namespace holder: it owns the user and
+// mount namespaces and sleeps; it never starts the Go runtime, so it costs a
+// few hundred KiB of memory.
+static void holder_main(void)
+{
+	prctl(PR_SET_NAME, "crun-lite-ns", 0, 0, 0);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	if (chdir("/") < 0)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+__attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	crunlite_ctor_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	const char *role = getenv("_CRUNLITE_ROLE");
+	if (role && strcmp(role, "holder") == 0)
+		holder_main();
+
+	crunlite_host_uid = getuid();
+	crunlite_host_gid = getgid();
+	if (role || geteuid() == 0 || argc < 1)
+		return; // real root, a re-exec role, or a helper already inside
+	if (wants_namespace(argc, argv))
+		join_holder();
+}
+
+const char *crunlite_value_flag(int i)
+{
+	return crunlite_value_flags[i];
+}
