@@ -36,6 +36,8 @@ type runState struct {
 	FuseMounted bool `json:"fuse_mounted,omitempty"`
 	// TempContainer: a storage container made for a --rm run on vfs.
 	TempContainer string `json:"temp_container,omitempty"`
+	// Image: the ID of the image the run uses, which rmi must keep.
+	Image string `json:"image,omitempty"`
 }
 
 func newID() string {
