@@ -57,7 +57,7 @@ func globalFlags() []cli.Flag {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand()}
+	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand()}, imageCommands()...)
 }
 
 // Main runs the CLI and returns the process exit code: 0, the container's
