@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/vbauerster/mpb/v8"
@@ -26,16 +29,18 @@ type progress struct {
 func newProgress(ctx context.Context, w io.Writer) *progress {
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bars = mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40))
+		p.bars = mpb.NewWithContext(ctx, mpb.WithConsoleWriter(&termWriter{Buffer: &bytes.Buffer{}, f: f}), mpb.WithWidth(40))
 	}
 	return p
 }
 
 // layerProgress is the display of one layer.
 type layerProgress struct {
-	p    *progress
-	info types.BlobInfo
-	bar  *mpb.Bar
+	p     *progress
+	info  types.BlobInfo
+	bar   *mpb.Bar
+	start atomic.Int64 // unix nanoseconds when the download began
+	speed string       // the final speed; used by the drawing goroutine only
 }
 
 // layer adds a layer to the display. Called in layer order, so that bars
@@ -50,9 +55,10 @@ func (p *progress) layer(info types.BlobInfo, present bool) *layerProgress {
 		lp.bar = p.bars.AddBar(max(info.Size, 0),
 			mpb.PrependDecorators(decor.Name("Copying blob "+shortID(info.Digest.Encoded()))),
 			mpb.AppendDecorators(
-				decor.OnComplete(decor.CountersKibiByte("%.1f / %.1f"), "done"),
+				decor.CountersKibiByte("% .1f / % .1f"),
 				decor.Name(" | "),
-				decor.AverageSpeed(decor.SizeB1024(0), "% .1f"),
+				decor.Any(lp.speedDecor),
+				decor.OnComplete(decor.Name(""), " done"),
 			),
 		)
 	}
@@ -64,6 +70,7 @@ func (p *progress) layer(info types.BlobInfo, present bool) *layerProgress {
 func (lp *layerProgress) reader(r io.Reader) io.Reader {
 	switch {
 	case lp.bar != nil:
+		lp.start.Store(time.Now().UnixNano())
 		return lp.bar.ProxyReader(r)
 	case lp.p.w != nil:
 		size := ""
@@ -74,6 +81,21 @@ func (lp *layerProgress) reader(r io.Reader) io.Reader {
 	}
 	return r
 }
+
+// speedDecor shows the layer's average speed since its download began,
+// and keeps the last value once the bar is complete.
+func (lp *layerProgress) speedDecor(s decor.Statistics) string {
+	start := lp.start.Load()
+	if start == 0 || (s.Completed && lp.speed != "") {
+		return lp.speed
+	}
+	if secs := time.Since(time.Unix(0, start)).Seconds(); secs > 0 {
+		lp.speed = units.CustomSize("%.1f %s", float64(s.Current)/secs, 1024, binaryUnits) + "/s"
+	}
+	return lp.speed
+}
+
+var binaryUnits = []string{"B", "KiB", "MiB", "GiB", "TiB"}
 
 // finish completes or aborts the bar, so that wait returns.
 func (lp *layerProgress) finish(err error) {
@@ -102,4 +124,34 @@ func (p *progress) printf(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(p.w, format, args...)
+}
+
+// termWriter is mpb's console writer for a terminal that may report no size
+// (script(1), serial consoles, some CI terminals): mpb would draw nothing
+// there, so it assumes 80x24.
+type termWriter struct {
+	*bytes.Buffer
+	f *os.File
+}
+
+func (w *termWriter) IsTerminal() bool { return true }
+
+func (w *termWriter) GetTermSize() (width, height int, err error) {
+	width, height, err = term.GetSize(int(w.f.Fd()))
+	if err != nil || width <= 0 || height <= 0 {
+		return 80, 24, nil
+	}
+	return width, height, nil
+}
+
+// Flush writes the frame, then queues the escape that moves the cursor back
+// over its lines, so that the next frame overwrites it.
+func (w *termWriter) Flush(lines int) error {
+	if _, err := w.WriteTo(w.f); err != nil {
+		return err
+	}
+	if lines > 0 {
+		fmt.Fprintf(w.Buffer, "\x1b[%dA\x1b[J", lines)
+	}
+	return nil
 }
