@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
@@ -199,11 +202,12 @@ func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef str
 // with containers/image, which finds every layer present and writes config,
 // manifest and name.
 func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name string) (*Image, error) {
-	raw, err := srcRef.NewImageSource(ctx, p.sys)
+	opened, err := srcRef.NewImageSource(ctx, p.sys)
 	if err != nil {
 		return nil, err
 	}
-	defer raw.Close()
+	defer opened.Close()
+	raw := &configCache{ImageSource: opened, blobs: map[digest.Digest][]byte{}}
 	dest, err := p.st.destRef(ctx, p.sys, raw, name)
 	if err != nil {
 		return nil, err
@@ -264,6 +268,37 @@ type openedRef struct {
 
 func (r openedRef) NewImageSource(context.Context, *types.SystemContext) (types.ImageSource, error) {
 	return unclosed{r.src}, nil
+}
+
+// configCache keeps the config blobs a source serves: fetchLayers and
+// copy.Image both read the config, the registry serves it once. Readers
+// verify the digest, as they do for any blob.
+type configCache struct {
+	types.ImageSource
+	mu    sync.Mutex
+	blobs map[digest.Digest][]byte
+}
+
+func (c *configCache) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	if !strings.Contains(info.MediaType, "config") && !strings.Contains(info.MediaType, "container.image") {
+		return c.ImageSource.GetBlob(ctx, info, cache)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.blobs[info.Digest]; ok {
+		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	}
+	rc, _, err := c.ImageSource.GetBlob(ctx, info, cache)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, 0, err
+	}
+	c.blobs[info.Digest] = b
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
 }
 
 // unclosed leaves closing the source to whoever opened it.
