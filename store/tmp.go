@@ -1,10 +1,10 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,30 +46,51 @@ func (st *Store) lockCopies(how int) (*os.File, error) {
 func (st *Store) newTempDir() (*tempDir, error) {
 	base := filepath.Join(st.opts.GraphRoot, tmpDirName)
 	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("create scratch dir: %w", err)
+		return nil, fmt.Errorf("create scratch dir: %w", noSpaceHint(err))
 	}
+	for {
+		dir, f, err := lockedDir(base)
+		if err != nil {
+			return nil, fmt.Errorf("create scratch dir: %w", noSpaceHint(err))
+		}
+		if f == nil {
+			continue // cleanTemp took it between mkdir and flock
+		}
+		cl, err := st.lockCopies(unix.LOCK_SH)
+		if err != nil {
+			f.Close()
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("lock store: %w", err)
+		}
+		return &tempDir{Path: dir, lock: f, copy: cl}, nil
+	}
+}
+
+// lockedDir makes a directory in base and flocks it. A cleanTemp running
+// between the mkdir and the flock may remove it: then f is nil, and the
+// caller tries again.
+func lockedDir(base string) (string, *os.File, error) {
 	dir, err := os.MkdirTemp(base, "op-")
 	if err != nil {
-		return nil, fmt.Errorf("create scratch dir: %w", err)
+		return "", nil, err
 	}
 	f, err := os.Open(dir)
-	if err == nil {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil, nil
 	}
 	if err != nil {
-		if f != nil {
-			f.Close()
-		}
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("lock scratch dir: %w", err)
+		return "", nil, err
 	}
-	cl, err := st.lockCopies(unix.LOCK_SH)
-	if err != nil {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("lock store: %w", err)
+		return "", nil, err
 	}
-	return &tempDir{Path: dir, lock: f, copy: cl}, nil
+	var byPath, byFd unix.Stat_t
+	if unix.Stat(dir, &byPath) != nil || unix.Fstat(int(f.Fd()), &byFd) != nil || byPath.Ino != byFd.Ino {
+		f.Close()
+		return "", nil, nil
+	}
+	return dir, f, nil
 }
 
 // Remove deletes the scratch directory, then drops its lock.
@@ -80,8 +101,7 @@ func (t *tempDir) Remove() {
 }
 
 // cleanTemp removes scratch directories whose process died (SIGKILL, power
-// loss): nobody holds their lock. A directory younger than a few seconds may
-// belong to a process between mkdir and flock and is left alone.
+// loss): nobody holds their lock.
 func (st *Store) cleanTemp() {
 	base := filepath.Join(st.opts.GraphRoot, tmpDirName)
 	entries, err := os.ReadDir(base)
@@ -90,9 +110,6 @@ func (st *Store) cleanTemp() {
 	}
 	for _, e := range entries {
 		path := filepath.Join(base, e.Name())
-		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < 10*time.Second {
-			continue
-		}
 		f, err := os.Open(path)
 		if err != nil {
 			continue
