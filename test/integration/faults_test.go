@@ -306,6 +306,19 @@ func TestDriverSwitch(t *testing.T) {
 	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "intact").Stdout; out != "intact\n" {
 		t.Errorf("the store after the refused switch: %q", out)
 	}
+
+	// A store whose record of its driver is gone (or made by another tool)
+	// keeps the driver its layers were made with.
+	vfs := testStore(t)
+	vfs.Extra = []string{"--storage-driver", "vfs"}
+	mustCrunIn(t, vfs, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	if err := os.Remove(filepath.Join(vfs.Root, "crun-lite-driver.json")); err != nil {
+		t.Fatal(err)
+	}
+	vfs.Extra = nil
+	if imgs := listImages(t, vfs); len(imgs) != 1 {
+		t.Errorf("the vfs store without its driver record lost its image: %+v", imgs)
+	}
 }
 
 // TestSystemReset: reset asks unless -f and empties the store.
