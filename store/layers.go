@@ -162,8 +162,12 @@ func (st *Store) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 		if out != nil && out.Target != "" {
 			_ = st.s.CleanupStagedLayer(out)
 		}
-		if ctx.Err() != nil {
+		var de *DigestError
+		switch {
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.As(err, &de):
+			return err // names the layer already
 		}
 		return fmt.Errorf("unpack layer %s: %w", j.info.Digest, err)
 	}
