@@ -94,6 +94,31 @@ func TestPullInterrupted(t *testing.T) {
 	}
 }
 
+// TestLayerWhiteouts: files a layer deletes (whiteouts, opaque
+// directories) are gone from the container, on every store kind.
+func TestLayerWhiteouts(t *testing.T) {
+	addr, _, _ := ownRegistry(t, "")
+	l := newOCILayout(t)
+	lower := layerOf(t, map[string][]byte{"etc/gone": []byte("x"), "etc/kept": []byte("k"),
+		"opaque/": nil, "opaque/old": []byte("o")})
+	upper := layerOf(t, map[string][]byte{"etc/.wh.gone": nil, "opaque/": nil,
+		"opaque/.wh..wh..opq": nil, "opaque/new": []byte("n")})
+	push(t, l.tag(l.image(runtime.GOARCH, []testLayer{busyboxLayer(t), lower, upper})), addr, "test/whiteouts")
+	image := addr + "/test/whiteouts"
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+			out := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", "ls /etc/gone /etc/kept /opaque 2>&1; true").Stdout
+			if strings.Contains(out, "/etc/gone\n") || !strings.Contains(out, "/etc/kept") ||
+				strings.Contains(out, "old") || !strings.Contains(out, "new") {
+				t.Errorf("want /etc/gone and /opaque/old deleted, /etc/kept and /opaque/new present:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestPullResumes: after a pull was killed once some layers were in the
 // store, the next pull takes those from the store and fetches the rest.
 func TestPullResumes(t *testing.T) {

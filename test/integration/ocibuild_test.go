@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -125,13 +127,24 @@ func push(t *testing.T, src, registry, name string) {
 	}
 }
 
-// layerOf makes a layer holding files (path -> content), owned by root.
+// layerOf makes a layer holding files (path -> content), owned by root;
+// a path ending in / is a directory.
 func layerOf(t *testing.T, files map[string][]byte) testLayer {
 	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
-	for name, data := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // directories before what they hold
+	for _, name := range names {
+		data := files[name]
+		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(name, "/") {
+			h = &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tw.Write(data); err != nil {
