@@ -3,6 +3,7 @@ module github.com/crun-lite/crun-lite
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/docker/go-units v0.5.0
 	github.com/moby/sys/user v0.4.1
 	github.com/opencontainers/image-spec v1.1.1

@@ -54,6 +54,9 @@ const (
 	opSetctty    = C.CL_OP_SETCTTY
 	opWrite      = C.CL_OP_WRITE
 	opOpen       = C.CL_OP_OPEN
+	opOpenPty    = C.CL_OP_OPENPTY
+	opChownStdin = C.CL_OP_CHOWN_STDIN
+	opInit       = C.CL_OP_INIT
 	opExec       = C.CL_OP_EXEC
 
 	fOptional  = C.CL_F_OPTIONAL
@@ -177,6 +180,17 @@ func (l *opList) open(path string, fd int) {
 	l.add(opOpen, 0, uint64(fd), fmt.Sprintf("open %s as fd %d", path, fd), path)
 }
 
+// openPty makes the container's terminal; see open_pty in spawn.c.
+func (l *opList) openPty() { l.add(opOpenPty, 0, 0, "create the container's terminal") }
+
+// chownStdin gives the terminal on fd 0 to the command's user, as login does.
+func (l *opList) chownStdin(uid, gid uint32) {
+	l.add(opChownStdin, 0, uint64(uid)<<32|uint64(gid), "give the terminal to the user")
+}
+
+// init forks the container's init (--init); the command runs in the child.
+func (l *opList) init() { l.add(opInit, 0, 0, "start the container's init") }
+
 // exec ends the last batch: argv[0] is looked up in env's PATH.
 func (l *opList) exec(argv, env []string) {
 	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
@@ -186,6 +200,7 @@ func (l *opList) exec(argv, env []string) {
 const (
 	msgReady     = C.CL_MSG_READY
 	msgError     = C.CL_MSG_ERROR
+	msgPty       = C.CL_MSG_PTY
 	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
 	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
 )

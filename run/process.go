@@ -16,7 +16,7 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 	if spec == "" {
 		spec = c.config.User
 	}
-	u, err := resolveUser(procRoot(pid), spec, nil)
+	u, err := resolveUser(procRoot(pid), spec, c.opts.GroupAdd)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 	}
 	var l opList
 	l.chdir(wd, fMkdir) // created as root, like Podman, before dropping privileges
-	l.open("/dev/null", 0)
+	c.stdio.execOps(&l, u)
 	if setgroupsAllowed() {
 		l.setgroups(u.Groups)
 	}
@@ -36,6 +36,9 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 		// setuid cleared the effective and permitted sets; the inheritable
 		// and ambient ones must go too, or exec could hand them back.
 		l.caps(capSet{Bounding: allCaps})
+	}
+	if c.opts.Init {
+		l.init()
 	}
 	l.exec(argv, c.env(u))
 	return &l, nil
@@ -61,6 +64,13 @@ func (c *container) env(u *execUser) []string {
 		env = append(env, k+"="+v)
 	}
 	setDefault("PATH", defaultPath)
+	if c.opts.TTY {
+		t := os.Getenv("TERM")
+		if t == "" {
+			t = "xterm"
+		}
+		setDefault("TERM", t)
+	}
 	setDefault("HOSTNAME", c.hostname)
 	setDefault("HOME", u.Home)
 	if u.Name != "" {

@@ -16,15 +16,14 @@ import (
 // at paths one level below our own mount point (checked not to be symlinks
 // by the child), or after it, where the image's symlinks resolve inside the
 // container.
-func (c *container) rootfsOps() (*opList, error) {
-	var l opList
+func (c *container) rootfsOps(l *opList) error {
 	m := c.rd.join("merged")
 	// Nothing we mount may propagate back to the namespace we came from.
 	l.mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
-	if err := c.rootMount(&l, m); err != nil {
-		return nil, err
+	if err := c.rootMount(l, m); err != nil {
+		return err
 	}
-	systemMounts(&l, m, idMapped("/proc/self/gid_map", 5))
+	systemMounts(l, m, idMapped("/proc/self/gid_map", 5))
 	etc := []string{"hostname", "hosts", "resolv.conf"}
 	for i, name := range etc {
 		l.openTree(c.rd.join("etc/"+name), i, false)
@@ -37,8 +36,11 @@ func (c *container) rootfsOps() (*opList, error) {
 	if c.opts.Network == "none" {
 		l.loopback()
 	}
+	if c.opts.TTY {
+		l.openPty()
+	}
 	l.sync()
-	return &l, nil
+	return nil
 }
 
 // rootMount puts the container's root filesystem on m.

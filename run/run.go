@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -26,8 +27,14 @@ type Options struct {
 	Name    string   // --name of a kept container
 	Network string   // "host" or "none"
 	User    string   // --user; "" takes the image's User
-	Pull    store.PullOptions
-	Timing  *timing.Recorder
+	// GroupAdd are supplementary groups (names or numbers) added to the user's.
+	GroupAdd    []string
+	Interactive bool          // -i: our stdin is the command's
+	TTY         bool          // -t: the command gets a terminal of its own
+	Init        bool          // --init: a tiny init is pid 1 and the command its child
+	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
+	Pull        store.PullOptions
+	Timing      *timing.Recorder
 }
 
 // defaultPath is the PATH of a container whose image sets none (Podman's).
@@ -54,6 +61,7 @@ type container struct {
 	kept     *store.ContainerInfo // the stored container, unless --rm
 	rootfs   *store.Rootfs
 	hostname string
+	stdio    *stdio
 }
 
 // Run runs a container to completion and returns the command's exit code.
@@ -64,7 +72,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	if o.Network != "host" && o.Network != "none" {
 		return 125, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
 	}
-	c := &container{id: newID(), opts: o, st: st}
+	c := &container{id: newID(), opts: o, st: st, stdio: newStdio(o.TTY, o.Interactive)}
 	c.hostname = c.id[:12]
 	if err := c.loadImage(ctx); err != nil {
 		return 125, err
@@ -180,15 +188,19 @@ func (c *container) run(argv []string) (int, error) {
 			}
 		}()
 	}
-	first, err := c.rootfsOps()
-	if err != nil {
+	var first opList
+	if err := c.stdio.prepare(&first); err != nil {
+		return 125, err
+	}
+	defer c.stdio.finish()
+	if err := c.rootfsOps(&first); err != nil {
 		return 125, err
 	}
 	t.Mark("layer lookup")
 
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
 	defer runtime.UnlockOSThread()
-	ch, err := spawn(first, c.cloneFlags())
+	ch, err := spawn(&first, c.cloneFlags())
 	if err != nil {
 		return 125, err
 	}
@@ -196,6 +208,7 @@ func (c *container) run(argv []string) (int, error) {
 		ch.kill()
 		return 125, err
 	}
+	c.stdio.started(ch.master)
 	if release != nil {
 		release()
 		release = nil
@@ -211,7 +224,7 @@ func (c *container) run(argv []string) (int, error) {
 		ch.kill()
 		return 125, err
 	}
-	stop := forwardSignals(ch.pid)
+	stop := forwardSignals(ch.pid, c.opts.StopTimeout)
 	defer stop()
 	if err := ch.finish(); err != nil {
 		ch.wait()
@@ -221,6 +234,7 @@ func (c *container) run(argv []string) (int, error) {
 	c.markRunning()
 	go CollectGarbage(c.st)
 	code, err := ch.wait()
+	c.stdio.finish()
 	t.Mark("container run")
 	c.markExited(code)
 	return code, err
@@ -268,18 +282,34 @@ func (c *container) markExited(code int) {
 	}
 }
 
-// forwardSignals passes the signals a user sends crun-lite on to the
-// container's first process, as Podman's --sig-proxy does.
-func forwardSignals(pid int) func() {
+// forwardedSignals are passed on to the container, as Podman's --sig-proxy
+// does; SIGCHLD, SIGPIPE, SIGURG (the Go runtime's) and SIGWINCH (a resize,
+// see terminal.go) are ours.
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR,
+	unix.SIGVTALRM, unix.SIGPROF, unix.SIGIO, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGSYS, unix.SIGTRAP,
+}
+
+// forwardSignals passes our signals on to the container's first process. A
+// pid 1 without a handler ignores SIGTERM (the kernel protects namespace
+// inits), so after a SIGTERM the container gets stopTimeout to exit before
+// SIGKILL, which the kernel delivers to a namespace's init from outside.
+func forwardSignals(pid int, stopTimeout time.Duration) func() {
 	ch := make(chan os.Signal, 8)
-	sigs := []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
-	signal.Notify(ch, sigs...)
+	signal.Notify(ch, forwardedSignals...)
 	done := make(chan struct{})
 	go func() {
+		var kill <-chan time.Time
 		for {
 			select {
 			case s := <-ch:
 				_ = unix.Kill(pid, s.(unix.Signal))
+				if s == unix.SIGTERM && kill == nil && stopTimeout > 0 {
+					kill = time.After(stopTimeout)
+				}
+			case <-kill:
+				_ = unix.Kill(pid, unix.SIGKILL)
 			case <-done:
 				return
 			}

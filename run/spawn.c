@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +231,85 @@ static int do_pivot(const char *root)
 	if (umount2(".", MNT_DETACH) < 0)
 		return -1;
 	return chdir("/");
+}
+
+// send_fd passes fd to the monitor with a PTY message (SCM_RIGHTS).
+static int send_fd(int fd)
+{
+	struct cl_msg m = {.type = CL_MSG_PTY, .op = op_index};
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock_fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+// open_pty makes the container's terminal in its own devpts instance (never
+// the host's terminal: a container holding the host tty could inject input
+// with TIOCSTI). The slave becomes stdin, stdout, stderr and /dev/console.
+static int open_pty(void)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	int unlock = 0, n;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		return -1;
+	char path[32] = "/dev/pts/";
+	char digits[12];
+	int len = 0;
+	do {
+		digits[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	for (int i = 0; i < len; i++)
+		path[9 + i] = digits[len - 1 - i];
+	path[9 + len] = 0;
+	int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return -1;
+	if (send_fd(master) < 0)
+		return -1;
+	close(master);
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(slave, fd) < 0)
+			return -1;
+	if (slave > 2)
+		close(slave);
+	if (ensure_file("/dev/console", 0600) < 0)
+		return -1;
+	return mount(path, "/dev/console", NULL, MS_BIND, NULL);
+}
+
+// start_init forks: the parent stays as the container's init (init.c) and
+// the child returns to exec the command. The init does not exec anything: the
+// image may have no dynamic loader for this binary, and a copy of the monitor
+// that only runs the C loop in init.c costs nothing but page tables. Signals
+// stay blocked across the fork so none sent early is lost by a pid 1 without
+// a handler (the kernel drops those).
+static int start_init(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	pid_t child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0)
+		return 0;
+	// Only the command's exec may close the last copy of the socket: that
+	// EOF is how the monitor learns the command started.
+	close(sock_fd);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	crunlite_init_main(child);
 }
 
 static int loopback_up(void)
@@ -494,6 +574,12 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		close(fd);
 		return r < 0 ? -1 : 0;
 	}
+	case CL_OP_OPENPTY:
+		return open_pty();
+	case CL_OP_CHOWN_STDIN:
+		return fchown(0, (uid_t)(o->num >> 32), (gid_t)(o->num & 0xffffffff));
+	case CL_OP_INIT:
+		return start_init();
 	case CL_OP_EXEC: {
 		const unsigned char *p = o->strs;
 		uint32_t argc = (uint32_t)o->num;

@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 
@@ -19,9 +18,10 @@ import (
 
 // child is the container's first process as the monitor sees it.
 type child struct {
-	pid  int
-	sock *os.File
-	desc []string // descriptions of every op sent so far, by index
+	pid    int
+	sock   *os.File
+	desc   []string // descriptions of every op sent so far, by index
+	master *os.File // the pty master the child sent, with -t
 }
 
 // StartError is a failure of the child before its command ran, with the exit
@@ -58,30 +58,83 @@ func spawn(batch *opList, cloneFlags uintptr) (*child, error) {
 // errExecuted is returned by next when the child's command is running.
 var errExecuted = errors.New("executed")
 
+// message is one report from the child (struct cl_msg) and the fd it
+// carries, or -1.
+type message struct {
+	typ, op uint32
+	errno   syscall.Errno
+	code    int
+	fd      int
+}
+
 // next waits for the child's next message: nil for READY, errExecuted when
-// the socket closed on exec, or the child's failure as a *StartError.
+// the socket closed on exec, or the child's failure as a *StartError. A pty
+// master passed on the way is kept in c.master.
 func (c *child) next() error {
+	for {
+		m, err := c.recv()
+		if err != nil {
+			return err
+		}
+		switch m.typ {
+		case msgReady:
+			return nil
+		case msgPty:
+			if m.fd < 0 {
+				return errors.New("the container's first process sent no terminal")
+			}
+			c.master = os.NewFile(uintptr(m.fd), "pty-master")
+		case msgError:
+			desc := "setting up the container"
+			if int(m.op) < len(c.desc) {
+				desc = c.desc[m.op]
+			}
+			return &StartError{Op: desc, Err: m.errno, Code: m.code}
+		default:
+			return fmt.Errorf("unexpected message %d from the container's first process", m.typ)
+		}
+	}
+}
+
+// recv reads one message with recvmsg, to receive the fd a PTY message
+// carries (SCM_RIGHTS).
+func (c *child) recv() (message, error) {
 	var b [msgSize]byte
-	if _, err := io.ReadFull(c.sock, b[:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errExecuted
-		}
-		return fmt.Errorf("read from the container's first process: %w", err)
+	oob := make([]byte, unix.CmsgSpace(4))
+	raw, err := c.sock.SyscallConn()
+	if err != nil {
+		return message{}, err
 	}
-	typ := binary.NativeEndian.Uint32(b[0:])
-	op := int(binary.NativeEndian.Uint32(b[4:]))
-	switch typ {
-	case msgReady:
-		return nil
-	case msgError:
-		errno := syscall.Errno(int32(binary.NativeEndian.Uint32(b[8:])))
-		desc := "setting up the container"
-		if op < len(c.desc) {
-			desc = c.desc[op]
-		}
-		return &StartError{Op: desc, Err: errno, Code: int(binary.NativeEndian.Uint32(b[12:]))}
+	var n, oobn int
+	var rerr error
+	err = raw.Read(func(s uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(s), b[:], oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
 	}
-	return fmt.Errorf("unexpected message %d from the container's first process", typ)
+	switch {
+	case err != nil:
+		return message{}, fmt.Errorf("read from the container's first process: %w", err)
+	case n == 0:
+		return message{}, errExecuted
+	case n != msgSize:
+		return message{}, fmt.Errorf("short message (%d bytes) from the container's first process", n)
+	}
+	m := message{
+		typ:   binary.NativeEndian.Uint32(b[0:]),
+		op:    binary.NativeEndian.Uint32(b[4:]),
+		errno: syscall.Errno(int32(binary.NativeEndian.Uint32(b[8:]))),
+		code:  int(binary.NativeEndian.Uint32(b[12:])),
+		fd:    -1,
+	}
+	if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) > 0 {
+		if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) > 0 {
+			m.fd = fds[0]
+		}
+	}
+	return m, nil
 }
 
 // send hands the child its next batch.

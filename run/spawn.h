@@ -28,6 +28,9 @@ enum {
 	CL_OP_SETCTTY,       // num: fd
 	CL_OP_WRITE,         // s: path, content
 	CL_OP_OPEN,          // s: path; num: the fd to open it as (O_RDWR)
+	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and /dev/console
+	CL_OP_CHOWN_STDIN,   // num: uid << 32 | gid, for the terminal on fd 0
+	CL_OP_INIT,          // fork: the parent becomes the container's init (run/init.c), the child goes on
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
 };
 
@@ -52,7 +55,7 @@ struct cl_caps {
 };
 
 // Messages from the child.
-enum { CL_MSG_READY = 1, CL_MSG_ERROR = 2 };
+enum { CL_MSG_READY = 1, CL_MSG_ERROR = 2, CL_MSG_PTY = 3 /* carries the master fd */ };
 
 struct cl_msg {
 	uint32_t type;
@@ -60,6 +63,9 @@ struct cl_msg {
 	int32_t err;
 	uint32_t code;
 };
+
+// crunlite_init_main is the loop of the container's init (init.c).
+__attribute__((noreturn)) void crunlite_init_main(int child);
 
 int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags);
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.podman.io/image/v5/types"
@@ -27,13 +28,24 @@ from IMAGE, pulling IMAGE first when it is not in the store. crun-lite exits wit
 the command's exit code; 125 when crun-lite itself failed, 126 when the command
 cannot be executed, 127 when it is not found, 128+N when it died of signal N.
 
+Signals sent to crun-lite are passed on to the command. A command that is pid 1
+ignores signals it has no handler for (the kernel's rule for namespace inits),
+so after forwarding SIGTERM crun-lite kills the container --stop-timeout seconds
+later; --init puts a tiny init in front that forwards every signal.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
-   crun-lite run --rm --user 1000 --network none IMAGE id`,
+   crun-lite run -it --rm --user 1000 IMAGE sh
+   echo hi | crun-lite run -i --rm IMAGE cat`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number)", Category: catSecurity},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
+			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
+			&cli.UintFlag{Name: "stop-timeout", Value: 10, Usage: "after forwarding SIGTERM, kill the container when it is still running `SECONDS` later (0: never)", Category: catContainer},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network `MODE`: host (share the host's) or none (loopback only)", Category: catNetwork},
 			tlsVerifyFlag(catImage),
 		},
@@ -58,14 +70,19 @@ func runAction(c *cli.Context, e *env) error {
 		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
 	}
 	opts := run.Options{
-		Image:   c.Args().First(),
-		Command: c.Args().Tail(),
-		Remove:  c.Bool("rm"),
-		Name:    c.String("name"),
-		Network: c.String("network"),
-		User:    c.String("user"),
-		Pull:    store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
-		Timing:  e.timing,
+		Image:       c.Args().First(),
+		Command:     c.Args().Tail(),
+		Remove:      c.Bool("rm"),
+		Name:        c.String("name"),
+		Network:     c.String("network"),
+		User:        c.String("user"),
+		GroupAdd:    c.StringSlice("group-add"),
+		Interactive: c.Bool("interactive"),
+		TTY:         c.Bool("tty"),
+		Init:        c.Bool("init"),
+		StopTimeout: time.Duration(c.Uint("stop-timeout")) * time.Second,
+		Pull:        store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
+		Timing:      e.timing,
 	}
 	code, err := run.Run(e.ctx, e.store, opts)
 	if err != nil {

@@ -127,7 +127,14 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	// (fuse-overlayfs, network helpers, the container) would otherwise live on
 	// and keep the output pipes open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error {
+		// A hang is a bug worth a post-mortem: what each process of ours
+		// waits in, then Go's stack dump (SIGQUIT), then the kill.
+		t.Logf("crun-lite %s hung; processes:\n%s", strings.Join(args, " "), describeProcesses())
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGQUIT)
+		time.Sleep(2 * time.Second)
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	// A child that outlives crun-lite with our stdout (say a detached
 	// container's monitor that did not close it) would block Wait forever.
 	cmd.WaitDelay = 10 * time.Second
@@ -198,4 +205,31 @@ func unmountFuseUnder(dir string) {
 	for _, mnt := range targets {
 		exec.Command("fusermount3", "-u", "-z", mnt).Run()
 	}
+}
+
+// describeProcesses lists this user's processes with their state and the
+// kernel function they sleep in.
+func describeProcesses() string {
+	var b strings.Builder
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid := d.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil || !strings.Contains(string(status), fmt.Sprintf("\nUid:\t%d\t", os.Getuid())) {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		wchan, _ := os.ReadFile("/proc/" + pid + "/wchan")
+		state := ""
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "State:") || strings.HasPrefix(line, "PPid:") {
+				state += strings.Join(strings.Fields(line)[1:2], "") + " "
+			}
+		}
+		fmt.Fprintf(&b, "  %s %s%s %s\n", pid, state, wchan, strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return b.String()
 }
