@@ -32,16 +32,20 @@ __attribute__((constructor)) static void crunlite_init_save_args(int argc, char 
 	args_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
 }
 
+void crunlite_init_hide_args(void)
+{
+	if (args_start && args_len >= 4) {
+		memset(args_start, 0, args_len);
+		memcpy(args_start, "init", 4);
+	}
+}
+
 void crunlite_init_main(int child)
 {
 	prctl(PR_SET_NAME, "init", 0, 0, 0);
 	// Not dumpable: the container cannot ptrace its init or read its
 	// memory, a copy of the monitor's.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (args_start && args_len >= 4) {
-		memset(args_start, 0, args_len);
-		memcpy(args_start, "init", 4);
-	}
 	sigset_t all;
 	sigfillset(&all);
 	for (;;) {

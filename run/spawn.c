@@ -11,7 +11,13 @@
 // The child is a copy of one thread of a multithreaded process, so it must
 // not take locks another thread could have held: no malloc, no stdio, only
 // system calls and string functions on memory it owns (see fork(2) on
-// async-signal-safety). Buffers come from mmap.
+// async-signal-safety). Buffers come from mmap. Credentials change through
+// raw system calls: glibc's setresuid/setgroups broadcast the change to every
+// thread it believes exists and wait for each, and a Go thread that was being
+// created at clone time makes that wait last forever (seen here as a
+// one-in-fifty hang). For the same reason the init is forked with a raw clone,
+// not fork(3), which takes glibc's internal locks. The package links with
+// -z now so that no lazy symbol binding happens in the child either.
 //
 // The wire format and the handshake are described in ops.go.
 
@@ -300,7 +306,8 @@ static int start_init(void)
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	pid_t child = fork();
+	crunlite_init_hide_args(); // before the fork, so no ps can see them
+	pid_t child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
 	if (child < 0)
 		return -1;
 	if (child == 0)
@@ -529,12 +536,12 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 			return -1;
 		}
 		memcpy(gids, o->s[0], n * sizeof(gid_t));
-		return setgroups(n, gids);
+		return (int)syscall(SYS_setgroups, n, gids);
 	}
 	case CL_OP_SETGID:
-		return setresgid((gid_t)o->num, (gid_t)o->num, (gid_t)o->num);
+		return (int)syscall(SYS_setresgid, (gid_t)o->num, (gid_t)o->num, (gid_t)o->num);
 	case CL_OP_SETUID:
-		return setresuid((uid_t)o->num, (uid_t)o->num, (uid_t)o->num);
+		return (int)syscall(SYS_setresuid, (uid_t)o->num, (uid_t)o->num, (uid_t)o->num);
 	case CL_OP_KEEPCAPS:
 		return prctl(PR_SET_KEEPCAPS, (unsigned long)o->num, 0, 0, 0);
 	case CL_OP_CAPS: {

@@ -1,6 +1,7 @@
 package run
 
 /*
+#cgo LDFLAGS: -Wl,-z,now
 #include <stdlib.h>
 #include "spawn.h"
 */

@@ -64,6 +64,8 @@ struct cl_msg {
 	uint32_t code;
 };
 
+// crunlite_init_hide_args replaces our argv (host paths) with "init".
+void crunlite_init_hide_args(void);
 // crunlite_init_main is the loop of the container's init (init.c).
 __attribute__((noreturn)) void crunlite_init_main(int child);
 

@@ -222,14 +222,21 @@ func describeProcesses() string {
 			continue
 		}
 		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		wchan, _ := os.ReadFile("/proc/" + pid + "/wchan")
 		state := ""
 		for _, line := range strings.Split(string(status), "\n") {
 			if strings.HasPrefix(line, "State:") || strings.HasPrefix(line, "PPid:") {
 				state += strings.Join(strings.Fields(line)[1:2], "") + " "
 			}
 		}
-		fmt.Fprintf(&b, "  %s %s%s %s\n", pid, state, wchan, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		fmt.Fprintf(&b, "  %s %s%s\n", pid, state, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		// Every thread: the kernel function it sleeps in and its syscall.
+		tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+		for _, task := range tasks {
+			dir := "/proc/" + pid + "/task/" + task.Name()
+			wchan, _ := os.ReadFile(dir + "/wchan")
+			sc, _ := os.ReadFile(dir + "/syscall")
+			fmt.Fprintf(&b, "      tid %s wchan %s syscall %s\n", task.Name(), wchan, strings.TrimSpace(string(sc)))
+		}
 	}
 	return b.String()
 }

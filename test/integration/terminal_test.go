@@ -100,7 +100,7 @@ func (se *session) expect(re string) string {
 	}
 	se.mu.Lock()
 	defer se.mu.Unlock()
-	se.t.Fatalf("no %q in the terminal; it shows:\n%q", re, se.out.String())
+	se.t.Fatalf("no %q in the terminal; it shows:\n%q\nprocesses:\n%s", re, se.out.String(), describeProcesses())
 	return ""
 }
 
