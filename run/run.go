@@ -33,8 +33,26 @@ type Options struct {
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
 	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
-	Pull        store.PullOptions
-	Timing      *timing.Recorder
+
+	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
+	EnvFiles   []string // --env-file
+	Workdir    string   // -w; created when missing
+	Entrypoint *string  // --entrypoint: nil keeps the image's, "" clears it, a JSON array or one program
+	Hostname   string   // --hostname; default: the first 12 hex digits of the ID
+	Volumes    []string // -v SOURCE:TARGET[:OPTIONS]
+	Mounts     []string // --mount type=...,source=...,target=...
+	Tmpfs      []string // --tmpfs PATH[:OPTIONS]
+	ReadOnly   bool     // --read-only root filesystem
+	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run with --read-only.
+	ReadOnlyTmpfs bool
+	Userns        string   // --userns: "" or keep-id[:uid=U,gid=G]
+	Privileged    bool     // all capabilities, no seccomp, nothing masked
+	CapAdd        []string // --cap-add
+	CapDrop       []string // --cap-drop
+	SecurityOpt   []string // --security-opt
+
+	Pull   store.PullOptions
+	Timing *timing.Recorder
 }
 
 // defaultPath is the PATH of a container whose image sets none (Podman's).
@@ -62,6 +80,8 @@ type container struct {
 	rootfs   *store.Rootfs
 	hostname string
 	stdio    *stdio
+	cfg      config
+	keep     *keepIDState // --userns=keep-id
 }
 
 // Run runs a container to completion and returns the command's exit code.
@@ -74,6 +94,14 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	}
 	c := &container{id: newID(), opts: o, st: st, stdio: newStdio(o.TTY, o.Interactive)}
 	c.hostname = c.id[:12]
+	if o.Hostname != "" {
+		c.hostname = o.Hostname
+	}
+	cfg, err := configure(o)
+	if err != nil {
+		return 125, err
+	}
+	c.cfg = cfg
 	if err := c.loadImage(ctx); err != nil {
 		return 125, err
 	}
@@ -110,13 +138,17 @@ func (c *container) loadImage(ctx context.Context) error {
 	return c.prepareRootfs(img)
 }
 
-// argv is Entrypoint + Cmd, the command line replacing Cmd.
+// argv is Entrypoint + Cmd, the command line replacing Cmd. Like Docker and
+// Podman, --entrypoint also drops the image's Cmd.
 func (c *container) argv() []string {
-	cmd := c.config.Cmd
+	entry, cmd := c.config.Entrypoint, c.config.Cmd
+	if c.cfg.entrypoint != nil {
+		entry, cmd = c.cfg.entrypoint, nil
+	}
 	if len(c.opts.Command) > 0 {
 		cmd = c.opts.Command
 	}
-	return append(append([]string{}, c.config.Entrypoint...), cmd...)
+	return append(append([]string{}, entry...), cmd...)
 }
 
 // prepareRootfs makes the run dir and, for a kept container, its storage
@@ -135,7 +167,7 @@ func (c *container) prepareRootfs(img *store.Image) error {
 		return nil // mounted straight from the layers in run
 	}
 	info, err := c.st.CreateContainer(img, store.ContainerInfo{
-		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created",
+		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created", Volumes: c.volumeSpecs(),
 	})
 	if err != nil {
 		return err
@@ -187,6 +219,13 @@ func (c *container) run(argv []string) (int, error) {
 				release()
 			}
 		}()
+	}
+	if c.cfg.keepID != nil {
+		k, err := prepareKeepID(c.cfg.keepID)
+		if err != nil {
+			return 125, err
+		}
+		c.keep = k
 	}
 	var first opList
 	if err := c.stdio.prepare(&first); err != nil {
@@ -252,6 +291,7 @@ func (c *container) cloneFlags() uintptr {
 // storage container of a --rm run on vfs. Native overlay mounts need no
 // unmount: they lived in the container's mount namespace, gone with it.
 func (c *container) teardown() {
+	c.keep.close()
 	if c.rd == nil {
 		return
 	}
@@ -324,16 +364,16 @@ func forwardSignals(pid int, stopTimeout time.Duration) func() {
 // mountFuse mounts the rootfs with fuse-overlayfs in the holder's mount
 // namespace, where the container's mount namespace will find it; the
 // fuse-overlayfs daemon stays out of the container's pid namespace.
-func (c *container) mountFuse(data, dir string) error {
+func (c *container) mountFuse(prog, data, dir string) error {
 	c.rd.state.FuseMounted = true // recorded first: a crash mid-mount still gets cleaned
 	if err := c.rd.saveState(); err != nil {
 		return err
 	}
-	cmd := exec.Command(c.rootfs.MountProgram, "-o", data, c.rd.join("merged"))
+	cmd := exec.Command(prog, "-o", data, c.rd.join("merged"))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("mount rootfs with %s: %s: %w", c.rootfs.MountProgram, strings.TrimSpace(string(out)), err)
+		return fmt.Errorf("mount rootfs with %s: %s: %w", prog, strings.TrimSpace(string(out)), err)
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ type runState struct {
 	FuseMounted bool `json:"fuse_mounted,omitempty"`
 	// TempContainer: a storage container made for a --rm run on vfs.
 	TempContainer string `json:"temp_container,omitempty"`
+	// Volumes the container mounts, so that `volume rm` can refuse.
+	Volumes []string `json:"volumes,omitempty"`
 }
 
 func newID() string {

@@ -319,6 +319,27 @@ static int start_init(void)
 	crunlite_init_main(child);
 }
 
+static int load_seccomp(const char *filter, uint32_t len)
+{
+	struct sock_fprog {
+		unsigned short len;
+		const void *filter;
+	} prog = {.len = (unsigned short)(len / 8), .filter = filter};
+	return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
+}
+
+// mask hides a path of /proc or /sys the way runc does: an empty read-only
+// tmpfs over a directory, /dev/null over anything else.
+static int mask(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0755");
+	return mount("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
 static int loopback_up(void)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -338,14 +359,23 @@ static int loopback_up(void)
 	return r;
 }
 
-static int apply_caps(const struct cl_caps *c)
+// drop_bounding removes from the bounding set every capability not in keep.
+static int drop_bounding(uint64_t keep)
 {
 	for (int cap = 0; cap <= 63; cap++) {
-		if (c->bounding & (1ULL << cap))
+		if (keep & (1ULL << cap))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+			continue; // gone already, or unknown to this kernel
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+// set_caps sets the effective, permitted, inheritable and ambient sets.
+static int set_caps(const struct cl_caps *c)
+{
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 	for (int i = 0; i < 2; i++) {
@@ -551,8 +581,10 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 			return -1;
 		}
 		memcpy(&c, o->s[0], sizeof(c));
-		return apply_caps(&c);
+		return set_caps(&c);
 	}
+	case CL_OP_BOUNDING:
+		return drop_bounding(o->num);
 	case CL_OP_NO_NEW_PRIVS:
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	case CL_OP_DUP2:
@@ -587,6 +619,14 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return fchown(0, (uid_t)(o->num >> 32), (gid_t)(o->num & 0xffffffff));
 	case CL_OP_INIT:
 		return start_init();
+	case CL_OP_SECCOMP:
+		return load_seccomp(o->s[0], o->slen[0]);
+	case CL_OP_MASK:
+		return mask(o->s[0]);
+	case CL_OP_REMOUNT_RO:
+		return mount(NULL, o->s[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+	case CL_OP_SETNS_USER:
+		return setns((int)o->num, CLONE_NEWUSER);
 	case CL_OP_EXEC: {
 		const unsigned char *p = o->strs;
 		uint32_t argc = (uint32_t)o->num;
@@ -653,7 +693,8 @@ static int child_main(void *arg)
 		if (!next)
 			fail(EPROTO, 125);
 		p = next;
-		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL))
+		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL) &&
+		    !((o.flags & CL_F_IGNORE_MISSING) && errno == ENOENT))
 			fail(errno, 125);
 		op_index++;
 	}

@@ -21,7 +21,8 @@ enum {
 	CL_OP_SETGID,        // num: gid
 	CL_OP_SETUID,        // num: uid
 	CL_OP_KEEPCAPS,      // num: 0 or 1
-	CL_OP_CAPS,          // s: raw struct cl_caps
+	CL_OP_CAPS,          // s: raw struct cl_caps (effective, permitted, inheritable, ambient)
+	CL_OP_BOUNDING,      // num: the capabilities to keep in the bounding set
 	CL_OP_NO_NEW_PRIVS,
 	CL_OP_DUP2,          // num: old << 32 | new
 	CL_OP_SETSID,
@@ -31,6 +32,10 @@ enum {
 	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and /dev/console
 	CL_OP_CHOWN_STDIN,   // num: uid << 32 | gid, for the terminal on fd 0
 	CL_OP_INIT,          // fork: the parent becomes the container's init (run/init.c), the child goes on
+	CL_OP_SECCOMP,       // s: raw struct sock_filter array
+	CL_OP_MASK,          // s: path: a directory gets an empty read-only tmpfs, a file /dev/null
+	CL_OP_REMOUNT_RO,    // s: path: that one mount (not those below) becomes read-only
+	CL_OP_SETNS_USER,    // num: fd of a user namespace to enter (--userns=keep-id)
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
 };
 
@@ -40,6 +45,7 @@ enum {
 	CL_F_MKDIR = 1 << 1,     // create the target directory (and parents)
 	CL_F_MKFILE = 1 << 2,    // create the target as an empty file
 	CL_F_RECURSIVE = 1 << 3, // open_tree the whole subtree
+	CL_F_IGNORE_MISSING = 1 << 4, // ENOENT is not a failure
 };
 
 struct cl_op_header {
@@ -51,7 +57,7 @@ struct cl_op_header {
 };
 
 struct cl_caps {
-	uint64_t bounding, effective, permitted, inheritable, ambient;
+	uint64_t effective, permitted, inheritable, ambient;
 };
 
 // Messages from the child.

@@ -20,6 +20,7 @@ type ContainerInfo struct {
 	Created  time.Time `json:"created"`
 	Status   string    `json:"status"` // created, running, exited
 	ExitCode int       `json:"exit_code"`
+	Volumes  []string  `json:"volumes,omitempty"` // named volumes it mounts
 }
 
 // ErrNameInUse means a container of that name exists.

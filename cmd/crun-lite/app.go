@@ -35,11 +35,14 @@ func newApp() *cli.App {
 		Usage:                  "run containers rootless, fast",
 		Version:                version,
 		UseShortOptionHandling: true,
-		EnableBashCompletion:   true,
-		HideHelpCommand:        true,
-		Suggest:                true,
-		Flags:                  globalFlags(),
-		Commands:               commands(),
+		// -e A=1,2 and -v SRC:DST:ro,z carry commas: no splitting of values
+		// (the few lists that take commas are split where they are read).
+		DisableSliceFlagSeparator: true,
+		EnableBashCompletion:      true,
+		HideHelpCommand:           true,
+		Suggest:                   true,
+		Flags:                     globalFlags(),
+		Commands:                  commands(),
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -57,7 +60,7 @@ func globalFlags() []cli.Flag {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand()}
+	return []*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(), volumeCommand()}
 }
 
 // Main runs the CLI and returns the process exit code: 0, the container's
