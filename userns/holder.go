@@ -102,11 +102,11 @@ func createHolder() error {
 	}
 	uids, err := SubIDs(name, uid, UIDs)
 	if err != nil {
-		return hint.Wrap(err, subIDFix(name))
+		return hint.Wrap(err, SubIDFix(name, uid))
 	}
 	gids, err := SubIDs(name, uid, GIDs)
 	if err != nil {
-		return hint.Wrap(err, subIDFix(name))
+		return hint.Wrap(err, SubIDFix(name, uid))
 	}
 	newuidmap, err := mapTool("newuidmap")
 	if err != nil {
@@ -186,30 +186,30 @@ func mapTool(name string) (string, error) {
 			"install package uidmap: sudo apt-get install uidmap")
 	}
 	if ok, why := Privileged(path); !ok {
+		capability := "cap_setuid"
+		if name == "newgidmap" {
+			capability = "cap_setgid"
+		}
 		return "", hint.Wrap(fmt.Errorf("%s is %s", path, why),
-			fmt.Sprintf("sudo chmod u+s %s (or: sudo setcap cap_setuid,cap_setgid+ep %s)", path, path))
+			fmt.Sprintf("sudo chmod u+s %s (or: sudo setcap %s+ep %s)", path, capability, path))
 	}
 	return path, nil
 }
 
-// Privileged reports whether a map tool is setuid root or carries file
-// capabilities; otherwise why not.
+// Privileged reports how a map tool gets the privilege to write id maps
+// ("setuid root", "file capabilities"), or false and why it has none.
 func Privileged(path string) (bool, string) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return false, err.Error()
 	}
 	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
-		return true, ""
+		return true, "setuid root"
 	}
 	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
-		return true, ""
+		return true, "file capabilities"
 	}
 	return false, "neither setuid root nor given file capabilities"
-}
-
-func subIDFix(name string) string {
-	return fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s (pick a range no other user has)", name)
 }
 
 func userName(uid int) (string, error) {
