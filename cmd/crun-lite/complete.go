@@ -189,7 +189,7 @@ func (w *walk) values(f cli.Flag, src source) completion {
 	if c, ok := flagChoices[name]; ok {
 		return completion{cands: c}
 	}
-	return byKind(placeholder(flagUsage0(f)), w.globals, src)
+	return byKind(placeholder(rawUsage(f)), w.globals, src)
 }
 
 // positional completes the next argument from the command's ArgsUsage.
@@ -286,8 +286,8 @@ func visibleFlags(flags []cli.Flag) []cli.Flag {
 	return out
 }
 
-// flagUsage0 is a flag's usage as written, with its `placeholder` marks.
-func flagUsage0(f cli.Flag) string {
+// rawUsage is a flag's usage as written, with its `placeholder` marks.
+func rawUsage(f cli.Flag) string {
 	if d, ok := f.(cli.DocGenerationFlag); ok {
 		return d.GetUsage()
 	}
@@ -295,7 +295,7 @@ func flagUsage0(f cli.Flag) string {
 }
 
 // flagUsage is a flag's usage as people read it.
-func flagUsage(f cli.Flag) string { return strings.ReplaceAll(flagUsage0(f), "`", "") }
+func flagUsage(f cli.Flag) string { return strings.ReplaceAll(rawUsage(f), "`", "") }
 
 func dashes(name string) string {
 	if len(name) == 1 {

@@ -233,7 +233,7 @@ func writeFlag(b *strings.Builder, f cli.Flag) {
 	}
 	head := strings.Join(names, ", ")
 	if takesValue(f) {
-		ph := placeholder(flagUsage0(f))
+		ph := placeholder(rawUsage(f))
 		if ph == "" {
 			ph = "VALUE"
 		}
