@@ -113,8 +113,8 @@ func CheckMapTool(name string) hostcheck.Check {
 	if err != nil {
 		return hostcheck.FromError(name, name, "", err)
 	}
-	_, how := Privileged(path)
-	return hostcheck.FromError(name, name, path+" is "+how, nil)
+	_, how := Privileged(path, mapToolCaps[name])
+	return hostcheck.FromError(name, name, path+" "+how, nil)
 }
 
 // CheckUserns grades whether the user may create a user namespace and mount

@@ -1,11 +1,14 @@
 package userns
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 )
@@ -67,6 +70,38 @@ func TestSysctlFixPersists(t *testing.T) {
 	for _, want := range []string{"sudo sysctl -w user.max_user_namespaces=15000", "/etc/sysctl.d/"} {
 		if !strings.Contains(fix, want) {
 			t.Errorf("%q lacks %q", fix, want)
+		}
+	}
+}
+
+// capXattr builds a VFS_CAP_REVISION_2 security.capability value.
+func capXattr(effective bool, permitted uint32) []byte {
+	magic := uint32(0x02000000)
+	if effective {
+		magic |= 1
+	}
+	b := make([]byte, 20)
+	binary.LittleEndian.PutUint32(b[0:], magic)
+	binary.LittleEndian.PutUint32(b[4:], permitted)
+	return b
+}
+
+func TestFileCapEffective(t *testing.T) {
+	setuid, setgid := uint32(1)<<unix.CAP_SETUID, uint32(1)<<unix.CAP_SETGID
+	cases := []struct {
+		xattr []byte
+		cap   int
+		want  bool
+	}{
+		{capXattr(true, setuid), unix.CAP_SETUID, true},
+		{capXattr(true, setuid|setgid), unix.CAP_SETGID, true},
+		{capXattr(true, setgid), unix.CAP_SETUID, false},  // the wrong capability
+		{capXattr(false, setuid), unix.CAP_SETUID, false}, // permitted, not effective
+		{[]byte{1, 2}, unix.CAP_SETUID, false},
+	}
+	for i, c := range cases {
+		if got := fileCapEffective(c.xattr, c.cap); got != c.want {
+			t.Errorf("case %d: got %v", i, got)
 		}
 	}
 }

@@ -20,6 +20,7 @@ package faults
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -359,35 +360,62 @@ func TestOverlappingSubuids(t *testing.T) {
 	}
 }
 
-// newuidmap without its setuid bit, first through a copy early in the
-// user's PATH (nobody else sees it), then on the machine for a moment.
-func TestNewuidmapNotSetuid(t *testing.T) {
+// copyNewuidmap installs a copy of newuidmap without the setuid bit, with
+// the given security.capability xattr (none when nil), in a directory of
+// its own, and returns that directory.
+func copyNewuidmap(t *testing.T, fileCaps []byte) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "crl-fault-path-") // t.TempDir's parent is closed to the fault user
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	copyPath := filepath.Join(dir, "newuidmap")
-	if out, err := exec.Command("install", "-m", "0755", "/usr/bin/newuidmap", copyPath).CombinedOutput(); err != nil {
+	path := filepath.Join(dir, "newuidmap")
+	if out, err := exec.Command("install", "-m", "0755", "/usr/bin/newuidmap", path).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
+	}
+	if fileCaps != nil {
+		if err := syscall.Setxattr(path, "security.capability", fileCaps, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// capXattr is a VFS_CAP_REVISION_2 security.capability value granting
+// one capability, permitted and effective.
+func capXattr(capability uint) []byte {
+	b := make([]byte, 20)
+	binary.LittleEndian.PutUint32(b[0:], 0x02000000|1)
+	binary.LittleEndian.PutUint32(b[4:], 1<<capability)
+	return b
+}
+
+// newuidmap without its setuid bit: copies early in the fault user's PATH
+// (nobody else sees them), with no file capabilities and with the wrong
+// one, then the real one on the machine for a moment. A copy with the
+// right file capability must work.
+func TestNewuidmapNotSetuid(t *testing.T) {
+	const capSetuid, capSetgid = 7, 6
 	cases := []struct {
-		name string
-		path string
-		env  []string
+		name, why string
+		caps      []byte
+		global    bool
 	}{
-		{"copy in PATH", copyPath, []string{"PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin"}},
-		{"the real one", "/usr/bin/newuidmap", nil},
+		{"copy without file capabilities", "is neither setuid root nor given file capabilities", nil, false},
+		{"copy with cap_setgid instead", "is not setuid root, and its file capabilities lack cap_setuid+ep", capXattr(capSetgid), false},
+		{"the real one", "is neither setuid root nor given file capabilities", nil, true},
 	}
 	for _, k := range cases {
 		t.Run(k.name, func(t *testing.T) {
 			killHolder(t)
 			store := newStore(t)
-			if k.env == nil {
-				st, err := os.Stat(k.path)
+			path, env := "/usr/bin/newuidmap", []string(nil)
+			if k.global {
+				st, err := os.Stat(path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -395,18 +423,33 @@ func TestNewuidmapNotSetuid(t *testing.T) {
 				if st.Mode()&os.ModeSetuid != 0 {
 					mode |= 0o4000 // os.Chmod would take os.ModeSetuid, chmod(1) takes octal
 				}
-				inject(t, func() error { return os.Chmod(k.path, st.Mode().Perm()) }, fmt.Sprintf("chmod %o %s", mode, k.path))
+				inject(t, func() error { return os.Chmod(path, st.Mode().Perm()) }, fmt.Sprintf("chmod %o %s", mode, path))
+			} else {
+				dir := copyNewuidmap(t, k.caps)
+				path, env = dir+"/newuidmap", []string{"PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin"}
 			}
-			c, r := doctor(t, k.env, nil, "newuidmap")
-			wantFix := "sudo chmod u+s " + k.path + " (or: sudo setcap cap_setuid+ep " + k.path + ")"
-			run := runBusybox(t, k.env, store)
-			if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, k.path+" is neither setuid root") || c.Fix != wantFix {
-				t.Errorf("doctor: %+v, want the fix %q\n%s", c, wantFix, r)
+			c, r := doctor(t, env, nil, "newuidmap")
+			run := runBusybox(t, env, store)
+			wantFix := "sudo chmod u+s " + path + " (or: sudo setcap cap_setuid+ep " + path + ")"
+			if r.code != 1 || c.Status != "problem" || c.Message != path+" "+k.why || c.Fix != wantFix {
+				t.Errorf("doctor: %+v, want %q and the fix %q\n%s", c, path+" "+k.why, wantFix, r)
 			}
-			wantFailure(t, run, k.path+" is neither setuid root", wantFix)
+			wantFailure(t, run, path+" "+k.why, wantFix)
 			t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
 		})
 	}
+	t.Run("copy with cap_setuid+ep", func(t *testing.T) {
+		killHolder(t)
+		dir := copyNewuidmap(t, capXattr(capSetuid))
+		env := []string{"PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin"}
+		c, _ := doctor(t, env, nil, "newuidmap")
+		if c.Status != "ok" || c.Message != dir+"/newuidmap has cap_setuid+ep as a file capability" {
+			t.Errorf("doctor: %+v", c)
+		}
+		if r := runBusybox(t, env, newStore(t)); r.code != 0 {
+			t.Errorf("run with newuidmap through file capabilities:\n%s", r)
+		}
+	})
 }
 
 func TestMaxUserNamespacesZero(t *testing.T) {
