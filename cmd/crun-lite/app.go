@@ -31,29 +31,28 @@ const (
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:  "crun-lite",
-		Usage: "run containers rootless, fast",
-		Description: `crun-lite runs OCI images as an unprivileged user. All commands of a user
+		Name:                   "crun-lite",
+		Usage:                  "run containers rootless, fast",
+		Description:            appDescription,
+		Version:                version,
+		UseShortOptionHandling: true,
+		HideHelpCommand:        true,
+		Suggest:                true,
+		Flags:                  globalFlags(),
+		Commands:               commands(),
+		// Errors are printed once, by Main.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+// appDescription opens --help and crun-lite(1).
+const appDescription = `crun-lite runs OCI images as an unprivileged user. All commands of a user
 share one user namespace, kept by a small holder process, that maps the user
 to root and their subordinate ids (/etc/subuid, /etc/subgid) to the other ids
 of the images; images are pulled with containers/image into a
 containers/storage store on native overlay, fuse-overlayfs or vfs. When the
 host lacks something rootless containers need, crun-lite doctor says what
-and how to fix it.`,
-		Version:                version,
-		UseShortOptionHandling: true,
-		// Completion goes through the hidden __complete command (complete.go),
-		// which also completes flag values and names from the store; urfave's
-		// own --generate-bash-completion protocol is off so there is one.
-		EnableBashCompletion: false,
-		HideHelpCommand:      true,
-		Suggest:              true,
-		Flags:                globalFlags(),
-		Commands:             commands(),
-		// Errors are printed once, by Main.
-		ExitErrHandler: func(*cli.Context, error) {},
-	}
-}
+and how to fix it.`
 
 func globalFlags() []cli.Flag {
 	return []cli.Flag{

@@ -22,6 +22,10 @@ import (
 // line for the shell: ":" (nothing more), ":files" or ":dirs" (let the shell
 // complete file or directory names).
 //
+// urfave/cli's own completion (EnableBashCompletion and its hidden
+// --generate-bash-completion flag) stays off, so there is one protocol: it
+// completes neither flag values nor anything from the store.
+//
 // What a value or argument completes to comes from the definitions too: an
 // ArgsUsage word ending in IMAGE completes image names from the store,
 // CONTAINER container names, SHELL the shells; a flag value completes from
