@@ -106,6 +106,9 @@ func (st *Store) DeleteContainer(id string) error {
 // filesystem: its own layer as upper dir over the image's layers (overlay),
 // or the container's directory (vfs).
 func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
+	if err := usable(st.Driver); err != nil {
+		return nil, err
+	}
 	c, err := st.s.Container(id)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,13 @@ func systemCommand() *cli.Command {
 			{
 				Name:  "reset",
 				Usage: "delete every image and container of the store",
+				Description: `Deletes every image and container of the store (--root) and its runtime state
+(--runroot), after asking on the terminal unless --force is given. The user
+namespace holder is left alone.
+
+Examples:
+   crun-lite system reset -f
+   crun-lite --root /tmp/store system reset -f`,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
 				},
