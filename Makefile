@@ -4,6 +4,7 @@
 #   make test             setup (as root) + unit + integration tests as the test user
 #   make test-unit        go test ./... (as the test user when run as root)
 #   make test-integration the integration suite against bin/crun-lite
+#   make test-root        the integration suite again as real root (root only)
 #   make test-faults      inject host faults as root, check doctor and run name them (root only)
 #   make bench            side-by-side benchmarks (see bench/README.md)
 #   make docs             regenerate man/ and completions/ from the CLI (commit them)
@@ -35,7 +36,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test test-setup test-unit test-integration test-faults bench docs lint install demo clean
+.PHONY: all build test test-setup test-unit test-integration test-root test-faults bench docs lint install demo clean
 
 all: build
 
@@ -46,7 +47,7 @@ build:
 	$(GO) build $(GOFLAGS_) -ldflags "$(LDFLAGS)" -o bin/.crun-lite.tmp ./cmd/crun-lite
 	@mv -f bin/.crun-lite.tmp bin/crun-lite
 
-test: test-setup lint build test-unit test-integration test-faults
+test: test-setup lint build test-unit test-integration test-root test-faults
 
 test-setup:
 ifeq ($(IS_ROOT),yes)
@@ -83,6 +84,15 @@ endif
 # user.max_user_namespaces, /dev/fuse's mode), each for a moment and restored
 # even when a test fails, so they need root; crun-lite itself runs as the
 # separate fault user made by test-setup, whose holder they may kill.
+# The same suite as real root: crun-lite must work without a user namespace too.
+test-root: build
+ifeq ($(IS_ROOT),yes)
+	CRUNLITE_ALLOW_ROOT=1 CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
+		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
+else
+	@echo "test-root: skipped: not root"
+endif
+
 test-faults: build
 ifeq ($(IS_ROOT),yes)
 	CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \

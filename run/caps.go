@@ -1,7 +1,9 @@
 package run
 
 import (
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -13,17 +15,38 @@ var defaultCaps = []string{
 	"SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 }
 
-// capNames maps "SYS_ADMIN" to its number, for the capabilities this kernel has.
+// capNames maps "SYS_ADMIN" to its number, for the capabilities this
+// kernel has and we hold in our bounding set: no container can get more than
+// its monitor has (a root without CAP_SYS_RESOURCE, say, or a nested setup).
 func capNames() map[string]capability.Cap {
 	caps, err := capability.ListSupported()
 	if err != nil {
 		caps = capability.ListKnown()
 	}
+	held := ownBounding()
 	m := make(map[string]capability.Cap, len(caps))
 	for _, c := range caps {
-		m[strings.ToUpper(c.String())] = c
+		if held&(1<<uint(c)) != 0 {
+			m[strings.ToUpper(c.String())] = c
+		}
 	}
 	return m
+}
+
+// ownBounding returns this process's bounding set (all bits if unknown).
+func ownBounding() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ^uint64(0)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return ^uint64(0)
 }
 
 // capSetFor computes the capabilities of a container: Podman's default set

@@ -237,12 +237,17 @@ func (c *container) run(argv []string) (int, error) {
 	}
 	t.Mark("layer lookup")
 
+	// Signals are caught from before the child exists: one sent once the
+	// command runs must find the forwarder in place.
+	fwd := catchSignals()
+	defer fwd.stop()
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
 	defer runtime.UnlockOSThread()
 	ch, err := spawn(&first, c.cloneFlags())
 	if err != nil {
 		return 125, err
 	}
+	fwd.forwardTo(ch.pid, c.opts.StopTimeout)
 	if err := ch.next(); err != nil {
 		ch.kill()
 		return 125, err
@@ -263,8 +268,6 @@ func (c *container) run(argv []string) (int, error) {
 		ch.kill()
 		return 125, err
 	}
-	stop := forwardSignals(ch.pid, c.opts.StopTimeout)
-	defer stop()
 	if err := ch.finish(); err != nil {
 		ch.wait()
 		return 125, err
@@ -331,34 +334,45 @@ var forwardedSignals = []os.Signal{
 	unix.SIGVTALRM, unix.SIGPROF, unix.SIGIO, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGSYS, unix.SIGTRAP,
 }
 
-// forwardSignals passes our signals on to the container's first process. A
-// pid 1 without a handler ignores SIGTERM (the kernel protects namespace
-// inits), so after a SIGTERM the container gets stopTimeout to exit before
-// SIGKILL, which the kernel delivers to a namespace's init from outside.
-func forwardSignals(pid int, stopTimeout time.Duration) func() {
-	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, forwardedSignals...)
-	done := make(chan struct{})
+// forwarder passes our signals on to the container's first process. A pid
+// 1 without a handler ignores SIGTERM (the kernel protects namespace inits),
+// so after a SIGTERM the container gets stopTimeout to exit before SIGKILL,
+// which the kernel delivers to a namespace's init from outside.
+type forwarder struct {
+	ch   chan os.Signal
+	done chan struct{}
+}
+
+// catchSignals starts catching the forwarded signals; they wait in the
+// channel until forwardTo knows where to send them.
+func catchSignals() *forwarder {
+	f := &forwarder{ch: make(chan os.Signal, 16), done: make(chan struct{})}
+	signal.Notify(f.ch, forwardedSignals...)
+	return f
+}
+
+func (f *forwarder) forwardTo(pid int, stopTimeout time.Duration) {
 	go func() {
 		var kill <-chan time.Time
 		for {
 			select {
-			case s := <-ch:
+			case s := <-f.ch:
 				_ = unix.Kill(pid, s.(unix.Signal))
 				if s == unix.SIGTERM && kill == nil && stopTimeout > 0 {
 					kill = time.After(stopTimeout)
 				}
 			case <-kill:
 				_ = unix.Kill(pid, unix.SIGKILL)
-			case <-done:
+			case <-f.done:
 				return
 			}
 		}
 	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+}
+
+func (f *forwarder) stop() {
+	signal.Stop(f.ch)
+	close(f.done)
 }
 
 // mountFuse mounts the rootfs with fuse-overlayfs in the holder's mount

@@ -158,6 +158,7 @@ func TestCompletionFish(t *testing.T) {
 // A TAB must never create the namespace holder or a store: with no holder
 // (a fresh runtime dir) it offers no image names, quietly.
 func TestCompletionCreatesNothing(t *testing.T) {
+	skipIfRoot(t, "it checks that TAB creates no namespace holder, which only rootless use has")
 	s := completionStore(t)
 	rundir := t.TempDir()
 	r := crun(t, []string{"XDG_RUNTIME_DIR=" + rundir}, "__complete", "--root", s.Root, "--runroot", s.RunRoot, "run", "")

@@ -39,6 +39,7 @@ func (d doctorReport) check(id string) (status, message, fix string) {
 // On the test rig (a healthy host) nothing blocks, for either kind of store,
 // and every check the issue lists is there.
 func TestDoctorHealthyHost(t *testing.T) {
+	skipIfRoot(t, "the rootless checks (subordinate ids, newuidmap, holder) do not apply to root")
 	forEachStore(t, func(t *testing.T, s store, image string) {
 		rep, r := doctorJSON(t, s, nil)
 		if r.Code != 0 || !rep.OK {
@@ -74,6 +75,7 @@ func TestDoctorHealthyHost(t *testing.T) {
 // doctor looks at the host as a new namespace would: it never creates the
 // holder, nor a store.
 func TestDoctorChangesNothing(t *testing.T) {
+	skipIfRoot(t, "it checks that doctor creates no namespace holder, which only rootless use has")
 	s := testStore(t)
 	s.Root += "/not-yet"
 	rundir := t.TempDir()

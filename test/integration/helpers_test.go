@@ -240,3 +240,12 @@ func describeProcesses() string {
 	}
 	return b.String()
 }
+
+// skipIfRoot skips a test that is about rootless use when the suite runs as
+// real root (make test-root).
+func skipIfRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		t.Skip("as real root: " + why)
+	}
+}

@@ -280,6 +280,7 @@ func TestSignals(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 			buf := make([]byte, 6)
 			if _, err := stdout.Read(buf); err != nil || string(buf) != "ready\n" {
 				t.Fatalf("container did not start: %q %v", buf, err)
