@@ -24,11 +24,26 @@ func CollectGarbage(st *store.Store) int {
 	}
 	n := 0
 	for _, e := range entries {
+		if e.Name() == trashDir {
+			emptyTrash(filepath.Join(st.RunsDir(), trashDir))
+			continue
+		}
 		if collectRun(st, filepath.Join(st.RunsDir(), e.Name())) {
 			n++
 		}
 	}
 	return n
+}
+
+// emptyTrash deletes what a detached rm left (it was killed, or the machine
+// went down): anything older than a minute, so as not to race a live one.
+func emptyTrash(trash string) {
+	entries, _ := os.ReadDir(trash)
+	for _, e := range entries {
+		if p := filepath.Join(trash, e.Name()); !recent(p) {
+			_ = os.RemoveAll(p)
+		}
+	}
 }
 
 func collectRun(st *store.Store, path string) bool {
@@ -66,6 +81,9 @@ func VolumeUsers(st *store.Store, name string) ([]string, error) {
 	var users []string
 	entries, _ := os.ReadDir(st.RunsDir())
 	for _, e := range entries {
+		if e.Name() == trashDir {
+			continue
+		}
 		path := filepath.Join(st.RunsDir(), e.Name())
 		var state runState
 		b, err := os.ReadFile(filepath.Join(path, "state"))

@@ -142,7 +142,7 @@ func newUserNamespace(uidMap, gidMap string) (int, error) {
 	defer runtime.UnlockOSThread()
 	var l opList
 	l.sync()
-	ch, err := spawn(&l, unix.CLONE_NEWUSER)
+	ch, err := spawn(&l, unix.CLONE_NEWUSER, false)
 	if err != nil {
 		return -1, err
 	}

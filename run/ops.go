@@ -69,15 +69,35 @@ const (
 	fMkfile    = C.CL_F_MKFILE
 	fRecursive = C.CL_F_RECURSIVE
 	fMissingOK = C.CL_F_IGNORE_MISSING
+	fTimed     = C.CL_F_TIMED
 )
 
 // opList is one batch of operations and a description of each.
 type opList struct {
 	buf  []byte
 	desc []string
+	last int // offset of the last op's header
+
+	timing bool           // --timing: mark phase ends
+	phases map[int]string // op index (in this batch) -> the phase it ends
+}
+
+// phaseEnd marks the last op as the end of a --timing phase: the child
+// reports when it is done.
+func (l *opList) phaseEnd(name string) {
+	if !l.timing || len(l.desc) == 0 {
+		return
+	}
+	flags := binary.NativeEndian.Uint32(l.buf[l.last+4:])
+	binary.NativeEndian.PutUint32(l.buf[l.last+4:], flags|fTimed)
+	if l.phases == nil {
+		l.phases = map[int]string{}
+	}
+	l.phases[len(l.desc)-1] = name
 }
 
 func (l *opList) raw(code, flags uint32, num uint64, desc string, strs ...[]byte) {
+	l.last = len(l.buf)
 	var h [opHeaderSize]byte
 	binary.NativeEndian.PutUint32(h[0:], code)
 	binary.NativeEndian.PutUint32(h[4:], flags)
@@ -231,6 +251,7 @@ const (
 	msgReady     = C.CL_MSG_READY
 	msgError     = C.CL_MSG_ERROR
 	msgPty       = C.CL_MSG_PTY
+	msgTime      = C.CL_MSG_TIME
 	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
 	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
 )

@@ -34,7 +34,9 @@ func (c *container) rootfsOps(l *opList) error {
 	if err := c.rootMount(l, m); err != nil {
 		return err
 	}
+	l.phaseEnd("layer mount")
 	c.systemMounts(l, m)
+	l.phaseEnd("proc, dev, sys")
 	etc, err := c.etcMounts()
 	if err != nil {
 		return err
@@ -53,6 +55,7 @@ func (c *container) rootfsOps(l *opList) error {
 		}
 	}
 	l.pivot(m)
+	l.phaseEnd("pivot_root")
 	for i, name := range etc {
 		l.moveMount(slotEtc+i, "/etc/"+name, fMkfile)
 	}

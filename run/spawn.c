@@ -41,6 +41,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spawn.h"
@@ -84,9 +85,12 @@ struct child_ctx {
 	const unsigned char *ops;
 	size_t len;
 	int sock;
+	int detached; // outlives us: no parent-death signal
 };
 
-// Per-child state; the child is single-threaded, so globals are safe.
+// Per-child state; the child is single-threaded, so globals are safe. A
+// child that shares our memory (CLONE_VM) shares these too: child_main sets
+// them afresh, and only one such child runs at a time.
 static int slots[MAX_SLOTS];
 static uint32_t op_index;
 
@@ -668,10 +672,20 @@ static const unsigned char *sync_parent(size_t *len)
 	return b;
 }
 
+static void report_time(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	struct cl_msg m = {.type = CL_MSG_TIME, .op = op_index, .err = (int32_t)(uint32_t)ns, .code = (uint32_t)(ns >> 32)};
+	write_full(sock_fd, &m, sizeof(m));
+}
+
 static int child_main(void *arg)
 {
 	struct child_ctx *ctx = arg;
 	sock_fd = ctx->sock;
+	op_index = 0;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
 	// The Go runtime's handlers must never run here: reset every handler
@@ -683,7 +697,7 @@ static int child_main(void *arg)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
 	// Die with the monitor, so a killed crun-lite leaves no container behind.
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	if (!ctx->detached && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(errno, 125);
 
 	const unsigned char *p = ctx->ops, *end = ctx->ops + ctx->len;
@@ -696,24 +710,58 @@ static int child_main(void *arg)
 		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL) &&
 		    !((o.flags & CL_F_IGNORE_MISSING) && errno == ENOENT))
 			fail(errno, 125);
+		if (o.flags & CL_F_TIMED)
+			report_time();
 		op_index++;
 	}
 	fail(EPROTO, 125); // a batch must end with SYNC or EXEC
 }
 
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags)
+// crunlite_spawn starts the child on a batch of ops. With shared set the
+// child shares our memory (CLONE_VM) until it execs, like vfork without the
+// wait: cloning a Go process's page tables and the copy-on-write faults on
+// both sides afterwards cost about a millisecond otherwise. The child then
+// runs on a region we mmap here (its context, a copy of the ops, its stack),
+// which the caller frees with crunlite_spawn_free once the child is gone.
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len)
 {
-	struct child_ctx ctx = {.ops = ops, .len = len, .sock = sock};
-	void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
+	int shared = opts & CL_SPAWN_SHARED;
+	size_t ops_len = (len + 15) & ~(size_t)15;
+	size_t total = sizeof(struct child_ctx) + ops_len + STACK_SIZE;
+	char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (mem == MAP_FAILED)
 		return -1;
+	struct child_ctx *ctx = (struct child_ctx *)mem;
+	unsigned char *ops_copy = (unsigned char *)mem + sizeof(*ctx);
+	memcpy(ops_copy, ops, len);
+	ctx->ops = ops_copy;
+	ctx->len = len;
+	ctx->sock = sock;
+	ctx->detached = (opts & CL_SPAWN_DETACHED) != 0;
+	char *stack_top = mem + total;
+
+	unsigned long clone_flags = flags | SIGCHLD;
+	if (shared)
+		clone_flags |= CLONE_VM;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int pid = clone(child_main, (char *)stack + STACK_SIZE, (int)flags | SIGCHLD, &ctx);
+	int pid = clone(child_main, stack_top, (int)clone_flags, ctx);
 	int err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	munmap(stack, STACK_SIZE); // the child has its own copy
+	if (pid < 0 || !shared) {
+		munmap(mem, total); // a forked child has its own copy
+		mem = NULL;
+		total = 0;
+	}
+	*region = mem;
+	*region_len = total;
 	errno = err;
 	return pid;
+}
+
+void crunlite_spawn_free(void *region, size_t len)
+{
+	if (region)
+		munmap(region, len);
 }

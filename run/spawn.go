@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,18 @@ type child struct {
 	sock   *os.File
 	desc   []string // descriptions of every op sent so far, by index
 	master *os.File // the pty master the child sent, with -t
+
+	phases map[int]string // --timing: op index -> phase it ends
+	times  []phaseTime    // reported so far
+
+	region    unsafe.Pointer // the memory a child sharing ours runs on
+	regionLen C.size_t
+}
+
+// phaseTime is when the child finished a --timing phase.
+type phaseTime struct {
+	phase string
+	ns    uint64 // CLOCK_MONOTONIC
 }
 
 // StartError is a failure of the child before its command ran, with the exit
@@ -40,20 +53,35 @@ func (e *StartError) Unwrap() error { return e.Err }
 // spawn clones the container's first process and starts it on batch. The
 // calling goroutine must stay locked to its OS thread until the child is
 // reaped: the child's parent-death signal follows the thread, not the process.
-func spawn(batch *opList, cloneFlags uintptr) (*child, error) {
+// With shared, the child runs in our memory until it execs (see
+// crunlite_spawn); a child that stays (the --init) must not share it.
+func spawn(batch *opList, cloneFlags uintptr, shared bool) (*child, error) {
+	opts := 0
+	if shared {
+		opts = C.CL_SPAWN_SHARED
+	}
+	return spawnWith(batch, cloneFlags, opts)
+}
+
+func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	ops := C.CBytes(batch.buf)
 	defer C.free(ops)
-	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags))
+	var region unsafe.Pointer
+	var regionLen C.size_t
+	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags), C.int(opts), &region, &regionLen)
 	unix.Close(fds[1])
 	if pid < 0 {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("clone: %w", errno)
 	}
-	return &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), desc: batch.desc}, nil
+	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{},
+		region: region, regionLen: regionLen}
+	c.addBatch(batch)
+	return c, nil
 }
 
 // errExecuted is returned by next when the child's command is running.
@@ -80,6 +108,11 @@ func (c *child) next() error {
 		switch m.typ {
 		case msgReady:
 			return nil
+		case msgTime:
+			if p, ok := c.phases[int(m.op)]; ok {
+				ns := uint64(uint32(m.errno)) | uint64(uint32(m.code))<<32
+				c.times = append(c.times, phaseTime{p, ns})
+			}
 		case msgPty:
 			if m.fd < 0 {
 				return errors.New("the container's first process sent no terminal")
@@ -138,9 +171,17 @@ func (c *child) recv() (message, error) {
 	return m, nil
 }
 
+// addBatch records the descriptions and phases of a batch sent.
+func (c *child) addBatch(batch *opList) {
+	for i, p := range batch.phases {
+		c.phases[len(c.desc)+i] = p
+	}
+	c.desc = append(c.desc, batch.desc...)
+}
+
 // send hands the child its next batch.
 func (c *child) send(batch *opList) error {
-	c.desc = append(c.desc, batch.desc...)
+	c.addBatch(batch)
 	msg := binary.NativeEndian.AppendUint32(nil, uint32(len(batch.buf)))
 	if _, err := c.sock.Write(append(msg, batch.buf...)); err != nil {
 		return fmt.Errorf("send to the container's first process: %w", err)
@@ -181,7 +222,14 @@ func (c *child) wait() (int, error) {
 		}
 		break
 	}
+	c.freeRegion()
 	return exitCode(ws), nil
+}
+
+// freeRegion releases the memory a sharing child ran on; the child is gone.
+func (c *child) freeRegion() {
+	C.crunlite_spawn_free(c.region, c.regionLen)
+	c.region = nil
 }
 
 func exitCode(ws unix.WaitStatus) int {
@@ -189,4 +237,27 @@ func exitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// startDetached runs argv (a host program) in a new session as a process
+// that outlives us, and does not wait for it. It shares our memory until
+// its exec, so it costs no page-table copy on our way out.
+func startDetached(argv []string) error {
+	var l opList
+	l.setsid()
+	l.open("/dev/null", 0)
+	l.open("/dev/null", 1)
+	l.open("/dev/null", 2)
+	l.exec(argv, []string{"PATH=/usr/bin:/bin"})
+	c, err := spawnWith(&l, 0, C.CL_SPAWN_SHARED|C.CL_SPAWN_DETACHED)
+	if err != nil {
+		return err
+	}
+	err = c.finish()
+	if err == nil {
+		// It runs on in a memory of its own now; the region it started
+		// on is ours to free. It is reaped by init once we are gone.
+		c.freeRegion()
+	}
+	return err
 }

@@ -46,6 +46,7 @@ enum {
 	CL_F_MKFILE = 1 << 2,    // create the target as an empty file
 	CL_F_RECURSIVE = 1 << 3, // open_tree the whole subtree
 	CL_F_IGNORE_MISSING = 1 << 4, // ENOENT is not a failure
+	CL_F_TIMED = 1 << 5,          // report CLOCK_MONOTONIC when done (TIME message), for --timing
 };
 
 struct cl_op_header {
@@ -61,7 +62,12 @@ struct cl_caps {
 };
 
 // Messages from the child.
-enum { CL_MSG_READY = 1, CL_MSG_ERROR = 2, CL_MSG_PTY = 3 /* carries the master fd */ };
+enum {
+	CL_MSG_READY = 1,
+	CL_MSG_ERROR = 2,
+	CL_MSG_PTY = 3,  // carries the master fd
+	CL_MSG_TIME = 4, // err and code carry the low and high half of a CLOCK_MONOTONIC time in ns
+};
 
 struct cl_msg {
 	uint32_t type;
@@ -75,6 +81,13 @@ void crunlite_init_hide_args(void);
 // crunlite_init_main is the loop of the container's init (init.c).
 __attribute__((noreturn)) void crunlite_init_main(int child);
 
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags);
+// crunlite_spawn options
+enum {
+	CL_SPAWN_SHARED = 1,   // CLONE_VM until the child execs
+	CL_SPAWN_DETACHED = 2, // the child may outlive us (no parent-death signal)
+};
+
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len);
+void crunlite_spawn_free(void *region, size_t len);
 
 #endif

@@ -20,7 +20,7 @@ func startPlain(t *testing.T, last *opList) (*child, error) {
 	t.Cleanup(runtime.UnlockOSThread)
 	var first opList
 	first.sync()
-	c, err := spawn(&first, 0)
+	c, err := spawn(&first, 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
