@@ -10,6 +10,9 @@
 #
 # Environment:
 #   CRUNLITE_TEST_USER  test user name (default crunlite-test)
+#   CRUNLITE_FAULT_USER user for the fault tests (default crunlite-fault): test/faults
+#                       breaks its subuid line and kills its namespace holder, so
+#                       it must not be the test user
 #   CRUNLITE_TESTDATA   cache dir for images and the env file (default /var/cache/crun-lite-test)
 #   SKIP_DEBIAN=1       do not build the debian image (the demo does not need it)
 #   FORCE_IMAGES=1      rebuild all images
@@ -19,6 +22,7 @@ umask 022
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_USER=${CRUNLITE_TEST_USER:-crunlite-test}
+FAULT_USER=${CRUNLITE_FAULT_USER:-crunlite-fault}
 TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 
 PACKAGES=(
@@ -33,6 +37,8 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 # The name ends up in the env file, which both sh and make read.
 [[ $TEST_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_TEST_USER='$TEST_USER' is not a plain user name"
+[[ $FAULT_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_FAULT_USER='$FAULT_USER' is not a plain user name"
+[ "$FAULT_USER" != "$TEST_USER" ] || die "the fault user must not be the test user"
 [[ $TESTDATA == /* ]] || die "CRUNLITE_TESTDATA must be an absolute path"
 
 # --- packages ----------------------------------------------------------------
@@ -72,27 +78,32 @@ ensure_dev() {
 ensure_dev /dev/fuse 10 229
 ensure_dev /dev/net/tun 10 200
 
-# --- test user -----------------------------------------------------------------
-if id -u "$TEST_USER" >/dev/null 2>&1; then
-	log "user: $TEST_USER exists"
-else
-	# -K SUB_*_COUNT=0: Debian's useradd would otherwise grab the first free
-	# subordinate range itself; the next step assigns one deliberately.
-	useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$TEST_USER"
-	log "user: created $TEST_USER"
-fi
-TEST_UID=$(id -u "$TEST_USER")
-TEST_GID=$(id -g "$TEST_USER")
+# --- test users ----------------------------------------------------------------
+# The test user runs the integration suite; the fault user is the one whose
+# host setup test/faults breaks, one fault at a time, so that a new namespace
+# holder meets the fault while the test user's keeps working.
+ensure_user() {
+	local user=$1
+	if id -u "$user" >/dev/null 2>&1; then
+		log "user: $user exists"
+	else
+		# -K SUB_*_COUNT=0: Debian's useradd would otherwise grab the first free
+		# subordinate range itself; ensure_subids assigns one deliberately.
+		useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user"
+		log "user: created $user"
+	fi
+}
 
 # --- subordinate ids -------------------------------------------------------------
 # newuidmap/newgidmap only let the user map ranges listed here; the runner maps
 # container ids 1..65536 onto this range.
 ensure_subids() {
-	local file=$1 max start
+	local file=$1 user=$2 uid max start
+	uid=$(id -u "$user")
 	[ -e "$file" ] || install -m 0644 /dev/null "$file"
 	# Lines may name the user or its numeric id.
-	if awk -F: -v u="$TEST_USER" -v id="$TEST_UID" '$1 == u || $1 == id { found = 1 } END { exit !found }' "$file"; then
-		log "subids: $TEST_USER already in $file"
+	if awk -F: -v u="$user" -v id="$uid" '$1 == u || $1 == id { found = 1 } END { exit !found }' "$file"; then
+		log "subids: $user already in $file"
 		return
 	fi
 	# Start after every existing range (rounded up to a 64Ki boundary), so no
@@ -100,30 +111,41 @@ ensure_subids() {
 	max=$(awk -F: '$2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { e = $2 + $3; if (e > m) m = e } END { printf "%d\n", m }' "$file")
 	start=$(((max + 65535) / 65536 * 65536))
 	[ "$start" -ge 300000 ] || start=300000
-	printf '%s:%d:65536\n' "$TEST_USER" "$start" >>"$file"
-	log "subids: added $TEST_USER:$start:65536 to $file"
+	printf '%s:%d:65536\n' "$user" "$start" >>"$file"
+	log "subids: added $user:$start:65536 to $file"
 }
-ensure_subids /etc/subuid
-ensure_subids /etc/subgid
 
 # --- XDG_RUNTIME_DIR -----------------------------------------------------------
 # There is no logind here. The runner keeps its runtime state (and the tests
 # their sockets) in /run/user/UID, which logind would create as a private tmpfs;
 # a tmpfs also means stale state goes away on reboot, as it would on a desktop.
-rundir=/run/user/$TEST_UID
-[ -d /run/user ] || install -d -m 0755 /run/user
-if [ -d "$rundir" ] && [ "$(stat -c '%u:%g:%a' "$rundir")" = "$TEST_UID:$TEST_GID:700" ]; then
-	log "rundir: $rundir exists"
-else
-	install -d -m 0700 -o "$TEST_USER" -g "$TEST_GID" "$rundir"
-	log "rundir: created $rundir"
-fi
-if mountpoint -q "$rundir"; then
-	log "rundir: $rundir already a mountpoint"
-else
-	mount -t tmpfs -o "mode=0700,uid=$TEST_UID,gid=$TEST_GID,size=10%" tmpfs "$rundir"
-	log "rundir: mounted tmpfs on $rundir"
-fi
+ensure_rundir() {
+	local user=$1 uid gid rundir
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	rundir=/run/user/$uid
+	[ -d /run/user ] || install -d -m 0755 /run/user
+	if [ -d "$rundir" ] && [ "$(stat -c '%u:%g:%a' "$rundir")" = "$uid:$gid:700" ]; then
+		log "rundir: $rundir exists"
+	else
+		install -d -m 0700 -o "$user" -g "$gid" "$rundir"
+		log "rundir: created $rundir"
+	fi
+	if mountpoint -q "$rundir"; then
+		log "rundir: $rundir already a mountpoint"
+	else
+		mount -t tmpfs -o "mode=0700,uid=$uid,gid=$gid,size=10%" tmpfs "$rundir"
+		log "rundir: mounted tmpfs on $rundir"
+	fi
+}
+
+for user in "$TEST_USER" "$FAULT_USER"; do
+	ensure_user "$user"
+	ensure_subids /etc/subuid "$user"
+	ensure_subids /etc/subgid "$user"
+	ensure_rundir "$user"
+done
+TEST_UID=$(id -u "$TEST_USER")
 
 # --- small filesystem --------------------------------------------------------------
 # The full-disk test needs a store on a filesystem that fills up; mounting
@@ -147,8 +169,8 @@ log "images: ready in $TESTDATA/images"
 # --- env file ------------------------------------------------------------------
 # "export NAME=value" lines can be sourced by sh and included by make alike.
 envfile=$TESTDATA/env
-want=$(printf 'export CRUNLITE_TEST_USER=%s\nexport CRUNLITE_TEST_UID=%s\nexport CRUNLITE_TESTDATA=%s\n' \
-	"$TEST_USER" "$TEST_UID" "$TESTDATA")
+want=$(printf 'export CRUNLITE_TEST_USER=%s\nexport CRUNLITE_TEST_UID=%s\nexport CRUNLITE_FAULT_USER=%s\nexport CRUNLITE_TESTDATA=%s\n' \
+	"$TEST_USER" "$TEST_UID" "$FAULT_USER" "$TESTDATA")
 if [ -f "$envfile" ] && [ "$(cat "$envfile")" = "$want" ]; then
 	log "env: $envfile up to date"
 else

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,11 +24,26 @@ func CollectGarbage(st *store.Store) int {
 	}
 	n := 0
 	for _, e := range entries {
+		if e.Name() == trashDir {
+			emptyTrash(filepath.Join(st.RunsDir(), trashDir))
+			continue
+		}
 		if collectRun(st, filepath.Join(st.RunsDir(), e.Name())) {
 			n++
 		}
 	}
 	return n
+}
+
+// emptyTrash deletes what a detached rm left (it was killed, or the machine
+// went down): anything older than a minute, so as not to race a live one.
+func emptyTrash(trash string) {
+	entries, _ := os.ReadDir(trash)
+	for _, e := range entries {
+		if p := filepath.Join(trash, e.Name()); !recent(p) {
+			_ = os.RemoveAll(p)
+		}
+	}
 }
 
 func collectRun(st *store.Store, path string) bool {
@@ -57,4 +73,49 @@ func collectRun(st *store.Store, path string) bool {
 func recent(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && time.Since(fi.ModTime()) < time.Minute
+}
+
+// VolumeUsers names the containers that use volume name: running ones
+// (their run dirs are locked by a live monitor) and kept ones.
+func VolumeUsers(st *store.Store, name string) ([]string, error) {
+	var users []string
+	entries, _ := os.ReadDir(st.RunsDir())
+	for _, e := range entries {
+		if e.Name() == trashDir {
+			continue
+		}
+		path := filepath.Join(st.RunsDir(), e.Name())
+		var state runState
+		b, err := os.ReadFile(filepath.Join(path, "state"))
+		if err != nil || json.Unmarshal(b, &state) != nil || !slices.Contains(state.Volumes, name) {
+			continue
+		}
+		if live(path) {
+			users = append(users, e.Name()[:12])
+		}
+	}
+	cs, err := st.Containers()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if slices.Contains(c.Volumes, name) && !slices.Contains(users, c.ID[:12]) {
+			users = append(users, c.Name)
+		}
+	}
+	return users, nil
+}
+
+// live reports whether a monitor holds the run dir's lock.
+func live(path string) bool {
+	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return true
+	}
+	_ = unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	return false
 }

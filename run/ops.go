@@ -48,27 +48,56 @@ const (
 	opSetuid     = C.CL_OP_SETUID
 	opKeepCaps   = C.CL_OP_KEEPCAPS
 	opCaps       = C.CL_OP_CAPS
+	opBounding   = C.CL_OP_BOUNDING
 	opNoNewPrivs = C.CL_OP_NO_NEW_PRIVS
 	opDup2       = C.CL_OP_DUP2
 	opSetsid     = C.CL_OP_SETSID
 	opSetctty    = C.CL_OP_SETCTTY
 	opWrite      = C.CL_OP_WRITE
 	opOpen       = C.CL_OP_OPEN
+	opOpenPty    = C.CL_OP_OPENPTY
+	opChownStdin = C.CL_OP_CHOWN_STDIN
+	opInit       = C.CL_OP_INIT
+	opSeccomp    = C.CL_OP_SECCOMP
+	opMask       = C.CL_OP_MASK
+	opRemountRO  = C.CL_OP_REMOUNT_RO
+	opSetnsUser  = C.CL_OP_SETNS_USER
 	opExec       = C.CL_OP_EXEC
 
 	fOptional  = C.CL_F_OPTIONAL
 	fMkdir     = C.CL_F_MKDIR
 	fMkfile    = C.CL_F_MKFILE
 	fRecursive = C.CL_F_RECURSIVE
+	fMissingOK = C.CL_F_IGNORE_MISSING
+	fTimed     = C.CL_F_TIMED
 )
 
 // opList is one batch of operations and a description of each.
 type opList struct {
 	buf  []byte
 	desc []string
+	last int // offset of the last op's header
+
+	timing bool           // --timing: mark phase ends
+	phases map[int]string // op index (in this batch) -> the phase it ends
+}
+
+// phaseEnd marks the last op as the end of a --timing phase: the child
+// reports when it is done.
+func (l *opList) phaseEnd(name string) {
+	if !l.timing || len(l.desc) == 0 {
+		return
+	}
+	flags := binary.NativeEndian.Uint32(l.buf[l.last+4:])
+	binary.NativeEndian.PutUint32(l.buf[l.last+4:], flags|fTimed)
+	if l.phases == nil {
+		l.phases = map[int]string{}
+	}
+	l.phases[len(l.desc)-1] = name
 }
 
 func (l *opList) raw(code, flags uint32, num uint64, desc string, strs ...[]byte) {
+	l.last = len(l.buf)
 	var h [opHeaderSize]byte
 	binary.NativeEndian.PutUint32(h[0:], code)
 	binary.NativeEndian.PutUint32(h[4:], flags)
@@ -147,17 +176,23 @@ func (l *opList) setgroups(gids []uint32) {
 	l.raw(opSetgroups, 0, 0, fmt.Sprintf("setgroups %v", gids), b)
 }
 
-// capSet is a full set of capability masks for the command.
+// capSet is the capability sets of a process, bounding set aside.
 type capSet struct {
-	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+	Effective, Permitted, Inheritable, Ambient uint64
 }
 
 func (l *opList) caps(c capSet) {
-	var b [40]byte
-	for i, v := range []uint64{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+	var b [32]byte
+	for i, v := range []uint64{c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
 		binary.NativeEndian.PutUint64(b[8*i:], v)
 	}
 	l.raw(opCaps, 0, 0, "set capabilities", b[:])
+}
+
+// bounding limits the bounding set to keep (it needs CAP_SETPCAP, so it
+// comes before credentials change).
+func (l *opList) bounding(keep uint64) {
+	l.add(opBounding, 0, keep, "limit the bounding capability set")
 }
 
 func (l *opList) dup2(oldfd, newfd int) {
@@ -177,6 +212,35 @@ func (l *opList) open(path string, fd int) {
 	l.add(opOpen, 0, uint64(fd), fmt.Sprintf("open %s as fd %d", path, fd), path)
 }
 
+// openPty makes the container's terminal; see open_pty in spawn.c.
+func (l *opList) openPty() { l.add(opOpenPty, 0, 0, "create the container's terminal") }
+
+// chownStdin gives the terminal on fd 0 to the command's user, as login does.
+func (l *opList) chownStdin(uid, gid uint32) {
+	l.add(opChownStdin, 0, uint64(uid)<<32|uint64(gid), "give the terminal to the user")
+}
+
+// init forks the container's init (--init); the command runs in the child.
+func (l *opList) init() { l.add(opInit, 0, 0, "start the container's init") }
+
+// seccomp loads a filter (struct sock_filter array).
+func (l *opList) seccomp(filter []byte) {
+	l.raw(opSeccomp, 0, 0, "load the seccomp filter", filter)
+}
+
+// mask hides path (a missing path is fine).
+func (l *opList) mask(path string) { l.add(opMask, fMissingOK, 0, "mask "+path, path) }
+
+// remountReadonly makes the one mount at path read-only.
+func (l *opList) remountReadonly(path string) {
+	l.add(opRemountRO, 0, 0, "remount "+path+" read-only", path)
+}
+
+// setnsUser enters the user namespace open as fd in the monitor.
+func (l *opList) setnsUser(fd int) {
+	l.add(opSetnsUser, 0, uint64(fd), "enter the container's user namespace")
+}
+
 // exec ends the last batch: argv[0] is looked up in env's PATH.
 func (l *opList) exec(argv, env []string) {
 	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
@@ -186,6 +250,8 @@ func (l *opList) exec(argv, env []string) {
 const (
 	msgReady     = C.CL_MSG_READY
 	msgError     = C.CL_MSG_ERROR
+	msgPty       = C.CL_MSG_PTY
+	msgTime      = C.CL_MSG_TIME
 	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
 	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
 )

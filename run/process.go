@@ -1,44 +1,93 @@
 package run
 
 import (
+	"fmt"
 	"os"
 	"strings"
 )
 
-// allCaps is every capability bit: the kernel ignores the ones it lacks.
-const allCaps = ^uint64(0)
-
 // execOps builds the last batch: who the command runs as, where, with what
-// environment. It runs after the root filesystem exists, because the user
-// is resolved from the image's own /etc/passwd and /etc/group.
+// environment and privileges. It runs after the root filesystem exists,
+// because the user is resolved from the image's own /etc/passwd and
+// /etc/group.
+//
+// The order matters: the bounding set is cut while we still hold
+// CAP_SETPCAP; the seccomp filter is loaded while we still hold
+// CAP_SYS_ADMIN (or no_new_privs is set), so it needs no_new_privs only when
+// asked; credentials change with PR_SET_KEEPCAPS so that the final
+// capability sets are set after, from what is left.
 func (c *container) execOps(pid int, argv []string) (*opList, error) {
-	spec := c.opts.User
-	if spec == "" {
-		spec = c.config.User
-	}
-	u, err := resolveUser(procRoot(pid), spec, nil)
+	u, err := resolveUser(procRoot(pid), c.userSpec(), c.opts.GroupAdd)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.chownVolumes(u); err != nil {
+		return nil, err
+	}
 	wd := c.config.WorkingDir
+	if c.opts.Workdir != "" {
+		wd = c.opts.Workdir
+	}
 	if wd == "" {
 		wd = "/"
 	}
 	var l opList
 	l.chdir(wd, fMkdir) // created as root, like Podman, before dropping privileges
-	l.open("/dev/null", 0)
+	c.stdio.execOps(&l, u)
+	if c.keep != nil {
+		l.setnsUser(c.keep.nsFD)
+	}
+	set := capMask(c.cfg.caps)
+	l.bounding(set)
+	if c.cfg.sec.noNewPrivs {
+		l.noNewPrivs()
+	}
+	if c.cfg.seccomp != nil {
+		l.seccomp(c.cfg.seccomp)
+	}
+	l.add(opKeepCaps, 0, 1, "keep capabilities across setuid")
 	if setgroupsAllowed() {
 		l.setgroups(u.Groups)
 	}
 	l.setgid(u.GID)
 	l.setuid(u.UID)
-	if u.UID != 0 {
-		// setuid cleared the effective and permitted sets; the inheritable
-		// and ambient ones must go too, or exec could hand them back.
-		l.caps(capSet{Bounding: allCaps})
+	if u.UID == 0 {
+		l.caps(capSet{Effective: set, Permitted: set, Inheritable: set})
+	} else {
+		// A user other than root keeps no capability (the bounding set
+		// still limits what setuid programs can gain).
+		l.caps(capSet{})
+	}
+	if c.opts.Init {
+		l.init()
 	}
 	l.exec(argv, c.env(u))
 	return &l, nil
+}
+
+// userSpec is --user, else the kept host user for keep-id, else the image's.
+func (c *container) userSpec() string {
+	switch {
+	case c.opts.User != "":
+		return c.opts.User
+	case c.keep != nil:
+		return fmt.Sprint(c.keep.uid)
+	}
+	return c.config.User
+}
+
+// chownVolumes gives the sources of mounts marked U to the command's user.
+func (c *container) chownVolumes(u *execUser) error {
+	for _, m := range c.cfg.mounts {
+		if !m.chown || m.kind == "tmpfs" {
+			continue
+		}
+		uid, gid := c.hostIDs(int(u.UID), int(u.GID))
+		if err := chownTree(m.source, uid, gid); err != nil {
+			return fmt.Errorf("chown %s for the U option: %w", m.source, err)
+		}
+	}
+	return nil
 }
 
 // setgroupsAllowed reports whether this user namespace lets us call
@@ -49,9 +98,10 @@ func setgroupsAllowed() bool {
 	return err != nil || strings.TrimSpace(string(b)) == "allow"
 }
 
-// env is the image's environment with what a login would add when missing.
+// env is the image's environment, then --env-file and -e, with what a login
+// would add when missing.
 func (c *container) env(u *execUser) []string {
-	env := append([]string{}, c.config.Env...)
+	env := mergeEnv(c.config.Env, c.cfg.env)
 	setDefault := func(k, v string) {
 		for _, e := range env {
 			if strings.HasPrefix(e, k+"=") {
@@ -61,6 +111,13 @@ func (c *container) env(u *execUser) []string {
 		env = append(env, k+"="+v)
 	}
 	setDefault("PATH", defaultPath)
+	if c.opts.TTY {
+		t := os.Getenv("TERM")
+		if t == "" {
+			t = "xterm"
+		}
+		setDefault("TERM", t)
+	}
 	setDefault("HOSTNAME", c.hostname)
 	setDefault("HOME", u.Home)
 	if u.Name != "" {

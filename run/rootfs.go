@@ -2,6 +2,7 @@ package run
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,41 +11,83 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Slots for mount trees carried across pivot_root (see openTree).
+const (
+	slotEtc    = 0  // hostname, hosts, resolv.conf, passwd, group
+	slotMounts = 8  // bind mounts and volumes
+	maxSlots   = 64 // MAX_SLOTS in spawn.c
+)
+
+// etcFiles are generated in the run dir and bind-mounted over the image's.
+var etcFiles = []string{"hostname", "hosts", "resolv.conf", "passwd", "group"}
+
 // rootfsOps builds the first batch: the root filesystem, the kernel
-// filesystems a program expects, the generated /etc files, pivot_root and
-// the hostname. Mounts aimed into the image happen either before pivot_root
-// at paths one level below our own mount point (checked not to be symlinks
-// by the child), or after it, where the image's symlinks resolve inside the
-// container.
-func (c *container) rootfsOps() (*opList, error) {
-	var l opList
+// filesystems a program expects, the generated /etc files, the user's
+// mounts, pivot_root and the hostname. Mounts aimed into the image happen
+// either before pivot_root at paths one level below our own mount point
+// (checked not to be symlinks by the child), or after it, where the image's
+// symlinks resolve inside the container and cannot lead out of it.
+func (c *container) rootfsOps(l *opList) error {
 	m := c.rd.join("merged")
 	// Nothing we mount may propagate back to the namespace we came from.
 	l.mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
-	if err := c.rootMount(&l, m); err != nil {
-		return nil, err
+	if err := c.rootMount(l, m); err != nil {
+		return err
 	}
-	systemMounts(&l, m, idMapped("/proc/self/gid_map", 5))
-	etc := []string{"hostname", "hosts", "resolv.conf"}
+	l.phaseEnd("layer mount")
+	c.systemMounts(l, m)
+	l.phaseEnd("proc, dev, sys")
+	etc, err := c.etcMounts()
+	if err != nil {
+		return err
+	}
 	for i, name := range etc {
-		l.openTree(c.rd.join("etc/"+name), i, false)
+		l.openTree(c.rd.join("etc/"+name), slotEtc+i, false)
+	}
+	binds, err := c.bindSources(l)
+	if err != nil {
+		return err
+	}
+	if vols := c.volumeNames(); len(vols) > 0 {
+		c.rd.state.Volumes = vols // so that `volume rm` sees them in use
+		if err := c.rd.saveState(); err != nil {
+			return err
+		}
 	}
 	l.pivot(m)
+	l.phaseEnd("pivot_root")
 	for i, name := range etc {
-		l.moveMount(i, "/etc/"+name, fMkfile)
+		l.moveMount(slotEtc+i, "/etc/"+name, fMkfile)
+	}
+	c.userMounts(l, binds)
+	for _, p := range c.cfg.masked {
+		l.mask(p)
+	}
+	for _, p := range c.cfg.readonly {
+		l.mount(p, p, "", "", unix.MS_BIND|unix.MS_REC, fMissingOK)
+		l.add(opReadonly, fMissingOK, 0, "make "+p+" read-only", p)
 	}
 	l.hostname(c.hostname)
 	if c.opts.Network == "none" {
 		l.loopback()
 	}
+	if c.opts.TTY {
+		l.openPty()
+	}
+	if c.opts.ReadOnly {
+		l.remountReadonly("/") // last: the mounts above need their mount points made
+	}
 	l.sync()
-	return &l, nil
+	return nil
 }
 
 // rootMount puts the container's root filesystem on m.
 func (c *container) rootMount(l *opList, m string) error {
 	rf := c.rootfs
 	if rf.Dir != "" { // vfs: storage made a full copy for the container
+		if c.keep != nil {
+			return badOption("--userns=keep-id needs a store on overlay, this one uses %s", rf.Driver)
+		}
 		l.mount(rf.Dir, m, "", "", unix.MS_BIND|unix.MS_REC, 0)
 		return nil
 	}
@@ -64,15 +107,41 @@ func (c *container) rootMount(l *opList, m string) error {
 			return fmt.Errorf("create empty lower dir: %w", err)
 		}
 	}
+	if c.keep != nil {
+		return c.mountKeepID(upper, work, empty)
+	}
 	data, dir := rf.OverlayData(upper, work, empty)
 	if rf.MountProgram != "" {
-		return c.mountFuse(data, dir)
+		return c.mountFuse(rf.MountProgram, data, dir)
 	}
 	if dir != "" {
 		l.chdir(dir, 0) // the lowers in data are relative to the overlay home
 	}
 	l.mount("overlay", m, "overlay", data, 0, 0)
 	return nil
+}
+
+// mountKeepID mounts the root filesystem with fuse-overlayfs shifting
+// ownership into the keep-id namespace (see keepid.go).
+func (c *container) mountKeepID(upper, work, empty string) error {
+	rf := *c.rootfs
+	prog, err := fuseProgram(rf.MountProgram)
+	if err != nil {
+		return err
+	}
+	rf.UserXattr, rf.Volatile = false, false // options of the kernel's overlay only
+	data, dir := rf.OverlayData(upper, work, empty)
+	data += ",uidmapping=" + fuseMapping(c.keep.uids) + ",gidmapping=" + fuseMapping(c.keep.gids)
+	return c.mountFuse(prog, data, dir)
+}
+
+// hostIDs returns the ids that container ids uid and gid have in the
+// namespace the mounts are made in.
+func (c *container) hostIDs(uid, gid int) (int, int) {
+	if c.keep == nil {
+		return uid, gid
+	}
+	return toH(c.keep.uids, uid), toH(c.keep.gids, gid)
 }
 
 func mkdirOwned(path string, mode os.FileMode, uid, gid int) error {
@@ -89,24 +158,30 @@ func mkdirOwned(path string, mode os.FileMode, uid, gid int) error {
 }
 
 // systemMounts adds /proc, a minimal /dev and a read-only /sys under m.
-func systemMounts(l *opList, m string, gid5 bool) {
+func (c *container) systemMounts(l *opList, m string) {
 	const nosuid, nodev, noexec = unix.MS_NOSUID, unix.MS_NODEV, unix.MS_NOEXEC
+	rootUID, rootGID := c.hostIDs(0, 0)
+	owner := ""
+	if c.keep != nil {
+		// Made before entering the keep-id namespace: say who root is there.
+		owner = fmt.Sprintf(",uid=%d,gid=%d", rootUID, rootGID)
+	}
 	// proc must be mounted before pivot_root: the kernel allows a new proc
 	// in a user namespace only while a full one is visible in the mount
 	// namespace (mount_too_revealing), and pivot_root detaches the host's.
 	l.mount("proc", m+"/proc", "proc", "", nosuid|nodev|noexec, fMkdir)
-	l.mount("tmpfs", m+"/dev", "tmpfs", "mode=755,size=65536k", nosuid|unix.MS_STRICTATIME, fMkdir)
+	l.mount("tmpfs", m+"/dev", "tmpfs", "mode=755,size=65536k"+owner, nosuid|unix.MS_STRICTATIME, fMkdir)
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		// Device nodes cannot be made in a user namespace: bind the host's.
 		l.mount("/dev/"+d, m+"/dev/"+d, "", "", unix.MS_BIND, fMkfile)
 	}
 	pts := "newinstance,ptmxmode=0666,mode=0620"
-	if gid5 {
-		pts += ",gid=5" // the tty group, as on a host
+	if _, ttyGID := c.hostIDs(0, 5); idMapped("/proc/self/gid_map", uint64(ttyGID)) {
+		pts += ",gid=" + strconv.Itoa(ttyGID) // the tty group, as on a host
 	}
 	l.mount("devpts", m+"/dev/pts", "devpts", pts, nosuid|noexec, fMkdir)
 	l.symlink("pts/ptmx", m+"/dev/ptmx")
-	l.mount("shm", m+"/dev/shm", "tmpfs", "mode=1777,size=65536k", nosuid|nodev|noexec, fMkdir)
+	l.mount("shm", m+"/dev/shm", "tmpfs", "mode=1777,size=65536k"+owner, nosuid|nodev|noexec, fMkdir)
 	l.mount("mqueue", m+"/dev/mqueue", "mqueue", "", nosuid|nodev|noexec, fMkdir|fOptional)
 	for _, s := range [][2]string{
 		{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
@@ -117,7 +192,102 @@ func systemMounts(l *opList, m string, gid5 bool) {
 	// sysfs can only be mounted by the owner of the network namespace:
 	// bind the host's, read-only all the way down.
 	l.mount("/sys", m+"/sys", "", "", unix.MS_BIND|unix.MS_REC, fMkdir)
-	l.readonly(m + "/sys")
+	if !c.opts.Privileged {
+		l.readonly(m + "/sys")
+	}
+}
+
+// etcMounts lists the generated /etc files to mount: the three every
+// container gets, and for keep-id a passwd and group naming the kept user
+// when the image lacks them.
+func (c *container) etcMounts() ([]string, error) {
+	files := etcFiles[:3]
+	if c.keep != nil {
+		passwd, group := c.keep.passwdEntries(c.rd.join("merged"))
+		for name, extra := range map[string]string{"passwd": passwd, "group": group} {
+			if extra == "" {
+				continue
+			}
+			if err := writeWithExtra(c.rd.join("merged"), "etc/"+name, extra, c.rd.join("etc/"+name)); err != nil {
+				return nil, fmt.Errorf("write %s: %w", name, err)
+			}
+		}
+		files = nil
+		for _, name := range etcFiles {
+			if _, err := os.Stat(c.rd.join("etc/" + name)); err == nil {
+				files = append(files, name)
+			}
+		}
+	}
+	uid, gid := c.hostIDs(0, 0)
+	for _, name := range files {
+		if err := os.Lchown(c.rd.join("etc/"+name), uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// bindSources opens the source of every bind mount and volume before
+// pivot_root hides the host, creating a missing -v directory (Podman does)
+// and volumes on first use. It returns, per mount, the slot it is in.
+func (c *container) bindSources(l *opList) (map[int]int, error) {
+	slots := map[int]int{}
+	next := slotMounts
+	for i := range c.cfg.mounts {
+		m := &c.cfg.mounts[i]
+		if m.kind == "tmpfs" {
+			continue
+		}
+		if m.kind == "volume" {
+			path, err := c.st.VolumePath(m.source, true)
+			if err != nil {
+				return nil, err
+			}
+			m.volume, m.source = m.source, path
+		}
+		fi, err := os.Stat(m.source)
+		if errors.Is(err, os.ErrNotExist) && m.create {
+			err = os.MkdirAll(m.source, 0o755)
+			if err == nil {
+				fi, err = os.Stat(m.source)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: mount source: %v", ErrBadOption, err)
+		}
+		if next >= maxSlots {
+			return nil, badOption("too many bind mounts (at most %d)", maxSlots-slotMounts)
+		}
+		m.sourceIsDir = fi.IsDir()
+		l.openTree(m.source, next, true)
+		slots[i] = next
+		next++
+	}
+	return slots, nil
+}
+
+// userMounts attaches the binds, volumes and tmpfs after pivot_root.
+func (c *container) userMounts(l *opList, slots map[int]int) {
+	for i, m := range c.cfg.mounts {
+		if m.kind == "tmpfs" {
+			data := m.data
+			if c.keep != nil && !strings.Contains(data, "uid=") {
+				uid, gid := c.hostIDs(0, 0)
+				data = joinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
+			}
+			l.mount("tmpfs", m.target, "tmpfs", data, m.flags, fMkdir)
+			continue
+		}
+		create := fMkfile
+		if m.sourceIsDir {
+			create = fMkdir
+		}
+		l.moveMount(slots[i], m.target, uint32(create))
+		if m.readOnly {
+			l.readonly(m.target)
+		}
+	}
 }
 
 // idMapped reports whether id is mapped in an id map file (uid_map, gid_map).
@@ -140,4 +310,26 @@ func idMapped(path string, id uint64) bool {
 		}
 	}
 	return false
+}
+
+// volumeSpecs lists the volume names as given, before the sources are opened.
+func (c *container) volumeSpecs() []string {
+	var out []string
+	for _, m := range c.cfg.mounts {
+		if m.kind == "volume" {
+			out = append(out, m.source)
+		}
+	}
+	return out
+}
+
+// volumeNames lists the volumes the container mounts, for VolumeUsers.
+func (c *container) volumeNames() []string {
+	var out []string
+	for _, m := range c.cfg.mounts {
+		if m.kind == "volume" {
+			out = append(out, m.volume)
+		}
+	}
+	return out
 }

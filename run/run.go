@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -26,8 +27,32 @@ type Options struct {
 	Name    string   // --name of a kept container
 	Network string   // "host" or "none"
 	User    string   // --user; "" takes the image's User
-	Pull    store.PullOptions
-	Timing  *timing.Recorder
+	// GroupAdd are supplementary groups (names or numbers) added to the user's.
+	GroupAdd    []string
+	Interactive bool          // -i: our stdin is the command's
+	TTY         bool          // -t: the command gets a terminal of its own
+	Init        bool          // --init: a tiny init is pid 1 and the command its child
+	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
+
+	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
+	EnvFiles   []string // --env-file
+	Workdir    string   // -w; created when missing
+	Entrypoint *string  // --entrypoint: nil keeps the image's, "" clears it, a JSON array or one program
+	Hostname   string   // --hostname; default: the first 12 hex digits of the ID
+	Volumes    []string // -v SOURCE:TARGET[:OPTIONS]
+	Mounts     []string // --mount type=...,source=...,target=...
+	Tmpfs      []string // --tmpfs PATH[:OPTIONS]
+	ReadOnly   bool     // --read-only root filesystem
+	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run with --read-only.
+	ReadOnlyTmpfs bool
+	Userns        string   // --userns: "" or keep-id[:uid=U,gid=G]
+	Privileged    bool     // all capabilities, no seccomp, nothing masked
+	CapAdd        []string // --cap-add
+	CapDrop       []string // --cap-drop
+	SecurityOpt   []string // --security-opt
+
+	Pull   store.PullOptions
+	Timing *timing.Recorder
 }
 
 // defaultPath is the PATH of a container whose image sets none (Podman's).
@@ -54,6 +79,9 @@ type container struct {
 	kept     *store.ContainerInfo // the stored container, unless --rm
 	rootfs   *store.Rootfs
 	hostname string
+	stdio    *stdio
+	cfg      config
+	keep     *keepIDState // --userns=keep-id
 }
 
 // Run runs a container to completion and returns the command's exit code.
@@ -64,8 +92,16 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	if o.Network != "host" && o.Network != "none" {
 		return 125, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
 	}
-	c := &container{id: newID(), opts: o, st: st}
+	c := &container{id: newID(), opts: o, st: st, stdio: newStdio(o.TTY, o.Interactive)}
 	c.hostname = c.id[:12]
+	if o.Hostname != "" {
+		c.hostname = o.Hostname
+	}
+	cfg, err := configure(o)
+	if err != nil {
+		return 125, err
+	}
+	c.cfg = cfg
 	if err := c.loadImage(ctx); err != nil {
 		return 125, err
 	}
@@ -102,13 +138,17 @@ func (c *container) loadImage(ctx context.Context) error {
 	return c.prepareRootfs(img)
 }
 
-// argv is Entrypoint + Cmd, the command line replacing Cmd.
+// argv is Entrypoint + Cmd, the command line replacing Cmd. Like Docker and
+// Podman, --entrypoint also drops the image's Cmd.
 func (c *container) argv() []string {
-	cmd := c.config.Cmd
+	entry, cmd := c.config.Entrypoint, c.config.Cmd
+	if c.cfg.entrypoint != nil {
+		entry, cmd = c.cfg.entrypoint, nil
+	}
 	if len(c.opts.Command) > 0 {
 		cmd = c.opts.Command
 	}
-	return append(append([]string{}, c.config.Entrypoint...), cmd...)
+	return append(append([]string{}, entry...), cmd...)
 }
 
 // prepareRootfs makes the run dir and, for a kept container, its storage
@@ -131,7 +171,7 @@ func (c *container) prepareRootfs(img *store.Image) error {
 		return nil // mounted straight from the layers in run
 	}
 	info, err := c.st.CreateContainer(img, store.ContainerInfo{
-		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created",
+		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created", Volumes: c.volumeSpecs(),
 	})
 	if err != nil {
 		return err
@@ -184,22 +224,43 @@ func (c *container) run(argv []string) (int, error) {
 			}
 		}()
 	}
-	first, err := c.rootfsOps()
-	if err != nil {
+	if c.cfg.keepID != nil {
+		k, err := prepareKeepID(c.cfg.keepID)
+		if err != nil {
+			return 125, err
+		}
+		c.keep = k
+	}
+	first := opList{timing: t != nil}
+	if err := c.stdio.prepare(&first); err != nil {
+		return 125, err
+	}
+	defer c.stdio.finish()
+	if err := c.rootfsOps(&first); err != nil {
 		return 125, err
 	}
 	t.Mark("layer lookup")
 
+	// Signals are caught from before the child exists: one sent once the
+	// command runs must find the forwarder in place.
+	fwd := catchSignals()
+	defer fwd.stop()
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
 	defer runtime.UnlockOSThread()
-	ch, err := spawn(first, c.cloneFlags())
+	ch, err := spawn(&first, c.cloneFlags(), !c.opts.Init)
 	if err != nil {
 		return 125, err
 	}
+	t.Mark("clone")
+	fwd.forwardTo(ch.pid, c.opts.StopTimeout)
 	if err := ch.next(); err != nil {
 		ch.kill()
 		return 125, err
 	}
+	for _, pt := range ch.times {
+		t.MarkMono(pt.phase, pt.ns)
+	}
+	c.stdio.started(ch.master)
 	if release != nil {
 		release()
 		release = nil
@@ -211,12 +272,11 @@ func (c *container) run(argv []string) (int, error) {
 		ch.kill()
 		return 125, err
 	}
+	t.Mark("user and process setup")
 	if err := ch.send(last); err != nil {
 		ch.kill()
 		return 125, err
 	}
-	stop := forwardSignals(ch.pid)
-	defer stop()
 	if err := ch.finish(); err != nil {
 		ch.wait()
 		return 125, err
@@ -225,6 +285,7 @@ func (c *container) run(argv []string) (int, error) {
 	c.markRunning()
 	go CollectGarbage(c.st)
 	code, err := ch.wait()
+	c.stdio.finish()
 	t.Mark("container run")
 	c.markExited(code)
 	return code, err
@@ -242,6 +303,7 @@ func (c *container) cloneFlags() uintptr {
 // storage container of a --rm run on vfs. Native overlay mounts need no
 // unmount: they lived in the container's mount namespace, gone with it.
 func (c *container) teardown() {
+	c.keep.close()
 	if c.rd == nil {
 		return
 	}
@@ -272,42 +334,72 @@ func (c *container) markExited(code int) {
 	}
 }
 
-// forwardSignals passes the signals a user sends crun-lite on to the
-// container's first process, as Podman's --sig-proxy does.
-func forwardSignals(pid int) func() {
-	ch := make(chan os.Signal, 8)
-	sigs := []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
-	signal.Notify(ch, sigs...)
-	done := make(chan struct{})
+// forwardedSignals are passed on to the container, as Podman's --sig-proxy
+// does; SIGCHLD, SIGPIPE, SIGURG (the Go runtime's) and SIGWINCH (a resize,
+// see terminal.go) are ours.
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR,
+	unix.SIGVTALRM, unix.SIGPROF, unix.SIGIO, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGSYS, unix.SIGTRAP,
+}
+
+// forwarder passes our signals on to the container's first process. A pid
+// 1 without a handler ignores SIGTERM (the kernel protects namespace inits),
+// so after a SIGTERM the container gets stopTimeout to exit before SIGKILL,
+// which the kernel delivers to a namespace's init from outside.
+type forwarder struct {
+	ch   chan os.Signal
+	done chan struct{}
+}
+
+// catchSignals starts catching the forwarded signals; they wait in the
+// channel until forwardTo knows where to send them.
+func catchSignals() *forwarder {
+	f := &forwarder{ch: make(chan os.Signal, 16), done: make(chan struct{})}
+	signal.Notify(f.ch, forwardedSignals...)
+	return f
+}
+
+func (f *forwarder) forwardTo(pid int, stopTimeout time.Duration) {
 	go func() {
+		var kill <-chan time.Time
 		for {
 			select {
-			case s := <-ch:
+			case s := <-f.ch:
 				_ = unix.Kill(pid, s.(unix.Signal))
-			case <-done:
+				if s == unix.SIGTERM && kill == nil && stopTimeout > 0 {
+					kill = time.After(stopTimeout)
+				}
+			case <-kill:
+				_ = unix.Kill(pid, unix.SIGKILL)
+			case <-f.done:
 				return
 			}
 		}
 	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+}
+
+// stop ends forwarding. The signals stay caught (signal.Stop costs a round
+// trip to the runtime's signal goroutine per signal, ~2 ms for all of them,
+// and crun-lite is about to exit): one arriving now is dropped instead of
+// killing us before we report the container's exit code.
+func (f *forwarder) stop() {
+	close(f.done)
 }
 
 // mountFuse mounts the rootfs with fuse-overlayfs in the holder's mount
 // namespace, where the container's mount namespace will find it; the
 // fuse-overlayfs daemon stays out of the container's pid namespace.
-func (c *container) mountFuse(data, dir string) error {
+func (c *container) mountFuse(prog, data, dir string) error {
 	c.rd.state.FuseMounted = true // recorded first: a crash mid-mount still gets cleaned
 	if err := c.rd.saveState(); err != nil {
 		return err
 	}
-	cmd := exec.Command(c.rootfs.MountProgram, "-o", data, c.rd.join("merged"))
+	cmd := exec.Command(prog, "-o", data, c.rd.join("merged"))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("mount rootfs with %s: %s: %w", c.rootfs.MountProgram, strings.TrimSpace(string(out)), err)
+		return fmt.Errorf("mount rootfs with %s: %s: %w", prog, strings.TrimSpace(string(out)), err)
 	}
 	return nil
 }

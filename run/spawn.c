@@ -11,7 +11,13 @@
 // The child is a copy of one thread of a multithreaded process, so it must
 // not take locks another thread could have held: no malloc, no stdio, only
 // system calls and string functions on memory it owns (see fork(2) on
-// async-signal-safety). Buffers come from mmap.
+// async-signal-safety). Buffers come from mmap. Credentials change through
+// raw system calls: glibc's setresuid/setgroups broadcast the change to every
+// thread it believes exists and wait for each, and a Go thread that was being
+// created at clone time makes that wait last forever (seen here as a
+// one-in-fifty hang). For the same reason the init is forked with a raw clone,
+// not fork(3), which takes glibc's internal locks. The package links with
+// -z now so that no lazy symbol binding happens in the child either.
 //
 // The wire format and the handshake are described in ops.go.
 
@@ -33,7 +39,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spawn.h"
@@ -77,9 +85,12 @@ struct child_ctx {
 	const unsigned char *ops;
 	size_t len;
 	int sock;
+	int detached; // outlives us: no parent-death signal
 };
 
-// Per-child state; the child is single-threaded, so globals are safe.
+// Per-child state; the child is single-threaded, so globals are safe. A
+// child that shares our memory (CLONE_VM) shares these too: child_main sets
+// them afresh, and only one such child runs at a time.
 static int slots[MAX_SLOTS];
 static uint32_t op_index;
 
@@ -232,6 +243,107 @@ static int do_pivot(const char *root)
 	return chdir("/");
 }
 
+// send_fd passes fd to the monitor with a PTY message (SCM_RIGHTS).
+static int send_fd(int fd)
+{
+	struct cl_msg m = {.type = CL_MSG_PTY, .op = op_index};
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock_fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+// open_pty makes the container's terminal in its own devpts instance (never
+// the host's terminal: a container holding the host tty could inject input
+// with TIOCSTI). The slave becomes stdin, stdout, stderr and /dev/console.
+static int open_pty(void)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	int unlock = 0, n;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		return -1;
+	char path[32] = "/dev/pts/";
+	char digits[12];
+	int len = 0;
+	do {
+		digits[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	for (int i = 0; i < len; i++)
+		path[9 + i] = digits[len - 1 - i];
+	path[9 + len] = 0;
+	int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return -1;
+	if (send_fd(master) < 0)
+		return -1;
+	close(master);
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(slave, fd) < 0)
+			return -1;
+	if (slave > 2)
+		close(slave);
+	if (ensure_file("/dev/console", 0600) < 0)
+		return -1;
+	return mount(path, "/dev/console", NULL, MS_BIND, NULL);
+}
+
+// start_init forks: the parent stays as the container's init (init.c) and
+// the child returns to exec the command. The init does not exec anything: the
+// image may have no dynamic loader for this binary, and a copy of the monitor
+// that only runs the C loop in init.c costs nothing but page tables. Signals
+// stay blocked across the fork so none sent early is lost by a pid 1 without
+// a handler (the kernel drops those).
+static int start_init(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	crunlite_init_hide_args(); // before the fork, so no ps can see them
+	pid_t child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	if (child < 0)
+		return -1;
+	if (child == 0)
+		return 0;
+	// Only the command's exec may close the last copy of the socket: that
+	// EOF is how the monitor learns the command started.
+	close(sock_fd);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	crunlite_init_main(child);
+}
+
+static int load_seccomp(const char *filter, uint32_t len)
+{
+	struct sock_fprog {
+		unsigned short len;
+		const void *filter;
+	} prog = {.len = (unsigned short)(len / 8), .filter = filter};
+	return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
+}
+
+// mask hides a path of /proc or /sys the way runc does: an empty read-only
+// tmpfs over a directory, /dev/null over anything else.
+static int mask(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0755");
+	return mount("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
 static int loopback_up(void)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -251,14 +363,23 @@ static int loopback_up(void)
 	return r;
 }
 
-static int apply_caps(const struct cl_caps *c)
+// drop_bounding removes from the bounding set every capability not in keep.
+static int drop_bounding(uint64_t keep)
 {
 	for (int cap = 0; cap <= 63; cap++) {
-		if (c->bounding & (1ULL << cap))
+		if (keep & (1ULL << cap))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+			continue; // gone already, or unknown to this kernel
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+// set_caps sets the effective, permitted, inheritable and ambient sets.
+static int set_caps(const struct cl_caps *c)
+{
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 	for (int i = 0; i < 2; i++) {
@@ -449,12 +570,12 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 			return -1;
 		}
 		memcpy(gids, o->s[0], n * sizeof(gid_t));
-		return setgroups(n, gids);
+		return (int)syscall(SYS_setgroups, n, gids);
 	}
 	case CL_OP_SETGID:
-		return setresgid((gid_t)o->num, (gid_t)o->num, (gid_t)o->num);
+		return (int)syscall(SYS_setresgid, (gid_t)o->num, (gid_t)o->num, (gid_t)o->num);
 	case CL_OP_SETUID:
-		return setresuid((uid_t)o->num, (uid_t)o->num, (uid_t)o->num);
+		return (int)syscall(SYS_setresuid, (uid_t)o->num, (uid_t)o->num, (uid_t)o->num);
 	case CL_OP_KEEPCAPS:
 		return prctl(PR_SET_KEEPCAPS, (unsigned long)o->num, 0, 0, 0);
 	case CL_OP_CAPS: {
@@ -464,8 +585,10 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 			return -1;
 		}
 		memcpy(&c, o->s[0], sizeof(c));
-		return apply_caps(&c);
+		return set_caps(&c);
 	}
+	case CL_OP_BOUNDING:
+		return drop_bounding(o->num);
 	case CL_OP_NO_NEW_PRIVS:
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	case CL_OP_DUP2:
@@ -494,6 +617,20 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		close(fd);
 		return r < 0 ? -1 : 0;
 	}
+	case CL_OP_OPENPTY:
+		return open_pty();
+	case CL_OP_CHOWN_STDIN:
+		return fchown(0, (uid_t)(o->num >> 32), (gid_t)(o->num & 0xffffffff));
+	case CL_OP_INIT:
+		return start_init();
+	case CL_OP_SECCOMP:
+		return load_seccomp(o->s[0], o->slen[0]);
+	case CL_OP_MASK:
+		return mask(o->s[0]);
+	case CL_OP_REMOUNT_RO:
+		return mount(NULL, o->s[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+	case CL_OP_SETNS_USER:
+		return setns((int)o->num, CLONE_NEWUSER);
 	case CL_OP_EXEC: {
 		const unsigned char *p = o->strs;
 		uint32_t argc = (uint32_t)o->num;
@@ -535,10 +672,20 @@ static const unsigned char *sync_parent(size_t *len)
 	return b;
 }
 
+static void report_time(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	struct cl_msg m = {.type = CL_MSG_TIME, .op = op_index, .err = (int32_t)(uint32_t)ns, .code = (uint32_t)(ns >> 32)};
+	write_full(sock_fd, &m, sizeof(m));
+}
+
 static int child_main(void *arg)
 {
 	struct child_ctx *ctx = arg;
 	sock_fd = ctx->sock;
+	op_index = 0;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
 	// The Go runtime's handlers must never run here: reset every handler
@@ -550,7 +697,7 @@ static int child_main(void *arg)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
 	// Die with the monitor, so a killed crun-lite leaves no container behind.
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	if (!ctx->detached && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(errno, 125);
 
 	const unsigned char *p = ctx->ops, *end = ctx->ops + ctx->len;
@@ -560,26 +707,61 @@ static int child_main(void *arg)
 		if (!next)
 			fail(EPROTO, 125);
 		p = next;
-		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL))
+		if (run_op(&o, &p, &end) < 0 && !(o.flags & CL_F_OPTIONAL) &&
+		    !((o.flags & CL_F_IGNORE_MISSING) && errno == ENOENT))
 			fail(errno, 125);
+		if (o.flags & CL_F_TIMED)
+			report_time();
 		op_index++;
 	}
 	fail(EPROTO, 125); // a batch must end with SYNC or EXEC
 }
 
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags)
+// crunlite_spawn starts the child on a batch of ops. With shared set the
+// child shares our memory (CLONE_VM) until it execs, like vfork without the
+// wait: cloning a Go process's page tables and the copy-on-write faults on
+// both sides afterwards cost about a millisecond otherwise. The child then
+// runs on a region we mmap here (its context, a copy of the ops, its stack),
+// which the caller frees with crunlite_spawn_free once the child is gone.
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len)
 {
-	struct child_ctx ctx = {.ops = ops, .len = len, .sock = sock};
-	void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
+	int shared = opts & CL_SPAWN_SHARED;
+	size_t ops_len = (len + 15) & ~(size_t)15;
+	size_t total = sizeof(struct child_ctx) + ops_len + STACK_SIZE;
+	char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (mem == MAP_FAILED)
 		return -1;
+	struct child_ctx *ctx = (struct child_ctx *)mem;
+	unsigned char *ops_copy = (unsigned char *)mem + sizeof(*ctx);
+	memcpy(ops_copy, ops, len);
+	ctx->ops = ops_copy;
+	ctx->len = len;
+	ctx->sock = sock;
+	ctx->detached = (opts & CL_SPAWN_DETACHED) != 0;
+	char *stack_top = mem + total;
+
+	unsigned long clone_flags = flags | SIGCHLD;
+	if (shared)
+		clone_flags |= CLONE_VM;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int pid = clone(child_main, (char *)stack + STACK_SIZE, (int)flags | SIGCHLD, &ctx);
+	int pid = clone(child_main, stack_top, (int)clone_flags, ctx);
 	int err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	munmap(stack, STACK_SIZE); // the child has its own copy
+	if (pid < 0 || !shared) {
+		munmap(mem, total); // a forked child has its own copy
+		mem = NULL;
+		total = 0;
+	}
+	*region = mem;
+	*region_len = total;
 	errno = err;
 	return pid;
+}
+
+void crunlite_spawn_free(void *region, size_t len)
+{
+	if (region)
+		munmap(region, len);
 }

@@ -1,6 +1,7 @@
 package run
 
 /*
+#cgo LDFLAGS: -Wl,-z,now
 #include <stdlib.h>
 #include "spawn.h"
 */
@@ -10,18 +11,31 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // child is the container's first process as the monitor sees it.
 type child struct {
-	pid  int
-	sock *os.File
-	desc []string // descriptions of every op sent so far, by index
+	pid    int
+	sock   *os.File
+	desc   []string // descriptions of every op sent so far, by index
+	master *os.File // the pty master the child sent, with -t
+
+	phases map[int]string // --timing: op index -> phase it ends
+	times  []phaseTime    // reported so far
+
+	region    unsafe.Pointer // the memory a child sharing ours runs on
+	regionLen C.size_t
+}
+
+// phaseTime is when the child finished a --timing phase.
+type phaseTime struct {
+	phase string
+	ns    uint64 // CLOCK_MONOTONIC
 }
 
 // StartError is a failure of the child before its command ran, with the exit
@@ -39,54 +53,135 @@ func (e *StartError) Unwrap() error { return e.Err }
 // spawn clones the container's first process and starts it on batch. The
 // calling goroutine must stay locked to its OS thread until the child is
 // reaped: the child's parent-death signal follows the thread, not the process.
-func spawn(batch *opList, cloneFlags uintptr) (*child, error) {
+// With shared, the child runs in our memory until it execs (see
+// crunlite_spawn); a child that stays (the --init) must not share it.
+func spawn(batch *opList, cloneFlags uintptr, shared bool) (*child, error) {
+	opts := 0
+	if shared {
+		opts = C.CL_SPAWN_SHARED
+	}
+	return spawnWith(batch, cloneFlags, opts)
+}
+
+func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	ops := C.CBytes(batch.buf)
 	defer C.free(ops)
-	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags))
+	var region unsafe.Pointer
+	var regionLen C.size_t
+	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags), C.int(opts), &region, &regionLen)
 	unix.Close(fds[1])
 	if pid < 0 {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("clone: %w", errno)
 	}
-	return &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), desc: batch.desc}, nil
+	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{},
+		region: region, regionLen: regionLen}
+	c.addBatch(batch)
+	return c, nil
 }
 
 // errExecuted is returned by next when the child's command is running.
 var errExecuted = errors.New("executed")
 
+// message is one report from the child (struct cl_msg) and the fd it
+// carries, or -1.
+type message struct {
+	typ, op uint32
+	errno   syscall.Errno
+	code    int
+	fd      int
+}
+
 // next waits for the child's next message: nil for READY, errExecuted when
-// the socket closed on exec, or the child's failure as a *StartError.
+// the socket closed on exec, or the child's failure as a *StartError. A pty
+// master passed on the way is kept in c.master.
 func (c *child) next() error {
+	for {
+		m, err := c.recv()
+		if err != nil {
+			return err
+		}
+		switch m.typ {
+		case msgReady:
+			return nil
+		case msgTime:
+			if p, ok := c.phases[int(m.op)]; ok {
+				ns := uint64(uint32(m.errno)) | uint64(uint32(m.code))<<32
+				c.times = append(c.times, phaseTime{p, ns})
+			}
+		case msgPty:
+			if m.fd < 0 {
+				return errors.New("the container's first process sent no terminal")
+			}
+			c.master = os.NewFile(uintptr(m.fd), "pty-master")
+		case msgError:
+			desc := "setting up the container"
+			if int(m.op) < len(c.desc) {
+				desc = c.desc[m.op]
+			}
+			return &StartError{Op: desc, Err: m.errno, Code: m.code}
+		default:
+			return fmt.Errorf("unexpected message %d from the container's first process", m.typ)
+		}
+	}
+}
+
+// recv reads one message with recvmsg, to receive the fd a PTY message
+// carries (SCM_RIGHTS).
+func (c *child) recv() (message, error) {
 	var b [msgSize]byte
-	if _, err := io.ReadFull(c.sock, b[:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errExecuted
-		}
-		return fmt.Errorf("read from the container's first process: %w", err)
+	oob := make([]byte, unix.CmsgSpace(4))
+	raw, err := c.sock.SyscallConn()
+	if err != nil {
+		return message{}, err
 	}
-	typ := binary.NativeEndian.Uint32(b[0:])
-	op := int(binary.NativeEndian.Uint32(b[4:]))
-	switch typ {
-	case msgReady:
-		return nil
-	case msgError:
-		errno := syscall.Errno(int32(binary.NativeEndian.Uint32(b[8:])))
-		desc := "setting up the container"
-		if op < len(c.desc) {
-			desc = c.desc[op]
-		}
-		return &StartError{Op: desc, Err: errno, Code: int(binary.NativeEndian.Uint32(b[12:]))}
+	var n, oobn int
+	var rerr error
+	err = raw.Read(func(s uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(s), b[:], oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
 	}
-	return fmt.Errorf("unexpected message %d from the container's first process", typ)
+	switch {
+	case err != nil:
+		return message{}, fmt.Errorf("read from the container's first process: %w", err)
+	case n == 0:
+		return message{}, errExecuted
+	case n != msgSize:
+		return message{}, fmt.Errorf("short message (%d bytes) from the container's first process", n)
+	}
+	m := message{
+		typ:   binary.NativeEndian.Uint32(b[0:]),
+		op:    binary.NativeEndian.Uint32(b[4:]),
+		errno: syscall.Errno(int32(binary.NativeEndian.Uint32(b[8:]))),
+		code:  int(binary.NativeEndian.Uint32(b[12:])),
+		fd:    -1,
+	}
+	if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) > 0 {
+		if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) > 0 {
+			m.fd = fds[0]
+		}
+	}
+	return m, nil
+}
+
+// addBatch records the descriptions and phases of a batch sent.
+func (c *child) addBatch(batch *opList) {
+	for i, p := range batch.phases {
+		c.phases[len(c.desc)+i] = p
+	}
+	c.desc = append(c.desc, batch.desc...)
 }
 
 // send hands the child its next batch.
 func (c *child) send(batch *opList) error {
-	c.desc = append(c.desc, batch.desc...)
+	c.addBatch(batch)
 	msg := binary.NativeEndian.AppendUint32(nil, uint32(len(batch.buf)))
 	if _, err := c.sock.Write(append(msg, batch.buf...)); err != nil {
 		return fmt.Errorf("send to the container's first process: %w", err)
@@ -127,7 +222,14 @@ func (c *child) wait() (int, error) {
 		}
 		break
 	}
+	c.freeRegion()
 	return exitCode(ws), nil
+}
+
+// freeRegion releases the memory a sharing child ran on; the child is gone.
+func (c *child) freeRegion() {
+	C.crunlite_spawn_free(c.region, c.regionLen)
+	c.region = nil
 }
 
 func exitCode(ws unix.WaitStatus) int {
@@ -135,4 +237,27 @@ func exitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// startDetached runs argv (a host program) in a new session as a process
+// that outlives us, and does not wait for it. It shares our memory until
+// its exec, so it costs no page-table copy on our way out.
+func startDetached(argv []string) error {
+	var l opList
+	l.setsid()
+	l.open("/dev/null", 0)
+	l.open("/dev/null", 1)
+	l.open("/dev/null", 2)
+	l.exec(argv, []string{"PATH=/usr/bin:/bin"})
+	c, err := spawnWith(&l, 0, C.CL_SPAWN_SHARED|C.CL_SPAWN_DETACHED)
+	if err != nil {
+		return err
+	}
+	err = c.finish()
+	if err == nil {
+		// It runs on in a memory of its own now; the region it started
+		// on is ours to free. It is reaped by init once we are gone.
+		c.freeRegion()
+	}
+	return err
 }

@@ -21,13 +21,21 @@ enum {
 	CL_OP_SETGID,        // num: gid
 	CL_OP_SETUID,        // num: uid
 	CL_OP_KEEPCAPS,      // num: 0 or 1
-	CL_OP_CAPS,          // s: raw struct cl_caps
+	CL_OP_CAPS,          // s: raw struct cl_caps (effective, permitted, inheritable, ambient)
+	CL_OP_BOUNDING,      // num: the capabilities to keep in the bounding set
 	CL_OP_NO_NEW_PRIVS,
 	CL_OP_DUP2,          // num: old << 32 | new
 	CL_OP_SETSID,
 	CL_OP_SETCTTY,       // num: fd
 	CL_OP_WRITE,         // s: path, content
 	CL_OP_OPEN,          // s: path; num: the fd to open it as (O_RDWR)
+	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and /dev/console
+	CL_OP_CHOWN_STDIN,   // num: uid << 32 | gid, for the terminal on fd 0
+	CL_OP_INIT,          // fork: the parent becomes the container's init (run/init.c), the child goes on
+	CL_OP_SECCOMP,       // s: raw struct sock_filter array
+	CL_OP_MASK,          // s: path: a directory gets an empty read-only tmpfs, a file /dev/null
+	CL_OP_REMOUNT_RO,    // s: path: that one mount (not those below) becomes read-only
+	CL_OP_SETNS_USER,    // num: fd of a user namespace to enter (--userns=keep-id)
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
 };
 
@@ -37,6 +45,8 @@ enum {
 	CL_F_MKDIR = 1 << 1,     // create the target directory (and parents)
 	CL_F_MKFILE = 1 << 2,    // create the target as an empty file
 	CL_F_RECURSIVE = 1 << 3, // open_tree the whole subtree
+	CL_F_IGNORE_MISSING = 1 << 4, // ENOENT is not a failure
+	CL_F_TIMED = 1 << 5,          // report CLOCK_MONOTONIC when done (TIME message), for --timing
 };
 
 struct cl_op_header {
@@ -48,11 +58,16 @@ struct cl_op_header {
 };
 
 struct cl_caps {
-	uint64_t bounding, effective, permitted, inheritable, ambient;
+	uint64_t effective, permitted, inheritable, ambient;
 };
 
 // Messages from the child.
-enum { CL_MSG_READY = 1, CL_MSG_ERROR = 2 };
+enum {
+	CL_MSG_READY = 1,
+	CL_MSG_ERROR = 2,
+	CL_MSG_PTY = 3,  // carries the master fd
+	CL_MSG_TIME = 4, // err and code carry the low and high half of a CLOCK_MONOTONIC time in ns
+};
 
 struct cl_msg {
 	uint32_t type;
@@ -61,6 +76,18 @@ struct cl_msg {
 	uint32_t code;
 };
 
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags);
+// crunlite_init_hide_args replaces our argv (host paths) with "init".
+void crunlite_init_hide_args(void);
+// crunlite_init_main is the loop of the container's init (init.c).
+__attribute__((noreturn)) void crunlite_init_main(int child);
+
+// crunlite_spawn options
+enum {
+	CL_SPAWN_SHARED = 1,   // CLONE_VM until the child execs
+	CL_SPAWN_DETACHED = 2, // the child may outlive us (no parent-death signal)
+};
+
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len);
+void crunlite_spawn_free(void *region, size_t len);
 
 #endif

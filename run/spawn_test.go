@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // These tests run the C child without new namespaces, so they need no
@@ -19,7 +20,7 @@ func startPlain(t *testing.T, last *opList) (*child, error) {
 	t.Cleanup(runtime.UnlockOSThread)
 	var first opList
 	first.sync()
-	c, err := spawn(&first, 0)
+	c, err := spawn(&first, 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,5 +129,58 @@ func TestSpawnOptionalOp(t *testing.T) {
 	}
 	if code, _ := c.wait(); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestSpawnWhileThreadsAreBorn spawns children that change credentials while
+// other goroutines keep the Go runtime creating and ending threads. glibc's
+// own setresuid waits for every thread it believes exists; in a child cloned
+// while a thread was being born it waited forever (run/spawn.c uses raw
+// system calls for that reason).
+func TestSpawnWhileThreadsAreBorn(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				done := make(chan struct{})
+				go func() {
+					// A locked goroutine that ends takes its thread with it,
+					// so the runtime keeps making new ones.
+					runtime.LockOSThread()
+					syscall.Getpid()
+					close(done)
+				}()
+				<-done
+			}
+		}()
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	for i := 0; i < 100; i++ {
+		var l opList
+		l.setgid(gid)
+		l.setuid(uid)
+		l.exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+		done := make(chan error, 1)
+		go func() {
+			c, err := startPlain(t, &l)
+			if err == nil {
+				_, err = c.wait()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("spawn %d: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("spawn %d hung", i)
+		}
 	}
 }

@@ -20,6 +20,7 @@ type ContainerInfo struct {
 	Created  time.Time `json:"created"`
 	Status   string    `json:"status"` // created, running, exited
 	ExitCode int       `json:"exit_code"`
+	Volumes  []string  `json:"volumes,omitempty"` // named volumes it mounts
 }
 
 // ErrNameInUse means a container of that name exists.
@@ -105,6 +106,9 @@ func (st *Store) DeleteContainer(id string) error {
 // filesystem: its own layer as upper dir over the image's layers (overlay),
 // or the container's directory (vfs).
 func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
+	if err := usable(st.Driver); err != nil {
+		return nil, err
+	}
 	c, err := st.s.Container(id)
 	if err != nil {
 		return nil, err

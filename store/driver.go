@@ -53,31 +53,20 @@ const driverFile = "crun-lite-driver.json"
 // chooseDriver returns the store's remembered driver, checks that an
 // explicit choice agrees with it, or probes the host for a new store.
 func chooseDriver(opts Options) (DriverChoice, error) {
-	path := filepath.Join(opts.GraphRoot, driverFile)
-	var saved DriverChoice
-	data, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(data, &saved); err != nil {
-			return saved, fmt.Errorf("read %s: %w", path, err)
-		}
-	case !errors.Is(err, os.ErrNotExist):
+	saved, err := savedDriver(opts.GraphRoot)
+	if err != nil {
 		return saved, err
 	}
-
-	if opts.Driver == "" && len(opts.DriverOpts) == 0 && saved.Name != "" {
+	explicit := opts.Driver != "" || len(opts.DriverOpts) > 0
+	if saved.Name != "" {
+		if err := driverConflict(opts, saved); err != nil {
+			return saved, err
+		}
 		return saved, nil
 	}
 	var want DriverChoice
-	if opts.Driver != "" || len(opts.DriverOpts) > 0 {
+	if explicit {
 		want = explicitDriver(opts)
-		if saved.Name != "" && !want.same(saved) {
-			return saved, hint.Wrap(fmt.Errorf("store %s uses %s, not %s", opts.GraphRoot, saved, want),
-				"use another --root for a store with that driver, or crun-lite system reset to empty this one")
-		}
-		if saved.Name != "" {
-			return saved, nil
-		}
 		if err := probeExplicit(&want, opts.GraphRoot); err != nil {
 			return want, err
 		}
@@ -88,10 +77,51 @@ func chooseDriver(opts Options) (DriverChoice, error) {
 		return want, err
 	}
 	b, _ := json.MarshalIndent(want, "", "  ")
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(opts.GraphRoot, driverFile), append(b, '\n'), 0o600); err != nil {
 		return want, fmt.Errorf("remember storage driver: %w", err)
 	}
 	return want, nil
+}
+
+// savedDriver reads the driver remembered in a store's graph root; its Name
+// is "" when the store is new.
+func savedDriver(graphRoot string) (DriverChoice, error) {
+	var saved DriverChoice
+	path := filepath.Join(graphRoot, driverFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return saved, nil
+	}
+	if err != nil {
+		return saved, err
+	}
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return saved, fmt.Errorf("read %s: %w", path, err)
+	}
+	return saved, nil
+}
+
+// driverConflict refuses --storage-driver/--storage-opt that differ from
+// what an existing store was made with: its layers are stored that way.
+func driverConflict(opts Options, saved DriverChoice) error {
+	if opts.Driver == "" && len(opts.DriverOpts) == 0 {
+		return nil
+	}
+	if want := explicitDriver(opts); !want.same(saved) {
+		return hint.Wrap(fmt.Errorf("store %s uses %s, not %s", opts.GraphRoot, saved, want),
+			"use another --root for a store with that driver, or crun-lite system reset to empty this one")
+	}
+	return nil
+}
+
+// usable checks what a chosen driver needs from the host beyond the kernel:
+// for a fuse store, whose /dev/fuse may have broken since it was made (a
+// reboot without the udev rule), it is checked again before each mount.
+func usable(d DriverChoice) error {
+	if prog := d.MountProgram(); prog != "" {
+		return fuseUsable(prog)
+	}
+	return nil
 }
 
 // adoptExisting checks a new choice against layers already in the graph
@@ -132,11 +162,8 @@ func probeExplicit(d *DriverChoice, graphRoot string) error {
 	if d.Name != "overlay" {
 		return nil
 	}
-	if prog := d.MountProgram(); prog != "" {
-		if err := fuseUsable(prog); err != nil {
-			return err
-		}
-		return nil
+	if d.MountProgram() != "" {
+		return usable(*d)
 	}
 	if err := mountOverlayProbe(graphRoot, false); err != nil {
 		return fmt.Errorf("native overlay does not mount here: %w", err)

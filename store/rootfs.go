@@ -46,6 +46,9 @@ func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
 	if st.Driver.Name != "overlay" {
 		return nil, nil, fmt.Errorf("direct mounts need the overlay driver, the store uses %s", st.Driver.Name)
 	}
+	if err := usable(st.Driver); err != nil {
+		return nil, nil, err
+	}
 	rf = &Rootfs{
 		Driver:       "overlay",
 		MountProgram: st.Driver.MountProgram(),

@@ -27,26 +27,40 @@ func ReadSysctl(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
+func sysctlName(p string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")
+}
+
+// setSysctlFix is the command that sets a sysctl now and at every boot.
+func setSysctlFix(path, value string) string {
+	n := sysctlName(path)
+	return fmt.Sprintf("sudo sysctl -w %s=%s && echo %s=%s | sudo tee /etc/sysctl.d/50-crun-lite.conf", n, value, n, value)
+}
+
 // UsernsBlocker names the host setting that forbids unprivileged user
 // namespaces, with the command that lifts it, or returns "", "".
 func UsernsBlocker() (cause, fix string) {
-	sysctlName := func(p string) string {
-		return strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")
-	}
 	if ReadSysctl(SysctlUnprivClone) == "0" {
-		n := sysctlName(SysctlUnprivClone)
-		return n + " is 0", "sudo sysctl -w " + n + "=1"
+		return sysctlName(SysctlUnprivClone) + " is 0", setSysctlFix(SysctlUnprivClone, "1")
 	}
 	if ReadSysctl(SysctlMaxUserNS) == "0" {
-		n := sysctlName(SysctlMaxUserNS)
-		return n + " is 0", "sudo sysctl -w " + n + "=15000"
+		return sysctlName(SysctlMaxUserNS) + " is 0", setSysctlFix(SysctlMaxUserNS, "15000")
 	}
 	if ReadSysctl(SysctlAppArmorUserNS) == "1" {
-		n := sysctlName(SysctlAppArmorUserNS)
-		return "AppArmor restricts unprivileged user namespaces (" + n + "=1)",
-			"add an AppArmor profile that allows userns for crun-lite, or sudo sysctl -w " + n + "=0"
+		return "AppArmor restricts unprivileged user namespaces (" + sysctlName(SysctlAppArmorUserNS) + "=1)", appArmorFix()
 	}
 	return "", ""
+}
+
+// appArmorFix writes the profile Ubuntu 24.04 expects for a program that
+// may create user namespaces (as its own packages do for browsers), for the
+// binary that is running now.
+func appArmorFix() string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/usr/local/bin/crun-lite"
+	}
+	return fmt.Sprintf(`printf 'abi <abi/4.0>,\ninclude <tunables/global>\nprofile crun-lite %s flags=(unconfined) {\n  userns,\n}\n' | sudo tee /etc/apparmor.d/crun-lite && sudo apparmor_parser -r /etc/apparmor.d/crun-lite`, exe)
 }
 
 // DiagnoseUserns turns a failed namespace creation into an error that names
@@ -56,7 +70,36 @@ func DiagnoseUserns(err error) error {
 		return hint.Wrap(fmt.Errorf("%w: %s", err, cause), fix)
 	}
 	if errors.Is(err, syscall.ENOSPC) {
-		return hint.Wrap(err, "the limit of user namespaces is reached: raise user.max_user_namespaces")
+		return hint.Wrap(err, "the limit of user namespaces is reached: "+setSysctlFix(SysctlMaxUserNS, "15000"))
+	}
+	if where := Container(); where != "" && errors.Is(err, syscall.EPERM) {
+		return hint.Wrap(fmt.Errorf("%w: the container crun-lite runs in (%s) forbids user namespaces", err, where),
+			"start the outer container with user namespaces allowed, e.g. --security-opt seccomp=unconfined --security-opt apparmor=unconfined")
 	}
 	return err
+}
+
+// Container names the container runtime this process seems to run under
+// ("docker", "podman", the value of $container, or "a user namespace"), or
+// returns "" on a host.
+func Container() string {
+	if _, err := os.Stat("/run/.containerenv"); err == nil {
+		return "podman"
+	}
+	if _, err := os.Stat("/.dockerenv"); err == nil {
+		return "docker"
+	}
+	if v := os.Getenv("container"); v != "" {
+		return v
+	}
+	if m, err := os.ReadFile("/proc/self/uid_map"); err == nil && !identityMap(m) {
+		return "a user namespace"
+	}
+	return ""
+}
+
+// identityMap reports whether an id map is the initial namespace's, which
+// maps every id onto itself.
+func identityMap(m []byte) bool {
+	return strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295"
 }

@@ -2,6 +2,7 @@ package userns
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -102,11 +103,11 @@ func createHolder() error {
 	}
 	uids, err := SubIDs(name, uid, UIDs)
 	if err != nil {
-		return hint.Wrap(err, subIDFix(name))
+		return hint.Wrap(err, SubIDFix(name, uid))
 	}
 	gids, err := SubIDs(name, uid, GIDs)
 	if err != nil {
-		return hint.Wrap(err, subIDFix(name))
+		return hint.Wrap(err, SubIDFix(name, uid))
 	}
 	newuidmap, err := mapTool("newuidmap")
 	if err != nil {
@@ -185,31 +186,53 @@ func mapTool(name string) (string, error) {
 		return "", hint.Wrap(fmt.Errorf("%s not found: rootless containers need it to map subordinate ids", name),
 			"install package uidmap: sudo apt-get install uidmap")
 	}
-	if ok, why := Privileged(path); !ok {
-		return "", hint.Wrap(fmt.Errorf("%s is %s", path, why),
-			fmt.Sprintf("sudo chmod u+s %s (or: sudo setcap cap_setuid,cap_setgid+ep %s)", path, path))
+	capability := mapToolCaps[name]
+	if ok, why := Privileged(path, capability); !ok {
+		return "", hint.Wrap(fmt.Errorf("%s %s", path, why),
+			fmt.Sprintf("sudo chmod u+s %s (or: sudo setcap %s+ep %s)", path, capName[capability], path))
 	}
 	return path, nil
 }
 
-// Privileged reports whether a map tool is setuid root or carries file
-// capabilities; otherwise why not.
-func Privileged(path string) (bool, string) {
+// mapToolCaps is the capability each map tool needs to write its map.
+var mapToolCaps = map[string]int{"newuidmap": unix.CAP_SETUID, "newgidmap": unix.CAP_SETGID}
+
+var capName = map[int]string{unix.CAP_SETUID: "cap_setuid", unix.CAP_SETGID: "cap_setgid"}
+
+// Privileged reports how a map tool gets the privilege to write id maps
+// ("is setuid root"), or false and why it has none ("is neither ...").
+// File capabilities only count when they include capability, effective.
+func Privileged(path string, capability int) (bool, string) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return false, err.Error()
 	}
 	if st.Mode&unix.S_ISUID != 0 && st.Uid == 0 {
-		return true, ""
+		return true, "is setuid root"
 	}
-	if n, err := unix.Getxattr(path, "security.capability", nil); err == nil && n > 0 {
-		return true, ""
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(path, "security.capability", buf)
+	if err != nil || n <= 0 {
+		return false, "is neither setuid root nor given file capabilities"
 	}
-	return false, "neither setuid root nor given file capabilities"
+	if !fileCapEffective(buf[:n], capability) {
+		return false, "is not setuid root, and its file capabilities lack " + capName[capability] + "+ep"
+	}
+	return true, "has " + capName[capability] + "+ep as a file capability"
 }
 
-func subIDFix(name string) string {
-	return fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s (pick a range no other user has)", name)
+// fileCapEffective reads a security.capability xattr (struct
+// vfs_cap_data, little endian: magic and flags, then permitted and
+// inheritable per 32 capabilities) and reports whether capability is
+// permitted with the effective flag set.
+func fileCapEffective(xattr []byte, capability int) bool {
+	const effective = 0x1 // VFS_CAP_FLAGS_EFFECTIVE
+	if len(xattr) < 12 || capability >= 32 {
+		return false
+	}
+	magic := binary.LittleEndian.Uint32(xattr[0:4])
+	permitted := binary.LittleEndian.Uint32(xattr[4:8])
+	return magic&effective != 0 && permitted&(1<<capability) != 0
 }
 
 func userName(uid int) (string, error) {

@@ -116,3 +116,55 @@ func MapArgs(hostID int, ranges []Range) []string {
 	}
 	return args
 }
+
+// owners reads every line of /etc/subuid or /etc/subgid: owner (a name or a
+// numeric uid) and range. A missing file has no lines.
+func owners(kind Kind) ([]ownedRange, error) {
+	data, err := os.ReadFile(kind.file())
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return parseOwners(data), nil
+}
+
+// ownedRange is one line of a subordinate id file.
+type ownedRange struct {
+	Owner string
+	Range
+}
+
+func parseOwners(data []byte) []ownedRange {
+	var out []ownedRange
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(f) != 3 || f[0] == "" || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if r, ok := makeRange(f[1], f[2]); ok {
+			out = append(out, ownedRange{f[0], r})
+		}
+	}
+	return out
+}
+
+// End returns the first id after the range.
+func (r Range) End() int { return r.Start + r.Count }
+
+func (r Range) String() string { return fmt.Sprintf("%d-%d", r.Start, r.End()-1) }
+
+func (r Range) overlaps(o Range) bool { return r.Start < o.End() && o.Start < r.End() }
+
+// firstSubID is where useradd starts allocating (SUB_UID_MIN in login.defs).
+const firstSubID = 100000
+
+// freeRange returns count ids that no line of either file uses: after every
+// existing range, as useradd would allocate them, and the same for uids and
+// gids so one usermod line can add both.
+func freeRange(lines []ownedRange, count int) Range {
+	start := firstSubID
+	for _, l := range lines {
+		start = max(start, l.End())
+	}
+	return Range{start, count}
+}

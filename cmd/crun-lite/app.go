@@ -33,17 +33,29 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:                   "crun-lite",
 		Usage:                  "run containers rootless, fast",
+		Description:            appDescription,
 		Version:                version,
 		UseShortOptionHandling: true,
-		EnableBashCompletion:   true,
-		HideHelpCommand:        true,
-		Suggest:                true,
-		Flags:                  globalFlags(),
-		Commands:               commands(),
+		// -e A=1,2 and -v SRC:DST:ro,z carry commas: no splitting of values
+		// (the few lists that take commas are split where they are read).
+		DisableSliceFlagSeparator: true,
+		HideHelpCommand:           true,
+		Suggest:                   true,
+		Flags:                     globalFlags(),
+		Commands:                  commands(),
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }
+
+// appDescription opens --help and crun-lite(1).
+const appDescription = `crun-lite runs OCI images as an unprivileged user. All commands of a user
+share one user namespace, kept by a small holder process, that maps the user
+to root and their subordinate ids (/etc/subuid, /etc/subgid) to the other ids
+of the images; images are pulled with containers/image into a
+containers/storage store on native overlay, fuse-overlayfs or vfs. When the
+host lacks something rootless containers need, crun-lite doctor says what
+and how to fix it.`
 
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
@@ -57,7 +69,8 @@ func globalFlags() []cli.Flag {
 }
 
 func commands() []*cli.Command {
-	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand()}, imageCommands()...)
+	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(),
+		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
 }
 
 // Main runs the CLI and returns the process exit code: 0, the container's
@@ -118,6 +131,7 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			return err
 		}
 		rec.Mark("user namespace")
+		warnRuntimeDir(c.App.ErrWriter)
 		setLogLevel(c.String("log-level"))
 		opts, err := storeOptions(c)
 		if err != nil {
@@ -135,6 +149,14 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer cancel()
 		return fn(c, &env{ctx: ctx, store: st, timing: rec})
+	}
+}
+
+// warnRuntimeDir warns, with the fix, when this command keeps its runtime
+// state apart from the user's login sessions (see run.RuntimeDirWarning).
+func warnRuntimeDir(w io.Writer) {
+	if warning, fix := run.RuntimeDirWarning(); warning != "" {
+		fmt.Fprintf(w, "crun-lite: warning: %s\nhint: %s\n", warning, fix)
 	}
 }
 

@@ -15,6 +15,12 @@ func psCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ps",
 		Usage: "list kept containers (those run without --rm)",
+		Description: `Lists the containers kept in the store: running ones, and with --all also
+those that exited, with their exit status.
+
+Examples:
+   crun-lite ps -a
+   crun-lite rm $(crun-lite ps -aq)`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list exited containers too"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs"},
@@ -53,6 +59,12 @@ func rmCommand() *cli.Command {
 		Name:      "rm",
 		Usage:     "remove kept containers",
 		ArgsUsage: "CONTAINER...",
+		Description: `Removes each CONTAINER (a name, an ID or an ID prefix) and its writable layer
+from the store, and prints its ID. A running container is refused.
+
+Examples:
+   crun-lite rm web
+   crun-lite rm --all`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every container that is not running"},
 		},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.podman.io/image/v5/types"
@@ -11,6 +13,7 @@ import (
 )
 
 const (
+	catMounts    = "Mounts"
 	catContainer = "Container"
 	catSecurity  = "Security"
 	catNetwork   = "Network"
@@ -27,13 +30,39 @@ from IMAGE, pulling IMAGE first when it is not in the store. crun-lite exits wit
 the command's exit code; 125 when crun-lite itself failed, 126 when the command
 cannot be executed, 127 when it is not found, 128+N when it died of signal N.
 
+Signals sent to crun-lite are passed on to the command. A command that is pid 1
+ignores signals it has no handler for (the kernel's rule for namespace inits),
+so after forwarding SIGTERM crun-lite kills the container --stop-timeout seconds
+later; --init puts a tiny init in front that forwards every signal.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
-   crun-lite run --rm --user 1000 --network none IMAGE id`,
+   crun-lite run -it --rm --user 1000 IMAGE sh
+   echo hi | crun-lite run -i --rm IMAGE cat`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number)", Category: catSecurity},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
+			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
+			&cli.UintFlag{Name: "stop-timeout", Value: 10, Usage: "after forwarding SIGTERM, kill the container when it is still running `SECONDS` later (0: never)", Category: catContainer},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `NAME=VALUE` (or NAME: the host's value) in the container's environment", Category: catContainer},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment settings from `FILE` (NAME=VALUE lines)", Category: catContainer},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "run the command in `DIR` (created when missing)", Category: catContainer},
+			&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's entrypoint with `CMD` (a program or a JSON array; \"\" clears it)", Category: catContainer},
+			&cli.StringFlag{Name: "hostname", Usage: "set the container's host name to `NAME`", Category: catContainer},
+			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind-mount `SOURCE:TARGET[:OPTIONS]` (ro, rw, z, Z, U); a SOURCE that is not a path names a volume", Category: catMounts},
+			&cli.StringSliceFlag{Name: "mount", Usage: "mount `type=bind|volume|tmpfs,source=...,target=...[,ro]`", Category: catMounts},
+			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs on `PATH[:OPTIONS]` (default rw,noexec,nosuid,nodev)", Category: catMounts},
+			&cli.BoolFlag{Name: "read-only", Usage: "make the root filesystem read-only", Category: catMounts},
+			&cli.BoolFlag{Name: "read-only-tmpfs", Value: true, Usage: "with --read-only, keep /tmp, /var/tmp and /run writable (tmpfs)", Category: catMounts},
+			&cli.StringFlag{Name: "userns", Usage: "user namespace `MODE`: keep-id[:uid=U,gid=G] keeps your uid and gid inside", Category: catSecurity},
+			&cli.BoolFlag{Name: "privileged", Usage: "give the container every capability of the user namespace, no seccomp filter, nothing masked (still rootless)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "`OPT`: no-new-privileges, seccomp=unconfined|FILE.json, mask=PATHS, unmask=PATHS|ALL", Category: catSecurity},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network `MODE`: host (share the host's) or none (loopback only)", Category: catNetwork},
 			tlsVerifyFlag(catImage),
 		},
@@ -58,14 +87,37 @@ func runAction(c *cli.Context, e *env) error {
 		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
 	}
 	opts := run.Options{
-		Image:   c.Args().First(),
-		Command: c.Args().Tail(),
-		Remove:  c.Bool("rm"),
-		Name:    c.String("name"),
-		Network: c.String("network"),
-		User:    c.String("user"),
-		Pull:    store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
-		Timing:  e.timing,
+		Image:         c.Args().First(),
+		Command:       c.Args().Tail(),
+		Remove:        c.Bool("rm"),
+		Name:          c.String("name"),
+		Network:       c.String("network"),
+		User:          c.String("user"),
+		GroupAdd:      c.StringSlice("group-add"),
+		Interactive:   c.Bool("interactive"),
+		TTY:           c.Bool("tty"),
+		Init:          c.Bool("init"),
+		StopTimeout:   time.Duration(c.Uint("stop-timeout")) * time.Second,
+		Env:           c.StringSlice("env"),
+		EnvFiles:      c.StringSlice("env-file"),
+		Workdir:       c.String("workdir"),
+		Hostname:      c.String("hostname"),
+		Volumes:       c.StringSlice("volume"),
+		Mounts:        c.StringSlice("mount"),
+		Tmpfs:         c.StringSlice("tmpfs"),
+		ReadOnly:      c.Bool("read-only"),
+		ReadOnlyTmpfs: c.Bool("read-only-tmpfs"),
+		Userns:        c.String("userns"),
+		Privileged:    c.Bool("privileged"),
+		CapAdd:        commaList(c.StringSlice("cap-add")),
+		CapDrop:       commaList(c.StringSlice("cap-drop")),
+		SecurityOpt:   c.StringSlice("security-opt"),
+		Pull:          store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
+		Timing:        e.timing,
+	}
+	if c.IsSet("entrypoint") {
+		ep := c.String("entrypoint")
+		opts.Entrypoint = &ep
 	}
 	code, err := run.Run(e.ctx, e.store, opts)
 	if err != nil {
@@ -75,4 +127,14 @@ func runAction(c *cli.Context, e *env) error {
 		return exitStatus(code)
 	}
 	return nil
+}
+
+// commaList splits values of options that, as in Podman, take
+// comma-separated lists (--cap-add A,B).
+func commaList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		out = append(out, strings.Split(v, ",")...)
+	}
+	return out
 }

@@ -55,12 +55,13 @@ Examples:
 			{
 				Name:  "reset",
 				Usage: "delete every image and container of the store",
-				Description: `Deletes every image, container and layer of the store and its state, as
-podman system reset does; the next command starts from an empty store and
-chooses its storage driver again. Asks first unless --force.
+				Description: `Deletes every image and container of the store (--root) and its runtime state
+(--runroot), after asking on the terminal unless --force is given. The user
+namespace holder is left alone.
 
-Example:
-   crun-lite system reset --force`,
+Examples:
+   crun-lite system reset -f
+   crun-lite --root /tmp/store system reset -f`,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
 				},

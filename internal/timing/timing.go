@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type mark struct {
@@ -34,6 +36,20 @@ func (r *Recorder) Mark(phase string) {
 	if r != nil {
 		r.marks = append(r.marks, mark{phase, time.Now()})
 	}
+}
+
+// MarkMono ends phase at ns, a CLOCK_MONOTONIC time taken by another
+// process (the container's first process reports its own steps).
+func (r *Recorder) MarkMono(phase string, ns uint64) {
+	if r == nil {
+		return
+	}
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return
+	}
+	now := time.Now()
+	r.marks = append(r.marks, mark{phase, now.Add(-time.Duration(uint64(ts.Nano()) - ns))})
 }
 
 // Print writes one line per phase and the total.

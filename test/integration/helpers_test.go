@@ -127,7 +127,14 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	// (fuse-overlayfs, network helpers, the container) would otherwise live on
 	// and keep the output pipes open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error {
+		// A hang is a bug worth a post-mortem: what each process of ours
+		// waits in, then Go's stack dump (SIGQUIT), then the kill.
+		t.Logf("crun-lite %s hung; processes:\n%s", strings.Join(args, " "), describeProcesses())
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGQUIT)
+		time.Sleep(2 * time.Second)
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	// A child that outlives crun-lite with our stdout (say a detached
 	// container's monitor that did not close it) would block Wait forever.
 	cmd.WaitDelay = 10 * time.Second
@@ -197,5 +204,48 @@ func unmountFuseUnder(dir string) {
 	sort.Sort(sort.Reverse(sort.StringSlice(targets)))
 	for _, mnt := range targets {
 		exec.Command("fusermount3", "-u", "-z", mnt).Run()
+	}
+}
+
+// describeProcesses lists this user's processes with their state and the
+// kernel function they sleep in.
+func describeProcesses() string {
+	var b strings.Builder
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid := d.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil || !strings.Contains(string(status), fmt.Sprintf("\nUid:\t%d\t", os.Getuid())) {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		state := ""
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "State:") || strings.HasPrefix(line, "PPid:") {
+				state += strings.Join(strings.Fields(line)[1:2], "") + " "
+			}
+		}
+		fmt.Fprintf(&b, "  %s %s%s\n", pid, state, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		// Every thread: the kernel function it sleeps in and its syscall.
+		tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+		for _, task := range tasks {
+			dir := "/proc/" + pid + "/task/" + task.Name()
+			wchan, _ := os.ReadFile(dir + "/wchan")
+			sc, _ := os.ReadFile(dir + "/syscall")
+			fmt.Fprintf(&b, "      tid %s wchan %s syscall %s\n", task.Name(), wchan, strings.TrimSpace(string(sc)))
+		}
+	}
+	return b.String()
+}
+
+// skipIfRoot skips a test that is about rootless use when the suite runs as
+// real root (make test-root).
+func skipIfRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		t.Skip("as real root: " + why)
 	}
 }

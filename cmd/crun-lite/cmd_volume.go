@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/store"
+)
+
+func volumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "volume",
+		Usage: "manage named volumes (-v NAME:/path creates them on first use)",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "create a named volume", ArgsUsage: "NAME",
+				Action: withStore(func(c *cli.Context, e *env) error {
+					if c.NArg() != 1 {
+						return errors.New("volume create needs a NAME")
+					}
+					if _, err := e.store.VolumePath(c.Args().First(), true); err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, c.Args().First())
+					return nil
+				}),
+			},
+			{
+				Name: "ls", Aliases: []string{"list"}, Usage: "list named volumes",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names"},
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
+				},
+				Action: withStore(func(c *cli.Context, e *env) error {
+					vols, err := e.store.Volumes()
+					if err != nil {
+						return err
+					}
+					switch {
+					case c.String("format") == "json":
+						if vols == nil {
+							vols = []store.Volume{}
+						}
+						return writeJSON(c, vols)
+					case c.Bool("quiet"):
+						for _, v := range vols {
+							fmt.Fprintln(c.App.Writer, v.Name)
+						}
+						return nil
+					}
+					w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+					fmt.Fprintln(w, "VOLUME NAME\tMOUNTPOINT")
+					for _, v := range vols {
+						fmt.Fprintf(w, "%s\t%s\n", v.Name, v.Path)
+					}
+					return w.Flush()
+				}),
+			},
+			{
+				Name: "inspect", Usage: "show volumes as JSON", ArgsUsage: "NAME...",
+				Action: withStore(func(c *cli.Context, e *env) error {
+					var out []store.Volume
+					for _, n := range c.Args().Slice() {
+						v, err := e.store.Volume(n)
+						if err != nil {
+							return err
+						}
+						out = append(out, *v)
+					}
+					if len(out) == 0 {
+						return errors.New("volume inspect needs a NAME")
+					}
+					return writeJSON(c, out)
+				}),
+			},
+			{
+				Name: "rm", Aliases: []string{"remove"}, Usage: "remove named volumes and their data", ArgsUsage: "NAME...",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even when containers use it"}},
+				Action: withStore(func(c *cli.Context, e *env) error {
+					if c.NArg() == 0 {
+						return errors.New("volume rm needs a NAME")
+					}
+					for _, n := range c.Args().Slice() {
+						users, err := run.VolumeUsers(e.store, n)
+						if err != nil {
+							return err
+						}
+						if len(users) > 0 && !c.Bool("force") {
+							return fmt.Errorf("volume %s is used by %s: remove them first, or use -f", n, strings.Join(users, ", "))
+						}
+						if err := e.store.RemoveVolume(n); err != nil {
+							return err
+						}
+						fmt.Fprintln(c.App.Writer, n)
+					}
+					return nil
+				}),
+			},
+		},
+	}
+}
+
+func writeJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeSource stands in for the store; the real one is tested against a real
+// store in test/integration (TestCompletionBash and friends).
+type fakeSource struct{ gotRoot []string }
+
+func (f *fakeSource) images(g globalOpts) []candidate {
+	f.gotRoot = g["root"]
+	return []candidate{{"localhost/busybox:latest", ""}, {"busybox:latest", ""}, {"127.0.0.1:5000/test/debian:latest", ""}}
+}
+
+func (f *fakeSource) containers(globalOpts) []candidate {
+	return []candidate{{"web", ""}, {"db", ""}}
+}
+
+func values(r completion) []string {
+	var v []string
+	for _, c := range r.cands {
+		v = append(v, c.value)
+	}
+	return v
+}
+
+func TestComplete(t *testing.T) {
+	cases := []struct {
+		line  string // words, the last one is under the cursor ("" after a space)
+		want  []string
+		shell string
+	}{
+		{"ru", []string{"run"}, ""},
+		{"", []string{"run", "pull", "images", "ps", "rm", "system", "volume", "doctor", "completion"}, ""},
+		{"run ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
+		{"run --rm bus", []string{"busybox:latest"}, ""},
+		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer
+		{"run busybox:latest --r", nil, ""},
+		{"run --network ", []string{"host", "none"}, ""},
+		{"run --net n", []string{"none"}, ""},
+		{"run --network=h", []string{"--network=host"}, ""},
+		{"run -u 1000 --n", []string{"--name", "--network", "--net"}, ""},
+		{"--storage-driver ", []string{"overlay", "vfs"}, ""},
+		{"--root ", nil, "dirs"},
+		{"--root /x --log-level e", []string{"error"}, ""},
+		{"--root /x ps --a", []string{"--all"}, ""},
+		{"system ", []string{"reset"}, ""},
+		{"system reset -", []string{"--force", "-f", "--help", "-h"}, ""},
+		{"rm ", []string{"web", "db"}, ""},
+		{"rm web ", []string{"db"}, ""},
+		{"completion ", []string{"bash", "zsh", "fish"}, ""},
+		{"completion bash ", nil, ""},
+		{"doctor --format ", []string{"text", "json"}, ""},
+		{"images --format ", []string{"table", "json"}, ""},
+		{"__comp", nil, ""},                          // hidden
+		{"run --net ", []string{"host", "none"}, ""}, // "--network=h" above must not have changed the choices
+	}
+	for _, c := range cases {
+		words := strings.Split(c.line, " ")
+		src := &fakeSource{}
+		got := complete(newApp(), words[:len(words)-1], words[len(words)-1], src)
+		if !slices.Equal(values(got), c.want) || got.shell != c.shell {
+			t.Errorf("crun-lite %s<TAB>: got %q :%s, want %q :%s", c.line, values(got), got.shell, c.want, c.shell)
+		}
+	}
+}
+
+// The store to list is the one the global options typed so far name.
+func TestCompleteUsesTypedStore(t *testing.T) {
+	src := &fakeSource{}
+	complete(newApp(), []string{"--root", "/a", "--root=/b", "run"}, "", src)
+	if !slices.Equal(src.gotRoot, []string{"/a", "/b"}) {
+		t.Errorf("root options seen: %q", src.gotRoot)
+	}
+}
+
+func TestCompletionOutput(t *testing.T) {
+	var b bytes.Buffer
+	completion{cands: []candidate{{"a", "first\nsecond"}, {"b", ""}}, shell: "files"}.print(&b)
+	if got := b.String(); got != "a\tfirst\nb\t\n:files\n" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -1,0 +1,201 @@
+package seccomp
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// run evaluates a compiled program for one call the way the kernel would.
+func run(t *testing.T, prog []byte, archID uint32, nr int, args ...uint64) uint32 {
+	t.Helper()
+	var raw []bpf.RawInstruction
+	for i := 0; i+8 <= len(prog); i += 8 {
+		raw = append(raw, bpf.RawInstruction{
+			Op: binary.NativeEndian.Uint16(prog[i:]), Jt: prog[i+2], Jf: prog[i+3],
+			K: binary.NativeEndian.Uint32(prog[i+4:]),
+		})
+	}
+	insns, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatal("program does not disassemble")
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// struct seccomp_data: nr, arch, instruction_pointer, args[6]. The VM
+	// loads big-endian words, so lay the data out for it.
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], uint32(nr))
+	binary.BigEndian.PutUint32(data[4:], archID)
+	for i, a := range args {
+		// little-endian u64: the low word first
+		binary.BigEndian.PutUint32(data[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(data[16+8*i+4:], uint32(a>>32))
+	}
+	out, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(out)
+}
+
+const (
+	allow = unix.SECCOMP_RET_ALLOW
+	eperm = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+)
+
+func TestDefaultProfile(t *testing.T) {
+	prog, err := Default().Compile(Target{Caps: []string{"CAP_CHOWN", "CAP_SETUID"}, Kernel: "6.18.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x86 := uint32(native.ID)
+	for name, want := range map[string]uint32{
+		"keyctl": eperm, "add_key": eperm, "request_key": eperm, "kexec_load": eperm,
+		"open_by_handle_at": eperm, "bpf": eperm, "perf_event_open": eperm, "userfaultfd": eperm,
+		"mount": eperm, "unshare": eperm, "read": allow, "openat": allow, "execve": allow,
+		"setresuid": allow, "capset": allow,
+	} {
+		if got := run(t, prog, x86, native.SyscallNames[name]); got != want {
+			t.Errorf("%s: got %#x, want %#x", name, got, want)
+		}
+	}
+	clone := native.SyscallNames["clone"]
+	if got := run(t, prog, x86, clone, uint64(unix.SIGCHLD)); got != allow {
+		t.Errorf("plain clone: %#x", got)
+	}
+	if got := run(t, prog, x86, clone, unix.CLONE_NEWUSER|uint64(unix.SIGCHLD)); got != eperm {
+		t.Errorf("clone(CLONE_NEWUSER): %#x", got)
+	}
+	if got := run(t, prog, x86, native.SyscallNames["clone3"]); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		t.Errorf("clone3: %#x", got)
+	}
+	// The i386 ABI (int 0x80) would bypass every rule: it is refused.
+	if got := run(t, prog, 0x40000003, 0); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		t.Errorf("i386 call: %#x", got)
+	}
+}
+
+func TestCapsLiftRules(t *testing.T) {
+	prog, err := Default().Compile(Target{Caps: []string{"CAP_SYS_ADMIN"}, Kernel: "6.18.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x86 := uint32(native.ID)
+	if got := run(t, prog, x86, native.SyscallNames["mount"]); got != allow {
+		t.Errorf("mount with CAP_SYS_ADMIN: %#x", got)
+	}
+	if got := run(t, prog, x86, native.SyscallNames["clone"], unix.CLONE_NEWNS); got != allow {
+		t.Errorf("clone(CLONE_NEWNS) with CAP_SYS_ADMIN: %#x", got)
+	}
+	if got := run(t, prog, x86, native.SyscallNames["keyctl"]); got != eperm {
+		t.Errorf("keyctl stays denied: %#x", got)
+	}
+}
+
+// A Podman-style allow-list: default ERRNO, rules with includes, args and
+// calls this assembler does not know.
+func TestPodmanStyleProfile(t *testing.T) {
+	p, err := Parse([]byte(`{
+		"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+		"archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+		"syscalls": [
+			{"names": ["read", "write", "no_such_call_yet"], "action": "SCMP_ACT_ALLOW"},
+			{"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]},
+			{"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8"}},
+			{"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+			{"names": ["vm86"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["x86"]}}
+		]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := p.Compile(Target{Kernel: "6.1.0-13-amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x86, enosys := uint32(native.ID), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)
+	for _, c := range []struct {
+		name string
+		args []uint64
+		want uint32
+	}{
+		{"read", nil, allow}, {"write", nil, allow}, {"openat", nil, enosys},
+		{"personality", []uint64{8}, allow}, {"personality", []uint64{0x400000}, enosys},
+		{"ptrace", nil, allow}, {"mount", nil, enosys},
+	} {
+		if got := run(t, prog, x86, native.SyscallNames[c.name], c.args...); got != c.want {
+			t.Errorf("%s%v: got %#x, want %#x", c.name, c.args, got, c.want)
+		}
+	}
+}
+
+func TestParseRefusesUnknownFields(t *testing.T) {
+	if _, err := Parse([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscals": []}`)); err == nil {
+		t.Fatal("a misspelled key was accepted")
+	}
+	if _, err := Parse([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "argz": []}]}`)); err == nil {
+		t.Fatal("a misspelled rule key was accepted")
+	}
+}
+
+func TestKernelLess(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"6.1.0-13-amd64", "6.2", true}, {"6.18.44-fc", "4.8", false}, {"5.10", "5.10", false}, {"5.9.1", "5.10", true}} {
+		if kernelLess(c.a, c.b) != c.less {
+			t.Errorf("kernelLess(%q, %q) != %v", c.a, c.b, c.less)
+		}
+	}
+}
+
+// TestArgumentOps checks every comparison against its definition, on 64-bit
+// values that differ in the high word, the low word or neither, and that a
+// failed test lets later rules see the call number again.
+func TestArgumentOps(t *testing.T) {
+	values := []uint64{0, 1, 7, 8, 0xffffffff, 0x100000000, 0x100000007, 0xffffffff00000000, ^uint64(0)}
+	ops := map[string]func(a, v, v2 uint64) bool{
+		"SCMP_CMP_EQ":        func(a, v, _ uint64) bool { return a == v },
+		"SCMP_CMP_NE":        func(a, v, _ uint64) bool { return a != v },
+		"SCMP_CMP_LT":        func(a, v, _ uint64) bool { return a < v },
+		"SCMP_CMP_LE":        func(a, v, _ uint64) bool { return a <= v },
+		"SCMP_CMP_GT":        func(a, v, _ uint64) bool { return a > v },
+		"SCMP_CMP_GE":        func(a, v, _ uint64) bool { return a >= v },
+		"SCMP_CMP_MASKED_EQ": func(a, v, v2 uint64) bool { return a&v == v2 },
+	}
+	x86 := uint32(native.ID)
+	read, write := native.SyscallNames["read"], native.SyscallNames["write"]
+	for op, holds := range ops {
+		for _, v := range values {
+			for _, v2 := range []uint64{0, v, 7} {
+				errno := uint(5)
+				p := &Profile{DefaultAction: "SCMP_ACT_ALLOW", Syscalls: []Rule{
+					{Names: []string{"read"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &errno,
+						Args: []Arg{{Index: 2, Value: v, ValueTwo: v2, Op: op}}},
+					{Names: []string{"write"}, Action: "SCMP_ACT_ERRNO"},
+				}}
+				prog, err := p.Compile(Target{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range values {
+					want := uint32(allow)
+					if holds(a, v, v2) {
+						want = unix.SECCOMP_RET_ERRNO | 5
+					}
+					if got := run(t, prog, x86, read, 0, 0, a); got != want {
+						t.Errorf("%s value %#x valueTwo %#x, arg %#x: got %#x, want %#x", op, v, v2, a, got, want)
+					}
+					// The rule after the argument test still sees the call number.
+					if got := run(t, prog, x86, write, 0, 0, a); got != eperm {
+						t.Fatalf("write after a %s rule: got %#x", op, got)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package run
+
+import (
+	"fmt"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/seccomp"
+	"github.com/crun-lite/crun-lite/userns"
+)
+
+// config is what the options decide, checked before any image is pulled.
+type config struct {
+	mounts     []mountSpec
+	caps       []string // the container root's capabilities
+	sec        securityOpts
+	seccomp    []byte   // compiled filter, nil for none
+	keepID     *keepID  // --userns=keep-id
+	entrypoint []string // nil: the image's
+	env        []string // env files, then -e, applied over the image's
+	masked     []string
+	readonly   []string
+}
+
+// Paths of /proc and /sys hidden or made read-only in every container that
+// is not --privileged, as runc and Podman do: they describe or control the
+// host, not the container.
+var (
+	defaultMasked = []string{
+		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts",
+		"/sys/firmware", "/sys/fs/selinux", "/sys/dev/block",
+	}
+	defaultReadonly = []string{
+		"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+func configure(o Options) (config, error) {
+	var cfg config
+	var err error
+	if cfg.mounts, err = parseMounts(o); err != nil {
+		return cfg, err
+	}
+	if cfg.caps, err = capSetFor(o.Privileged, o.CapAdd, o.CapDrop); err != nil {
+		return cfg, err
+	}
+	if cfg.sec, err = parseSecurityOpts(o.SecurityOpt); err != nil {
+		return cfg, err
+	}
+	if cfg.seccomp, err = seccompFilter(o.Privileged, cfg.sec.seccomp, cfg.caps); err != nil {
+		return cfg, err
+	}
+	if cfg.keepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
+		return cfg, err
+	}
+	if o.Entrypoint != nil {
+		if cfg.entrypoint, err = parseEntrypoint(*o.Entrypoint); err != nil {
+			return cfg, err
+		}
+	}
+	for _, f := range o.EnvFiles {
+		lines, err := envFile(f)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.env = append(cfg.env, lines...)
+	}
+	cfg.env = append(cfg.env, o.Env...)
+	cfg.masked, cfg.readonly = maskedPaths(o.Privileged, cfg.sec)
+	return cfg, nil
+}
+
+func parseMounts(o Options) ([]mountSpec, error) {
+	var ms []mountSpec
+	add := func(specs []string, parse func(string) (mountSpec, error)) error {
+		for _, s := range specs {
+			m, err := parse(s)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+		}
+		return nil
+	}
+	if err := add(o.Volumes, parseVolume); err != nil {
+		return nil, err
+	}
+	if err := add(o.Mounts, parseMount); err != nil {
+		return nil, err
+	}
+	if err := add(o.Tmpfs, parseTmpfs); err != nil {
+		return nil, err
+	}
+	if o.ReadOnly && o.ReadOnlyTmpfs {
+		for _, t := range []string{"/tmp", "/var/tmp", "/run"} {
+			if !slices.ContainsFunc(ms, func(m mountSpec) bool { return m.target == t }) {
+				ms = append(ms, mountSpec{kind: "tmpfs", target: t, flags: unix.MS_NOSUID | unix.MS_NODEV, data: "mode=1777"})
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if seen[m.target] {
+			return nil, badOption("two mounts on %s", m.target)
+		}
+		seen[m.target] = true
+	}
+	sortMounts(ms)
+	return ms, nil
+}
+
+// seccompFilter compiles the profile the options ask for: the default one,
+// a file, or none (--privileged, seccomp=unconfined).
+func seccompFilter(privileged bool, choice string, caps []string) ([]byte, error) {
+	if choice == "unconfined" || (privileged && choice == "") {
+		return nil, nil
+	}
+	profile := seccomp.Default()
+	if choice != "" {
+		p, err := seccomp.Load(choice)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
+		}
+		profile = p
+	}
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	filter, err := profile.Compile(seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:])})
+	if err != nil {
+		return nil, fmt.Errorf("%w: seccomp profile: %v", ErrBadOption, err)
+	}
+	return filter, nil
+}
+
+// maskedPaths applies --privileged and mask=/unmask= to the defaults.
+func maskedPaths(privileged bool, sec securityOpts) (masked, readonly []string) {
+	if !privileged && !sec.unmaskedAll {
+		masked = slices.Clone(defaultMasked)
+		readonly = slices.Clone(defaultReadonly)
+	}
+	masked = append(masked, sec.mask...)
+	drop := func(p string) bool { return slices.Contains(sec.unmask, p) }
+	return slices.DeleteFunc(masked, drop), slices.DeleteFunc(readonly, drop)
+}

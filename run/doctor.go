@@ -1,0 +1,176 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hostcheck"
+	"github.com/crun-lite/crun-lite/internal/paths"
+	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/userns"
+)
+
+// probeTimeout bounds the overlay probe: a graph root on a hung network
+// file system must not hang doctor.
+const probeTimeout = 20 * time.Second
+
+// Doctor checks the host for everything rootless containers need, for the
+// store described by o. It must run on the host, outside the user namespace
+// (the C constructor never joins it for `doctor`): it tests what creating
+// the namespace would meet, not what an existing one hides.
+func Doctor(o store.Options) []hostcheck.Check {
+	uid := userns.HostUID()
+	probe, tried, probeErr := probeOverlay(o.GraphRoot)
+	var checks []hostcheck.Check
+	if userns.Rootless() {
+		checks = append(checks, namespaceChecks(uid, tried)...)
+	} else {
+		checks = append(checks, hostcheck.Check{ID: "root", Title: "user", Status: hostcheck.Info,
+			Message: "running as real root: no user namespace, subordinate ids or newuidmap needed; run doctor as the user who runs containers"})
+	}
+	checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
+	return append(checks, paths.CheckRuntimeDir(uid), checkCgroup(uid), checkNetwork())
+}
+
+// namespaceChecks are what creating the per-user namespace needs.
+func namespaceChecks(uid int, tried error) []hostcheck.Check {
+	name, err := userns.UserName(uid)
+	if err != nil {
+		return []hostcheck.Check{hostcheck.FromError("user", "user", "", err), userns.CheckUserns(tried)}
+	}
+	return []hostcheck.Check{
+		userns.CheckSubIDs(name, uid, userns.UIDs),
+		userns.CheckSubIDs(name, uid, userns.GIDs),
+		userns.CheckMapTool("newuidmap"),
+		userns.CheckMapTool("newgidmap"),
+		userns.CheckUserns(tried),
+		userns.CheckNesting(name, uid),
+		userns.CheckHolder(name, uid),
+	}
+}
+
+// probeOverlay runs the store's overlay probe as root in a namespace of
+// its own. tried is the error of creating that namespace and mounting in it
+// (what the user namespaces check grades); probeErr says why there is no
+// probe result.
+func probeOverlay(graphRoot string) (p *store.OverlayProbe, tried, probeErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	cmd := store.OverlayProbeCommand(ctx, graphRoot)
+	userns.PrivateNamespace(cmd)
+	if userns.Rootless() {
+		// What join.go sets in the real namespace: overlay needs userxattr there.
+		cmd.Env = append(os.Environ(), "_CONTAINERS_USERNS_CONFIGURED=done")
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if cmd.Process == nil { // clone failed: no namespace at all
+			err = fmt.Errorf("create user namespace: %w", err)
+			return nil, err, errors.New("no user namespace: see user namespaces")
+		}
+		return nil, nil, fmt.Errorf("overlay probe failed: %v %s", err, strings.TrimSpace(stderr.String()))
+	}
+	p, err = store.ParseOverlayProbe(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Mount != "" {
+		tried = fmt.Errorf("mount in a new user namespace: %w", p.MountErrno)
+	}
+	return p, tried, nil
+}
+
+// checkCgroup reports whether the user may manage a cgroup v2 subtree,
+// which resource limits will need; nothing uses it yet.
+func checkCgroup(uid int) hostcheck.Check {
+	c := hostcheck.Check{ID: "cgroup", Title: "cgroup delegation", Status: hostcheck.Info}
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		c.Message = "cgroup v1 (or hybrid): nothing can be delegated to you; resource limits will not be available"
+		c.Fix = "boot with systemd.unified_cgroup_hierarchy=1 (the default since Debian 11)"
+		return c
+	}
+	dir := delegatedCgroup(uid)
+	if dir == "" {
+		c.Message = "cgroup v2, but no cgroup of yours is delegated to you: resource limits will not be available"
+		c.Fix = `sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\nDelegate=cpu cpuset io memory pids\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload (then log in again)`
+		return c
+	}
+	ctrl := strings.TrimSpace(string(readFile(filepath.Join(dir, "cgroup.controllers"))))
+	c.Status, c.Message = hostcheck.OK, fmt.Sprintf("%s is yours, with controllers: %s", dir, ctrl)
+	return c
+}
+
+// delegatedCgroup returns the outermost cgroup above this process that the
+// user owns (systemd's user@UID.service), or "".
+func delegatedCgroup(uid int) string {
+	var rel string
+	for _, line := range strings.Split(string(readFile("/proc/self/cgroup")), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			rel = p
+		}
+	}
+	if rel == "" {
+		return ""
+	}
+	found := ""
+	for dir := filepath.Join("/sys/fs/cgroup", rel); dir != "/sys/fs/cgroup"; dir = filepath.Dir(dir) {
+		var st unix.Stat_t
+		if unix.Stat(dir, &st) == nil && int(st.Uid) == uid {
+			found = dir
+		}
+	}
+	return found
+}
+
+// checkNetwork reports the user-mode network helpers: --network host and
+// none need neither.
+func checkNetwork() hostcheck.Check {
+	c := hostcheck.Check{ID: "network", Title: "network helpers", Status: hostcheck.Info}
+	var have []string
+	for _, tool := range []string{"pasta", "slirp4netns"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			have = append(have, p)
+		}
+	}
+	tun := "/dev/net/tun is usable"
+	if f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
+		tun = "/dev/net/tun is not usable (" + err.Error() + ")"
+	} else {
+		f.Close()
+	}
+	if len(have) == 0 {
+		c.Message = "neither pasta nor slirp4netns is installed (--network host and none work without them); " + tun
+		c.Fix = "sudo apt-get install passt"
+		return c
+	}
+	c.Status, c.Message = hostcheck.OK, strings.Join(have, " and ")+" installed; "+tun
+	return c
+}
+
+func readFile(p string) []byte {
+	b, _ := os.ReadFile(p)
+	return b
+}
+
+// RuntimeDirWarning returns the warning every command prints when
+// XDG_RUNTIME_DIR differs from the one the user's login sessions use, with
+// its fix, or "", "".
+func RuntimeDirWarning() (warning, fix string) {
+	cause, fix, split := paths.RuntimeDirIssue(userns.HostUID())
+	if !split {
+		return "", ""
+	}
+	return cause, fix
+}

@@ -1,0 +1,186 @@
+package run
+
+import (
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// stdio connects the command's fds 0-2 to crun-lite's.
+//
+// With -t the container gets a pty of its own (open_pty in spawn.c) and we
+// copy between it and our terminal. Without -t, files and pipes are handed
+// over as they are (no copying, EOF and separate stdout/stderr come for
+// free), but a terminal never is: a process holding the host's terminal could
+// push input into the user's shell with TIOCSTI or change its settings, so a
+// terminal on any of our fds is proxied through a pipe instead.
+type stdio struct {
+	tty, interactive bool
+
+	childEnds []*os.File // closed in the monitor once the child has its copies
+	outputs   sync.WaitGroup
+	inputs    []func()
+	restore   func() // undoes raw mode
+	stopWinch func()
+}
+
+func newStdio(tty, interactive bool) *stdio {
+	return &stdio{tty: tty, interactive: interactive}
+}
+
+// prepare adds the fd moves that must happen before the child's first
+// batch runs, and opens the pipes they need.
+func (s *stdio) prepare(l *opList) error {
+	if s.tty {
+		return nil
+	}
+	if s.interactive && isTerminal(os.Stdin) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		s.childEnds = append(s.childEnds, r)
+		l.dup2(int(r.Fd()), 0)
+		s.inputs = append(s.inputs, func() { _, _ = io.Copy(w, os.Stdin); w.Close() })
+	}
+	for fd, out := range []*os.File{1: os.Stdout, 2: os.Stderr} {
+		if out == nil || !isTerminal(out) {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		s.childEnds = append(s.childEnds, w)
+		l.dup2(int(w.Fd()), fd)
+		s.copyOut(out, r)
+	}
+	return nil
+}
+
+// execOps adds what the command's fds and session need in the last batch.
+// Every container gets a session of its own: no terminal of ours can be its
+// controlling terminal.
+func (s *stdio) execOps(l *opList, u *execUser) {
+	if !s.tty && !s.interactive {
+		l.open("/dev/null", 0)
+	}
+	l.setsid()
+	if s.tty {
+		l.setctty(0)
+		l.chownStdin(u.UID, u.GID)
+	}
+}
+
+// started runs once the child exists: it drops our copies of the child's
+// pipe ends and, with -t, connects the pty the child sent.
+func (s *stdio) started(master *os.File) {
+	for _, f := range s.childEnds {
+		f.Close()
+	}
+	if s.tty && master != nil {
+		s.startTerminal(master)
+	}
+	for _, in := range s.inputs {
+		go in()
+	}
+}
+
+// startTerminal sizes the container's terminal like ours before the command
+// starts, follows our resizes, and with -i puts our terminal in raw mode so
+// that keys (Ctrl-C, Ctrl-Z, Ctrl-D) reach the container's line discipline.
+func (s *stdio) startTerminal(master *os.File) {
+	host := hostTerminal()
+	if host != nil {
+		resize(master, host)
+		s.stopWinch = onSignal(unix.SIGWINCH, func() { resize(master, host) })
+	} else {
+		// No terminal of ours to copy the size from (a script): a 0x0
+		// terminal confuses programs, so give the classic 24x80.
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
+	}
+	if s.interactive {
+		if isTerminal(os.Stdin) {
+			if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+				s.restore = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
+			}
+		}
+		s.inputs = append(s.inputs, func() { _, _ = io.Copy(master, os.Stdin) })
+	}
+	s.copyOut(os.Stdout, master)
+}
+
+func (s *stdio) copyOut(dst io.Writer, src *os.File) {
+	s.outputs.Add(1)
+	go func() {
+		defer s.outputs.Done()
+		// A pty master reads EIO once every slave fd is closed: that is
+		// its end of file.
+		_, _ = io.Copy(dst, src)
+		src.Close()
+	}()
+}
+
+// finish waits (briefly) for the container's last output and restores our
+// terminal. It is safe to call more than once.
+func (s *stdio) finish() {
+	done := make(chan struct{})
+	go func() { s.outputs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second): // a leaked writer must not hang us
+	}
+	if s.stopWinch != nil {
+		s.stopWinch()
+		s.stopWinch = nil
+	}
+	if s.restore != nil {
+		s.restore()
+		s.restore = nil
+	}
+	for _, f := range s.childEnds {
+		f.Close()
+	}
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// hostTerminal returns our terminal, for its size, or nil.
+func hostTerminal() *os.File {
+	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if isTerminal(f) {
+			return f
+		}
+	}
+	return nil
+}
+
+func resize(master, host *os.File) {
+	ws, err := unix.IoctlGetWinsize(int(host.Fd()), unix.TIOCGWINSZ)
+	if err == nil {
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// onSignal calls fn for every sig until the returned stop is called.
+func onSignal(sig os.Signal, fn func()) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, sig)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				fn()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}

@@ -1,0 +1,526 @@
+//go:build integration && faults
+
+// Package faults breaks the host the way desktops break, one fault at a
+// time, and checks that `crun-lite doctor` and `crun-lite run` name the
+// cause and print the fix, then restores the host.
+//
+// It runs as root, because the faults are host settings, but runs crun-lite
+// as the fault user made by hack/test-setup.sh (not the test user, whose
+// namespace holder other test runs rely on). A fault only shows when a new
+// namespace is created, so each case kills the fault user's holder first.
+//
+// Some faults are machine-wide (newuidmap's setuid bit,
+// user.max_user_namespaces, /dev/fuse's mode) and other engineers test on
+// the same machine: each is held only while doctor and run execute, is
+// undone by a test cleanup even when the test fails, and by a watchdog
+// process if this test binary dies (a -timeout, a kill); a journal lets the
+// next run undo what a crashed machine left. Run it with `make test-faults`.
+package faults
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	bin      string     // crun-lite under test
+	testData string     // hack/test-setup.sh's cache: images/busybox.tar
+	fault    *user.User // the fault user
+	uid, gid int
+	rundir   string // the fault user's XDG_RUNTIME_DIR
+)
+
+// journal holds the restore commands of faults in force; a run that finds it
+// was preceded by one that died mid-fault.
+const (
+	journal  = "/run/crun-lite-faults.restore"
+	lockFile = "/run/crun-lite-faults.lock"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "faults: not root: skipping (the faults are host settings; run `make test-faults` as root)")
+		return 0
+	}
+	bin, testData = os.Getenv("CRUNLITE_BIN"), os.Getenv("CRUNLITE_TESTDATA")
+	name := os.Getenv("CRUNLITE_FAULT_USER")
+	if name == "" {
+		name = "crunlite-fault"
+	}
+	var err error
+	if fault, err = user.Lookup(name); bin == "" || testData == "" || err != nil {
+		fmt.Fprintf(os.Stderr, "faults: need CRUNLITE_BIN, CRUNLITE_TESTDATA and user %s (run hack/test-setup.sh): skipping\n", name)
+		return 0
+	}
+	uid, _ = strconv.Atoi(fault.Uid)
+	gid, _ = strconv.Atoi(fault.Gid)
+	rundir = "/run/user/" + fault.Uid
+	// One fault run at a time on this machine.
+	lock, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	if data, err := os.ReadFile(journal); err == nil {
+		fmt.Fprintf(os.Stderr, "faults: undoing what an earlier run left:\n%s", data)
+		if out, err := exec.Command("sh", "-c", string(data)).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "faults: %v: %s\n", err, out)
+			return 1
+		}
+		os.Remove(journal)
+	}
+	return m.Run()
+}
+
+// inject applies a fault and arranges for restore, a shell script that must
+// be idempotent, to undo it: at the end of the test, from a watchdog if this
+// process dies first, from the journal if the machine does.
+func inject(t *testing.T, apply func() error, restore string) {
+	t.Helper()
+	f, err := os.OpenFile(journal, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, restore)
+	f.Close()
+	watchdog := exec.Command("sh", "-c", "sleep 120; "+restore)
+	watchdog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives us
+	if err := watchdog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("sh", "-c", restore).CombinedOutput(); err != nil {
+			t.Errorf("RESTORE FAILED (%v): %s\n%s", err, restore, out)
+			return // the watchdog will try again
+		}
+		_ = syscall.Kill(-watchdog.Process.Pid, syscall.SIGKILL) // sh and its sleep
+		_ = watchdog.Wait()
+		os.Remove(journal)
+	})
+	if err := apply(); err != nil {
+		t.Fatalf("inject: %v", err)
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// crun runs crun-lite as the fault user with a login-like environment;
+// env entries override it, and "NAME=" with no value removes NAME.
+func crun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	return runCmd(t, cmd, env)
+}
+
+// crunNoUserns runs crun-lite as the fault user inside a user namespace
+// that maps every id onto itself (so the host looks the same from inside)
+// and whose user.max_user_namespaces is 0. The kernel checks that limit in
+// every namespace up the chain, so crun-lite meets exactly what it meets
+// when the host's is 0, without taking user namespaces from anyone else on
+// the machine (and without CAP_SYS_RESOURCE, which this rig's root lacks).
+func crunNoUserns(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	script := fmt.Sprintf(`echo 0 >/proc/sys/user/max_user_namespaces && exec setpriv --reuid=%d --regid=%d --clear-groups -- "$@"`, uid, gid)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", append([]string{"-c", script, "sh", bin}, args...)...)
+	all := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: all, GidMappings: all, GidMappingsEnableSetgroups: true}
+	return runCmd(t, cmd, env)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd, env []string) result {
+	t.Helper()
+	cmd.Dir = "/"
+	cmd.Env = environ(env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout.String(), stderr.String(), 0}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	return r
+}
+
+func environ(overrides []string) []string {
+	vars := map[string]string{
+		"HOME": fault.HomeDir, "USER": fault.Username, "LOGNAME": fault.Username,
+		"PATH": "/usr/local/bin:/usr/bin:/bin", "XDG_RUNTIME_DIR": rundir, "LANG": "C.UTF-8",
+	}
+	for _, kv := range overrides {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	var env []string
+	for k, v := range vars {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// newStore returns global options for a fresh store of the fault user.
+func newStore(t *testing.T, extra ...string) []string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "crl-fault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killHolder(t)
+		os.RemoveAll(dir)
+	})
+	return append([]string{"--root", dir + "/root", "--runroot", dir + "/runroot"}, extra...)
+}
+
+// killHolder stops the fault user's namespace holders, wherever their pid
+// files are, so that the next command has to create a namespace.
+func killHolder(t *testing.T) {
+	t.Helper()
+	for _, dir := range []string{rundir + "/crun-lite", "/tmp/crun-lite-" + fault.Uid} {
+		data, err := os.ReadFile(filepath.Join(dir, "userns.pid"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		pid, _ := strconv.Atoi(f[0])
+		if pid > 0 && ownedBy(pid, uid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		os.Remove(filepath.Join(dir, "userns.pid"))
+	}
+}
+
+// ownedBy reports whether pid runs as uid (the pid file could be stale and
+// the pid reused by anything).
+func ownedBy(pid, uid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+			return f[1] == strconv.Itoa(uid)
+		}
+	}
+	return false
+}
+
+type doctorCheck struct{ ID, Status, Message, Fix string }
+
+// doctor runs crun-lite doctor in both formats and returns the check id.
+func doctor(t *testing.T, env []string, global []string, id string) (doctorCheck, result) {
+	t.Helper()
+	r := crun(t, env, append(global, "doctor", "--format", "json")...)
+	var rep struct {
+		OK     bool
+		Checks []doctorCheck
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("doctor --format json: %v\n%s", err, r)
+	}
+	if rep.OK != (r.code == 0) {
+		t.Errorf("doctor: ok %v but exit %d", rep.OK, r.code)
+	}
+	text := crun(t, env, append(global, "doctor")...)
+	for _, c := range rep.Checks {
+		if c.ID != id {
+			continue
+		}
+		if c.Fix != "" && !strings.Contains(text.stdout, "fix: "+c.Fix+"\n") {
+			t.Errorf("doctor's text output lacks the fix %q:\n%s", c.Fix, text.stdout)
+		}
+		return c, r
+	}
+	t.Fatalf("doctor has no %s check:\n%s", id, r)
+	return doctorCheck{}, r
+}
+
+// runBusybox runs a container as the fault user in a fresh store.
+func runBusybox(t *testing.T, env []string, global []string) result {
+	t.Helper()
+	return crun(t, env, append(global, "run", "--rm", "oci-archive:"+testData+"/images/busybox.tar", "true")...)
+}
+
+// wantFailure checks that run failed with the cause on the first line and
+// the fix on the second, and that the fix is doctor's.
+func wantFailure(t *testing.T, r result, cause, fix string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.code != 125 || len(lines) != 2 || !strings.HasPrefix(lines[0], "crun-lite: ") ||
+		!strings.Contains(lines[0], cause) || lines[1] != "hint: "+fix {
+		t.Errorf("run: want exit 125, the cause %q, then \"hint: %s\":\n%s", cause, fix, r)
+	}
+}
+
+func TestNoSubuidRange(t *testing.T) {
+	killHolder(t)
+	orig, err := os.ReadFile("/etc/subuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, l := range strings.Split(string(orig), "\n") {
+		if o, _, _ := strings.Cut(l, ":"); o == fault.Username || o == fault.Uid {
+			mine = append(mine, l)
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatalf("%s has no line in /etc/subuid to remove (run hack/test-setup.sh)", fault.Username)
+	}
+	del := fmt.Sprintf(`sed -i -e '/^%s:/d' -e '/^%s:/d' /etc/subuid`, fault.Username, fault.Uid)
+	inject(t, func() error { return exec.Command("sh", "-c", del).Run() },
+		del+" && printf '%s\\n' "+strings.Join(mine, " ")+" >>/etc/subuid")
+
+	c, r := doctor(t, nil, nil, "subuid")
+	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "no subordinate id range for "+fault.Username) ||
+		!strings.HasPrefix(c.Fix, "sudo usermod --add-subuids ") || strings.Contains(c.Fix, "subgids") ||
+		!strings.HasSuffix(c.Fix, " "+fault.Username) {
+		t.Fatalf("doctor: %+v\n%s", c, r)
+	}
+	run := runBusybox(t, nil, newStore(t))
+	wantFailure(t, run, "no subordinate id range for "+fault.Username, c.Fix)
+	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
+
+	// The fix, as printed, mends it.
+	if out, err := exec.Command("sh", "-c", strings.TrimPrefix(c.Fix, "sudo ")).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", c.Fix, err, out)
+	}
+	if r := runBusybox(t, nil, newStore(t)); r.code != 0 {
+		t.Errorf("after %s, run still fails:\n%s", c.Fix, r)
+	}
+}
+
+// Another user's range overlapping the fault user's is a warning, not a
+// blocker; doctor only (a holder must never map another user's ids).
+func TestOverlappingSubuids(t *testing.T) {
+	data, _ := os.ReadFile("/etc/subuid")
+	var other string
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Split(l, ":"); len(f) == 3 && f[0] != fault.Username && f[0] != fault.Uid {
+			other = l
+			break
+		}
+	}
+	if other == "" {
+		t.Skip("no other user in /etc/subuid to overlap")
+	}
+	f := strings.Split(other, ":")
+	line := fault.Username + ":" + f[1] + ":" + f[2]
+	inject(t, func() error {
+		return exec.Command("sh", "-c", "echo "+line+" >>/etc/subuid").Run()
+	}, fmt.Sprintf(`sed -i '/^%s$/d' /etc/subuid`, line))
+	c, r := doctor(t, nil, nil, "subuid")
+	if r.code != 0 || c.Status != "warning" || !strings.Contains(c.Message, "overlap "+f[0]+"'s") ||
+		!strings.Contains(c.Fix, "--del-subuids "+f[1]) {
+		t.Errorf("doctor: %+v\n%s", c, r)
+	}
+}
+
+// copyNewuidmap installs a copy of newuidmap without the setuid bit, with
+// the given security.capability xattr (none when nil), in a directory of
+// its own, and returns that directory.
+func copyNewuidmap(t *testing.T, fileCaps []byte) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "crl-fault-path-") // t.TempDir's parent is closed to the fault user
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "newuidmap")
+	if out, err := exec.Command("install", "-m", "0755", "/usr/bin/newuidmap", path).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if fileCaps != nil {
+		if err := syscall.Setxattr(path, "security.capability", fileCaps, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// capXattr is a VFS_CAP_REVISION_2 security.capability value granting
+// one capability, permitted and effective.
+func capXattr(capability uint) []byte {
+	b := make([]byte, 20)
+	binary.LittleEndian.PutUint32(b[0:], 0x02000000|1)
+	binary.LittleEndian.PutUint32(b[4:], 1<<capability)
+	return b
+}
+
+// newuidmap without its setuid bit: copies early in the fault user's PATH
+// (nobody else sees them), with no file capabilities and with the wrong
+// one, then the real one on the machine for a moment. A copy with the
+// right file capability must work.
+func TestNewuidmapNotSetuid(t *testing.T) {
+	const capSetuid, capSetgid = 7, 6
+	cases := []struct {
+		name, why string
+		caps      []byte
+		global    bool
+	}{
+		{"copy without file capabilities", "is neither setuid root nor given file capabilities", nil, false},
+		{"copy with cap_setgid instead", "is not setuid root, and its file capabilities lack cap_setuid+ep", capXattr(capSetgid), false},
+		{"the real one", "is neither setuid root nor given file capabilities", nil, true},
+	}
+	for _, k := range cases {
+		t.Run(k.name, func(t *testing.T) {
+			killHolder(t)
+			store := newStore(t)
+			path, env := "/usr/bin/newuidmap", []string(nil)
+			if k.global {
+				st, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mode := st.Mode().Perm()
+				if st.Mode()&os.ModeSetuid != 0 {
+					mode |= 0o4000 // os.Chmod would take os.ModeSetuid, chmod(1) takes octal
+				}
+				inject(t, func() error { return os.Chmod(path, st.Mode().Perm()) }, fmt.Sprintf("chmod %o %s", mode, path))
+			} else {
+				dir := copyNewuidmap(t, k.caps)
+				path, env = dir+"/newuidmap", []string{"PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin"}
+			}
+			c, r := doctor(t, env, nil, "newuidmap")
+			run := runBusybox(t, env, store)
+			wantFix := "sudo chmod u+s " + path + " (or: sudo setcap cap_setuid+ep " + path + ")"
+			if r.code != 1 || c.Status != "problem" || c.Message != path+" "+k.why || c.Fix != wantFix {
+				t.Errorf("doctor: %+v, want %q and the fix %q\n%s", c, path+" "+k.why, wantFix, r)
+			}
+			wantFailure(t, run, path+" "+k.why, wantFix)
+			t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
+		})
+	}
+	t.Run("copy with cap_setuid+ep", func(t *testing.T) {
+		killHolder(t)
+		dir := copyNewuidmap(t, capXattr(capSetuid))
+		env := []string{"PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin"}
+		c, _ := doctor(t, env, nil, "newuidmap")
+		if c.Status != "ok" || c.Message != dir+"/newuidmap has cap_setuid+ep as a file capability" {
+			t.Errorf("doctor: %+v", c)
+		}
+		if r := runBusybox(t, env, newStore(t)); r.code != 0 {
+			t.Errorf("run with newuidmap through file capabilities:\n%s", r)
+		}
+	})
+}
+
+func TestMaxUserNamespacesZero(t *testing.T) {
+	killHolder(t)
+	store := newStore(t)
+	r := crunNoUserns(t, nil, "doctor", "--format", "json")
+	var rep struct{ Checks []doctorCheck }
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, r)
+	}
+	var c doctorCheck
+	for _, c = range rep.Checks {
+		if c.ID == "userns" {
+			break
+		}
+	}
+	run := crunNoUserns(t, nil, append(store, "run", "--rm", "oci-archive:"+testData+"/images/busybox.tar", "true")...)
+	wantFix := "sudo sysctl -w user.max_user_namespaces=15000 && echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/50-crun-lite.conf"
+	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "user.max_user_namespaces is 0") || c.Fix != wantFix {
+		t.Errorf("doctor: %+v\n%s", c, r)
+	}
+	wantFailure(t, run, "user.max_user_namespaces is 0", wantFix)
+	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
+	if text := crunNoUserns(t, nil, "doctor"); !strings.Contains(text.stdout, "fix: "+wantFix+"\n") {
+		t.Errorf("doctor's text output lacks the fix:\n%s", text.stdout)
+	}
+}
+
+// /dev/fuse 0600 breaks a store that uses fuse-overlayfs (chosen here
+// explicitly, as on a host without native overlay in user namespaces).
+func TestDevFuseUnusable(t *testing.T) {
+	killHolder(t)
+	store := newStore(t, "--storage-driver", "overlay", "--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs")
+	st, err := os.Stat("/dev/fuse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inject(t, func() error { return os.Chmod("/dev/fuse", 0o600) }, fmt.Sprintf("chmod %o /dev/fuse", st.Mode().Perm()))
+	c, r := doctor(t, nil, store, "storage")
+	run := runBusybox(t, nil, store)
+	wantFix := "sudo chmod 0666 /dev/fuse (desktops' udev rules do this)"
+	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "/dev/fuse: permission denied") || c.Fix != wantFix {
+		t.Errorf("doctor: %+v\n%s", c, r)
+	}
+	wantFailure(t, run, "open /dev/fuse: permission denied", wantFix)
+	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
+}
+
+// Without XDG_RUNTIME_DIR (su, some ssh sessions) crun-lite still works,
+// from /tmp, but apart from the login sessions' state: doctor warns, every
+// command warns, and the printed export line ends the warning.
+func TestNoXDGRuntimeDir(t *testing.T) {
+	killHolder(t)
+	t.Cleanup(func() {
+		killHolder(t)
+		os.RemoveAll("/tmp/crun-lite-" + fault.Uid)
+	})
+	unset := []string{"XDG_RUNTIME_DIR="}
+	c, r := doctor(t, unset, nil, "runtime-dir")
+	wantFix := "export XDG_RUNTIME_DIR=" + rundir
+	if r.code != 0 || c.Status != "warning" || !strings.Contains(c.Message, "XDG_RUNTIME_DIR is not set") || c.Fix != wantFix {
+		t.Errorf("doctor: %+v\n%s", c, r)
+	}
+	run := runBusybox(t, unset, newStore(t))
+	want := "crun-lite: warning: XDG_RUNTIME_DIR is not set (su and some ssh sessions lack it): runtime state goes to /tmp/crun-lite-" +
+		fault.Uid + ", apart from your login sessions' in " + rundir + "\nhint: " + wantFix + "\n"
+	if run.code != 0 || !strings.HasPrefix(run.stderr, want) {
+		t.Errorf("run: want exit 0 and the warning\n%s\ngot:\n%s", want, run)
+	}
+	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
+	if r := runBusybox(t, []string{"XDG_RUNTIME_DIR=" + rundir}, newStore(t)); strings.Contains(r.stderr, "warning") || r.code != 0 {
+		t.Errorf("with the fix applied:\n%s", r)
+	}
+}

@@ -1,0 +1,492 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// busyboxStore returns a store with the busybox image pulled.
+func busyboxStore(t *testing.T) (store, string) {
+	t.Helper()
+	s := testStore(t)
+	image := Registry + "/test/busybox:latest"
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+	return s, image
+}
+
+// hostDir makes a directory the test user owns, outside any store.
+func hostDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "crl-host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeStoreDir(t, d) })
+	return d
+}
+
+var (
+	probeOnce sync.Once
+	probePath string
+	probeErr  error
+)
+
+// probeDir returns a directory holding the static probe program
+// (testdata/probe), to bind-mount into containers.
+func probeDir(t *testing.T) string {
+	t.Helper()
+	probeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crl-probe-")
+		if err != nil {
+			probeErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(dir, "probe"), "./testdata/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			probeErr = fmt.Errorf("build probe: %v\n%s", err, out)
+		}
+		probePath = dir
+	})
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
+	return probePath
+}
+
+// probe runs the probe for calls and returns name -> errno.
+func probe(t *testing.T, s store, image string, opts []string, calls ...string) map[string]int {
+	t.Helper()
+	args := append([]string{"run", "--rm", "-v", probeDir(t) + ":/probe:ro"}, opts...)
+	args = append(append(args, image, "/probe/probe"), calls...)
+	out := mustCrunIn(t, s, args...).Stdout
+	res := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("probe: %q", line)
+		}
+		res[f[0]] = n
+	}
+	return res
+}
+
+func TestEnvOptions(t *testing.T) {
+	s, image := busyboxStore(t)
+	envFile := filepath.Join(hostDir(t), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\nA=from-file\nB=from-file\n\nFROM_HOST\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := crunInEnv(t, s, []string{"FROM_HOST=host-value", "TAKEN=taken"}, "run", "--rm", "--env-file", envFile,
+		"-e", "B=from-flag", "-e", "TAKEN", "-e", "NOT_ON_HOST", "-e", "PATH=/usr/bin:/bin", "-e", "COMMA=a,b", image, "env")
+	if r.Code != 0 {
+		t.Fatal(r)
+	}
+	for _, want := range []string{"A=from-file\n", "B=from-flag\n", "FROM_HOST=host-value\n", "TAKEN=taken\n", "PATH=/usr/bin:/bin\n", "COMMA=a,b\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("env lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stdout, "NOT_ON_HOST") {
+		t.Errorf("-e NAME of a variable the host lacks must leave it unset:\n%s", r.Stdout)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--env-file", "/nonexistent/env", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "env-file") {
+		t.Errorf("missing --env-file: %s", r)
+	}
+}
+
+func TestWorkdirEntrypointHostname(t *testing.T) {
+	s, image := busyboxStore(t)
+	if out := mustCrunIn(t, s, "run", "--rm", "-w", "/new/work/dir", image, "pwd").Stdout; out != "/new/work/dir\n" {
+		t.Errorf("-w creates and enters the dir: %q", out)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "--entrypoint", `["echo","from","json"]`, image).Stdout; out != "from json\n" {
+		t.Errorf("--entrypoint JSON: %q", out)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "--entrypoint", "echo", image, "one", "arg").Stdout; out != "one arg\n" {
+		t.Errorf("--entrypoint string + command: %q", out)
+	}
+	// --entrypoint "" clears it; the image's Cmd goes too, so a command is needed.
+	if out := mustCrunIn(t, s, "run", "--rm", "--entrypoint", "", image, "echo", "cleared").Stdout; out != "cleared\n" {
+		t.Errorf(`--entrypoint "": %q`, out)
+	}
+	out := mustCrunIn(t, s, "run", "--rm", "--hostname", "box.example", image, "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME; grep box /etc/hosts").Stdout
+	if out != "box.example\nbox.example\nbox.example\n127.0.1.1\tbox.example\n" {
+		t.Errorf("--hostname: %q", out)
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	s, image := busyboxStore(t)
+	dir := hostDir(t)
+	// rw: what the container writes is on the host, owned by the user
+	// (container root is the user).
+	mustCrunIn(t, s, "run", "--rm", "-v", dir+":/data", image, "sh", "-c", "echo hello > /data/f")
+	checkOwner(t, filepath.Join(dir, "f"), os.Getuid())
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "hello\n" {
+		t.Errorf("bind content %q", b)
+	}
+	// ro: EROFS.
+	r := crunIn(t, s, "run", "--rm", "-v", dir+":/data:ro,z", image, "sh", "-c", "echo x > /data/g")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf(":ro bind is writable: %s", r)
+	}
+	// A missing source is created, like Podman.
+	missing := filepath.Join(dir, "made", "by", "run")
+	mustCrunIn(t, s, "run", "--rm", "-v", missing+":/m:Z", image, "true")
+	if fi, err := os.Stat(missing); err != nil || !fi.IsDir() {
+		t.Errorf("-v did not create %s: %v", missing, err)
+	}
+	// A file source binds a file.
+	mustCrunIn(t, s, "run", "--rm", "-v", filepath.Join(dir, "f")+":/etc/motd:ro", image, "grep", "hello", "/etc/motd")
+	// U gives the source to the container's user: uid 1000 inside is the
+	// 1000th subordinate id outside.
+	udir := filepath.Join(dir, "u")
+	os.Mkdir(udir, 0o755)
+	os.WriteFile(filepath.Join(udir, "inner"), nil, 0o644)
+	mustCrunIn(t, s, "run", "--rm", "--user", "1000", "-v", udir+":/u:U", image, "sh", "-c", "touch /u/mine")
+	outside := 1000 // real root: uid 1000 inside is uid 1000 outside
+	if os.Geteuid() != 0 {
+		outside = subordinate(t, 1000)
+	}
+	checkOwner(t, udir, outside)
+	checkOwner(t, filepath.Join(udir, "inner"), outside)
+	checkOwner(t, filepath.Join(udir, "mine"), outside)
+	// --mount: the same, and a missing source is an error there.
+	mustCrunIn(t, s, "run", "--rm", "--mount", "type=bind,source="+dir+",target=/mnt,readonly", image, "test", "-f", "/mnt/f")
+	if r := crunIn(t, s, "run", "--rm", "--mount", "type=bind,src=/nonexistent/x,dst=/x", image, "true"); r.Code != 125 {
+		t.Errorf("--mount with a missing source: %s", r)
+	}
+	for _, bad := range []string{"not/a/volume:/x:ro", dir + ":relative", dir + ":/x:bogus", dir} {
+		if r := crunIn(t, s, "run", "--rm", "-v", bad, image, "true"); r.Code != 125 || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("-v %s: want one line and 125: %s", bad, r)
+		}
+	}
+}
+
+func TestTmpfs(t *testing.T) {
+	s, image := busyboxStore(t)
+	out := mustCrunIn(t, s, "run", "--rm", "--tmpfs", "/scratch:size=1m,mode=700", "--mount", "type=tmpfs,target=/other,tmpfs-size=2m",
+		image, "sh", "-c", "grep -E ' /(scratch|other) ' /proc/mounts; stat -c %a /scratch; touch /scratch/x").Stdout
+	for _, want := range []string{"tmpfs /scratch tmpfs rw,nosuid,nodev,noexec", "size=1024k", "tmpfs /other tmpfs", "size=2048k", "\n700\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tmpfs mounts lack %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestNamedVolumes(t *testing.T) {
+	s, image := busyboxStore(t)
+	mustCrunIn(t, s, "run", "--rm", "-v", "data:/data", image, "sh", "-c", "echo persisted > /data/f")
+	if out := mustCrunIn(t, s, "run", "--rm", "-v", "data:/d:ro", image, "cat", "/d/f").Stdout; out != "persisted\n" {
+		t.Errorf("a named volume did not keep its data: %q", out)
+	}
+	if out := mustCrunIn(t, s, "volume", "ls", "-q").Stdout; out != "data\n" {
+		t.Errorf("volume ls: %q", out)
+	}
+	if out := mustCrunIn(t, s, "volume", "inspect", "data").Stdout; !strings.Contains(out, `"mountpoint"`) {
+		t.Errorf("volume inspect: %s", out)
+	}
+	// A kept container that uses it blocks removal.
+	mustCrunIn(t, s, "run", "--name", "user-of-data", "-v", "data:/data", image, "true")
+	if r := crunIn(t, s, "volume", "rm", "data"); r.Code != 125 || !strings.Contains(r.Stderr, "user-of-data") {
+		t.Errorf("volume rm of a used volume: %s", r)
+	}
+	mustCrunIn(t, s, "rm", "user-of-data")
+	mustCrunIn(t, s, "volume", "rm", "data")
+	if out := mustCrunIn(t, s, "volume", "ls", "-q").Stdout; out != "" {
+		t.Errorf("volume rm left %q", out)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	s, image := busyboxStore(t)
+	r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /x")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf("--read-only: / is writable: %s", r)
+	}
+	mustCrunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /tmp/x /var/tmp/x /run/x /dev/shm/x")
+	if r := crunIn(t, s, "run", "--rm", "--read-only", "--read-only-tmpfs=false", image, "touch", "/tmp/x"); r.Code == 0 {
+		t.Errorf("--read-only-tmpfs=false: /tmp is writable: %s", r)
+	}
+	// Escape: remounting / read-write needs CAP_SYS_ADMIN, which the
+	// container does not have.
+	for _, cmd := range []string{"mount -o remount,rw /", "mount -o remount,bind,rw /"} {
+		if r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", cmd+" && touch /x"); r.Code == 0 {
+			t.Errorf("%q under --read-only worked: %s", cmd, r)
+		}
+	}
+}
+
+// Podman's default capability set for root, as a mask.
+const defaultCapMask = "00000000800405fb"
+
+func TestCapabilities(t *testing.T) {
+	s, image := busyboxStore(t)
+	capEff := func(opts ...string) string {
+		args := append(append([]string{"run", "--rm"}, opts...), image, "grep", "CapEff", "/proc/self/status")
+		return strings.TrimSpace(strings.TrimPrefix(mustCrunIn(t, s, args...).Stdout, "CapEff:"))
+	}
+	if got := capEff(); got != defaultCapMask {
+		t.Errorf("default CapEff %s, want %s", got, defaultCapMask)
+	}
+	if got := capEff("--cap-drop", "ALL"); got != "0000000000000000" {
+		t.Errorf("--cap-drop ALL: %s", got)
+	}
+	if got := capEff("--cap-drop", "ALL", "--cap-add", "CAP_CHOWN"); got != "0000000000000001" {
+		t.Errorf("--cap-drop ALL --cap-add CAP_CHOWN: %s", got)
+	}
+	// NET_ADMIN is bit 12.
+	if got := capEff("--cap-add", "net_admin"); got != "00000000800415fb" {
+		t.Errorf("--cap-add net_admin: %s", got)
+	}
+	if got := capEff("--cap-drop", "KILL", "--cap-drop", "setuid"); got != "000000008004055b" {
+		t.Errorf("--cap-drop KILL,setuid: %s", got)
+	}
+	// --privileged: every capability the kernel has and crun-lite holds
+	// (in its user namespace that is all of them; as real root, what this
+	// root's bounding set keeps).
+	last, _ := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	n, _ := strconv.Atoi(strings.TrimSpace(string(last)))
+	all := uint64(1)<<(n+1) - 1
+	if os.Geteuid() == 0 {
+		all &= ownBounding(t)
+	}
+	if got, want := capEff("--privileged"), fmt.Sprintf("%016x", all); got != want {
+		t.Errorf("--privileged: %s, want %s", got, want)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--cap-add", "NOT_A_CAP", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "NOT_A_CAP") {
+		t.Errorf("--cap-add NOT_A_CAP: %s", r)
+	}
+}
+
+func TestSeccomp(t *testing.T) {
+	s, image := busyboxStore(t)
+	calls := []string{"keyctl", "request_key", "add_key", "perf_event_open", "bpf", "open_by_handle_at", "kexec_load", "userfaultfd", "unshare-user", "mount-tmpfs"}
+	filtered := probe(t, s, image, nil, calls...)
+	for _, c := range calls {
+		if filtered[c] != int(syscall.EPERM) {
+			t.Errorf("%s with the default filter: errno %d, want EPERM", c, filtered[c])
+		}
+	}
+	// Without the filter the kernel answers for itself: proof that the
+	// EPERMs above came from the filter, for the calls where it differs.
+	open := probe(t, s, image, []string{"--security-opt", "seccomp=unconfined"}, calls...)
+	for _, c := range []string{"keyctl", "request_key", "add_key", "perf_event_open", "unshare-user"} {
+		if open[c] == int(syscall.EPERM) {
+			t.Errorf("%s without a filter: EPERM too, the test proves nothing", c)
+		}
+	}
+	status := mustCrunIn(t, s, "run", "--rm", image, "grep", "^Seccomp:", "/proc/self/status").Stdout
+	if status != "Seccomp:\t2\n" {
+		t.Errorf("no seccomp filter on the process: %q", status)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "--privileged", image, "grep", "^Seccomp:", "/proc/self/status").Stdout; out != "Seccomp:\t0\n" {
+		t.Errorf("--privileged still filtered: %q", out)
+	}
+	// CAP_SYS_ADMIN lifts the mount rule; keyrings stay closed.
+	withAdmin := probe(t, s, image, []string{"--cap-add", "SYS_ADMIN"}, "mount-tmpfs", "keyctl")
+	if withAdmin["mount-tmpfs"] != 0 || withAdmin["keyctl"] != int(syscall.EPERM) {
+		t.Errorf("--cap-add SYS_ADMIN: %v", withAdmin)
+	}
+	// A profile file in Podman's format.
+	profile := filepath.Join(hostDir(t), "profile.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}`), 0o644)
+	custom := probe(t, s, image, []string{"--security-opt", "seccomp=" + profile}, "mkdir", "keyctl")
+	if custom["mkdir"] != int(syscall.EACCES) || custom["keyctl"] != 0 {
+		t.Errorf("seccomp=FILE: %v, want mkdir EACCES and keyctl allowed", custom)
+	}
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "sycalls": []}`), 0o644)
+	if r := crunIn(t, s, "run", "--rm", "--security-opt", "seccomp="+profile, image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "sycalls") {
+		t.Errorf("a profile with a misspelled key: %s", r)
+	}
+}
+
+func TestMaskedAndReadonlyPaths(t *testing.T) {
+	s, image := busyboxStore(t)
+	// Only what this kernel has can be checked (no /proc/kcore here, say).
+	var files, dirs []string
+	for _, p := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/interrupts", "/proc/latency_stats"} {
+		if _, err := os.Stat(p); err == nil {
+			files = append(files, p)
+		}
+	}
+	for _, p := range []string{"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/dev/block"} {
+		if _, err := os.Stat(p); err == nil {
+			dirs = append(dirs, p)
+		}
+	}
+	if len(files) == 0 || len(dirs) == 0 {
+		t.Fatalf("no masked path exists on this host (%v %v): the test would prove nothing", files, dirs)
+	}
+	script := ""
+	for _, f := range files {
+		script += "wc -c < " + f + "; "
+	}
+	for _, d := range dirs {
+		script += "ls -A " + d + " | wc -l; "
+	}
+	script += "echo 1 > /proc/sys/kernel/hostname || echo ro-ok; echo > /proc/sysrq-trigger || echo sysrq-ro"
+	out := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", script).Stdout
+	want := strings.Repeat("0\n", len(files)+len(dirs)) + "ro-ok\nsysrq-ro\n"
+	if out != want {
+		t.Errorf("masked or read-only paths are exposed (%v %v):\n%s", files, dirs, out)
+	}
+	count := "grep -c ' " + files[0] + " ' /proc/mounts; grep -c ' /proc/sys ' /proc/mounts; true"
+	if priv := mustCrunIn(t, s, "run", "--rm", "--privileged", image, "sh", "-c", count).Stdout; priv != "0\n0\n" {
+		t.Errorf("--privileged still masks:\n%s", priv)
+	}
+	un := mustCrunIn(t, s, "run", "--rm", "--security-opt", "unmask="+files[0], "--security-opt", "mask=/proc/cpuinfo", image, "sh", "-c",
+		"grep -c ' "+files[0]+" ' /proc/mounts; wc -c < /proc/cpuinfo; true").Stdout
+	if un != "0\n0\n" {
+		t.Errorf("unmask=%s, mask=/proc/cpuinfo:\n%s", files[0], un)
+	}
+}
+
+func TestNoNewPrivileges(t *testing.T) {
+	s, image := busyboxStore(t)
+	if out := mustCrunIn(t, s, "run", "--rm", image, "grep", "NoNewPrivs", "/proc/self/status").Stdout; out != "NoNewPrivs:\t0\n" {
+		t.Errorf("default (Podman's: off): %q", out)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "--security-opt", "no-new-privileges", image, "grep", "NoNewPrivs", "/proc/self/status").Stdout; out != "NoNewPrivs:\t1\n" {
+		t.Errorf("no-new-privileges: %q", out)
+	}
+}
+
+func TestKeepID(t *testing.T) {
+	skipIfRoot(t, "keep-id is for rootless use")
+	for _, img := range []struct{ name, ref string }{{"busybox", "/test/busybox:latest"}, {"debian", "/test/debian:latest"}} {
+		t.Run(img.name, func(t *testing.T) {
+			if img.name == "debian" {
+				requireDebian(t)
+			}
+			s := testStore(t)
+			image := Registry + img.ref
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+			dir := hostDir(t)
+			out := mustCrunIn(t, s, "run", "--rm", "--userns=keep-id:uid=2000,gid=2000", "-v", dir+":/data", image, "sh", "-c",
+				`id -u; id -g; stat -c %u:%g /bin /etc/passwd; stat -c %u /data; echo $HOME; grep ':2000:2000:' /etc/passwd | cut -d: -f1; touch /data/from-keep-id`).Stdout
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			me := os.Getenv("USER")
+			want := []string{"2000", "2000", "0:0", "0:0", "2000", os.Getenv("HOME"), me}
+			if len(lines) != len(want) {
+				t.Fatalf("keep-id output:\n%s", out)
+			}
+			for i := range want {
+				if lines[i] != want[i] {
+					t.Errorf("keep-id line %d: %q, want %q (all: %q)", i, lines[i], want[i], lines)
+				}
+			}
+			// What the kept user writes in a bind mount is the host user's.
+			checkOwner(t, filepath.Join(dir, "from-keep-id"), os.Getuid())
+			// Without uid=, the host uid itself.
+			if out := mustCrunIn(t, s, "run", "--rm", "--userns=keep-id", image, "id", "-u").Stdout; out != strconv.Itoa(os.Getuid())+"\n" {
+				t.Errorf("--userns=keep-id: id -u = %q", out)
+			}
+		})
+	}
+	s, image := busyboxStore(t)
+	for _, bad := range []string{"host", "auto", "keep-id:uid=x", "keep-id:size=3"} {
+		if r := crunIn(t, s, "run", "--rm", "--userns="+bad, image, "true"); r.Code != 125 || strings.Count(r.Stderr, "\n") > 2 {
+			t.Errorf("--userns=%s: want a clear refusal: %s", bad, r)
+		}
+	}
+}
+
+// TestEscapes tries ways out of the container that must all fail.
+func TestEscapes(t *testing.T) {
+	s, image := busyboxStore(t)
+	dir := hostDir(t)
+	secretDir := hostDir(t)
+	os.WriteFile(filepath.Join(secretDir, "secret"), []byte("host secret\n"), 0o644)
+	// A symlink in a bind source pointing outside resolves inside the container.
+	if err := os.Symlink(secretDir, filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	r := crunIn(t, s, "run", "--rm", "-v", dir+":/data", image, "sh", "-c", "cat /data/escape/secret; echo x > /data/escape/planted")
+	if strings.Contains(r.Stdout, "host secret") {
+		t.Errorf("a symlink in a bind source reached the host: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(secretDir, "planted")); err == nil {
+		t.Errorf("a write through a symlink in a bind source landed on the host")
+	}
+	// /proc/*/root leads only into the container: no host path is reachable.
+	marker := filepath.Join(secretDir, "secret")
+	r = crunIn(t, s, "run", "--rm", image, "sh", "-c",
+		"for p in /proc/[0-9]*/root /proc/self/root/.. /proc/1/cwd/../..; do cat $p"+marker+" 2>/dev/null; echo x > $p"+secretDir+"/planted2 2>/dev/null; done; true")
+	if strings.Contains(r.Stdout, "host secret") {
+		t.Errorf("/proc/*/root reached a host file: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(secretDir, "planted2")); err == nil {
+		t.Errorf("/proc/*/root wrote a host file")
+	}
+	// Host files readable through a bind are only those the user can read.
+	if os.Geteuid() == 0 {
+		return // real root reads /etc/shadow anyway
+	}
+	r = crunIn(t, s, "run", "--rm", "-v", "/etc:/hostetc:ro", image, "cat", "/hostetc/shadow")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Permission denied") {
+		t.Errorf("the host's /etc/shadow is readable through a bind: %s", r)
+	}
+}
+
+func checkOwner(t *testing.T, path string, uid int) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if int(st.Uid) != uid {
+		t.Errorf("%s is owned by %d on the host, want %d", path, st.Uid, uid)
+	}
+}
+
+// subordinate returns the host uid of container uid n (n >= 1): the n-th id
+// of the user's first subordinate range.
+func subordinate(t *testing.T, n int) int {
+	t.Helper()
+	data, err := os.ReadFile("/etc/subuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 3 && (f[0] == os.Getenv("USER") || f[0] == strconv.Itoa(os.Getuid())) {
+			start, _ := strconv.Atoi(f[1])
+			return start + n - 1
+		}
+	}
+	t.Fatal("no subordinate range for the test user")
+	return 0
+}
+
+// ownBounding is the test process's bounding set: what crun-lite can give.
+func ownBounding(t *testing.T) uint64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no CapBnd in /proc/self/status")
+	return 0
+}
