@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,9 +16,10 @@ func importCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "import",
 		Usage:     "make an image from a tarball of a root filesystem",
-		ArgsUsage: "ROOTFS.tar[.gz|.zst|.xz] [NAME[:TAG]]",
+		ArgsUsage: "FILE [NAME[:TAG]]",
 		Description: `Makes a one-layer image whose layer is the root filesystem in the tarball
-(plain or compressed; - reads it from stdin) and stores it as NAME
+FILE (plain or compressed: .tar, .tar.gz, .tar.zst, .tar.xz; - reads it from
+stdin) and stores it as NAME
 (localhost/NAME:latest without registry or tag), or by ID only. --change sets
 the image's configuration with Dockerfile instructions, as podman import does:
 CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL
@@ -30,7 +30,7 @@ Examples:
    tar -C rootfs -c . | crun-lite import - myapp
    crun-lite import -c 'CMD ["/bin/sh"]' -c 'ENV LANG=C.UTF-8' -c 'WORKDIR /srv' rootfs.tar.gz myapp:1.0`,
 		Flags: []cli.Flag{
-			&cli.GenericFlag{Name: "change", Aliases: []string{"c"}, Value: &stringList{}, Usage: "apply the Dockerfile `INSTRUCTION` (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL); repeatable"},
+			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply the Dockerfile `INSTRUCTION` (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL); repeatable"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "record `TEXT` as the layer's history comment"},
 			&cli.StringFlag{Name: "arch", Usage: "claim `ARCH` as the image's architecture (default: the host's)"},
 			&cli.StringFlag{Name: "os", Usage: "claim `OS` as the image's system (default: the host's)"},
@@ -42,7 +42,7 @@ Examples:
 				return errors.New("import needs a ROOTFS tarball and at most one NAME")
 			}
 			o := store.ImportOptions{
-				Changes: *c.Generic("change").(*stringList),
+				Changes: c.StringSlice("change"),
 				Message: c.String("message"),
 				OS:      c.String("os"),
 				Arch:    c.String("arch"),
@@ -61,30 +61,6 @@ Examples:
 			return nil
 		}),
 	}
-}
-
-// stringList is a repeatable flag whose values may hold commas, as a CMD in
-// exec form does: cli.StringSliceFlag would split them.
-type stringList []string
-
-// serializedList marks the whole list that cli copies from a flag's long
-// name to its alias (cli.Serializer), as opposed to one more value.
-const serializedList = "\x00list:"
-
-func (l *stringList) Set(v string) error {
-	if rest, ok := strings.CutPrefix(v, serializedList); ok {
-		return json.Unmarshal([]byte(rest), (*[]string)(l))
-	}
-	*l = append(*l, v)
-	return nil
-}
-
-func (l *stringList) String() string { return strings.Join(*l, " ") }
-
-// Serialize implements cli.Serializer.
-func (l *stringList) Serialize() string {
-	b, _ := json.Marshal([]string(*l))
-	return serializedList + string(b)
 }
 
 func loadCommand() *cli.Command {

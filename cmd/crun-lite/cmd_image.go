@@ -179,7 +179,7 @@ Examples:
    crun-lite inspect busybox
    crun-lite inspect --format '{{.ID}} {{.Config.Cmd}}' busybox`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each image through the Go template `TEMPLATE` (default: JSON)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each image through the Go template `TEMPLATE` (default: json, a JSON array)"},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 {
