@@ -28,7 +28,7 @@ TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
-	ca-certificates
+	ca-certificates apache2-utils
 )
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
@@ -146,6 +146,20 @@ for user in "$TEST_USER" "$FAULT_USER"; do
 	ensure_rundir "$user"
 done
 TEST_UID=$(id -u "$TEST_USER")
+
+# --- small filesystem --------------------------------------------------------------
+# The full-disk test needs a store on a filesystem that fills up; mounting
+# one needs root, so it is made here: a 48 MiB tmpfs owned by the test user,
+# big enough for the busybox image, too small for debian's layer.
+smallfs=$TESTDATA/smallfs
+install -d -m 0755 "$TESTDATA"
+if mountpoint -q "$smallfs"; then
+	log "smallfs: $smallfs already mounted"
+else
+	install -d -m 0755 "$smallfs"
+	mount -t tmpfs -o "size=48m,mode=0755,uid=$TEST_UID,gid=$TEST_GID" tmpfs "$smallfs"
+	log "smallfs: mounted a 48 MiB tmpfs on $smallfs"
+fi
 
 # --- images --------------------------------------------------------------------
 install -d -m 0755 "$TESTDATA"

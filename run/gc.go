@@ -57,7 +57,7 @@ func collectRun(st *store.Store, path string) bool {
 		return false // or a monitor is between mkdir and flock
 	}
 	var state runState
-	if b, err := os.ReadFile(filepath.Join(path, "state")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(path, "lock")); err == nil {
 		_ = json.Unmarshal(b, &state)
 	}
 	if state.FuseMounted {
@@ -79,19 +79,9 @@ func recent(path string) bool {
 // (their run dirs are locked by a live monitor) and kept ones.
 func VolumeUsers(st *store.Store, name string) ([]string, error) {
 	var users []string
-	entries, _ := os.ReadDir(st.RunsDir())
-	for _, e := range entries {
-		if e.Name() == trashDir {
-			continue
-		}
-		path := filepath.Join(st.RunsDir(), e.Name())
-		var state runState
-		b, err := os.ReadFile(filepath.Join(path, "state"))
-		if err != nil || json.Unmarshal(b, &state) != nil || !slices.Contains(state.Volumes, name) {
-			continue
-		}
-		if live(path) {
-			users = append(users, e.Name()[:12])
+	for id, state := range liveRuns(st) {
+		if slices.Contains(state.Volumes, name) {
+			users = append(users, shortRunID(id))
 		}
 	}
 	cs, err := st.Containers()
@@ -104,18 +94,4 @@ func VolumeUsers(st *store.Store, name string) ([]string, error) {
 		}
 	}
 	return users, nil
-}
-
-// live reports whether a monitor holds the run dir's lock.
-func live(path string) bool {
-	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	defer lock.Close()
-	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return true
-	}
-	_ = unix.Flock(int(lock.Fd()), unix.LOCK_UN)
-	return false
 }

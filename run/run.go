@@ -160,6 +160,10 @@ func (c *container) prepareRootfs(img *store.Image) error {
 		return err
 	}
 	c.rd = rd
+	c.rd.state.Image = img.ID // see LiveImages
+	if err := c.rd.saveState(); err != nil {
+		return err
+	}
 	if err := c.writeEtc(); err != nil {
 		return err
 	}

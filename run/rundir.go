@@ -14,8 +14,8 @@ import (
 
 // runDir is the per-run state of one container under store.RunsDir():
 //
-//	lock        flock'ed by the monitor for the container's whole life
-//	state       JSON runState, for the garbage collector
+//	lock        flock'ed by the monitor for the container's whole life; its
+//	            content is the JSON runState, for the garbage collector
 //	upper/ work/  the writable overlay layer of a --rm run
 //	merged/     the mount point of the root filesystem
 //	empty/      a lower dir for images without layers
@@ -38,6 +38,8 @@ type runState struct {
 	TempContainer string `json:"temp_container,omitempty"`
 	// Volumes the container mounts, so that `volume rm` can refuse.
 	Volumes []string `json:"volumes,omitempty"`
+	// Image: the ID of the image the run uses, which rmi must keep.
+	Image string `json:"image,omitempty"`
 }
 
 func newID() string {
@@ -72,9 +74,15 @@ func createRunDir(runsDir, id string) (*runDir, error) {
 func (rd *runDir) join(name string) string { return filepath.Join(rd.path, name) }
 
 // saveState records what the garbage collector must undo if we die.
+// The state is kept in the lock file itself: one file fewer to create and
+// delete on every run.
 func (rd *runDir) saveState() error {
 	b, _ := json.Marshal(rd.state)
-	return os.WriteFile(rd.join("state"), b, 0o600)
+	if err := rd.lock.Truncate(0); err != nil {
+		return err
+	}
+	_, err := rd.lock.WriteAt(b, 0)
+	return err
 }
 
 // trashDir is where run dirs wait for their deletion; GC empties it too.

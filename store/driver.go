@@ -73,6 +73,9 @@ func chooseDriver(opts Options) (DriverChoice, error) {
 	} else {
 		want = probeDriver(opts.GraphRoot)
 	}
+	if err := adoptExisting(&want, opts); err != nil {
+		return want, err
+	}
 	b, _ := json.MarshalIndent(want, "", "  ")
 	if err := os.WriteFile(filepath.Join(opts.GraphRoot, driverFile), append(b, '\n'), 0o600); err != nil {
 		return want, fmt.Errorf("remember storage driver: %w", err)
@@ -118,6 +121,30 @@ func usable(d DriverChoice) error {
 	if prog := d.MountProgram(); prog != "" {
 		return fuseUsable(prog)
 	}
+	return nil
+}
+
+// adoptExisting checks a new choice against layers already in the graph
+// root (a store made by Podman or Buildah, or whose crun-lite-driver.json
+// was removed): storage would silently start an empty store beside them.
+// vfs layers are kept on vfs; overlay layers need an overlay that mounts.
+func adoptExisting(want *DriverChoice, opts Options) error {
+	found := ""
+	for _, name := range []string{"overlay", "vfs"} {
+		if _, err := os.Stat(filepath.Join(opts.GraphRoot, name+"-layers", "layers.json")); err == nil {
+			found = name
+			break
+		}
+	}
+	explicit := opts.Driver != "" || len(opts.DriverOpts) > 0
+	switch {
+	case found == "" || found == want.Name:
+		return nil
+	case explicit || found == "overlay":
+		return hint.Wrap(fmt.Errorf("store %s holds %s layers, and %s was chosen (%s)", opts.GraphRoot, found, want, want.Reason),
+			"use another --root, or empty this store with crun-lite system reset")
+	}
+	*want = DriverChoice{Name: "vfs", Reason: "vfs: the store already held vfs layers"}
 	return nil
 }
 

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/shortnames"
 	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
 
@@ -22,6 +26,7 @@ type Image struct {
 	ID       string
 	Names    []string
 	Digest   string
+	Digests  []string
 	TopLayer string
 	Created  time.Time
 	Size     int64
@@ -30,9 +35,14 @@ type Image struct {
 }
 
 // Lookup finds a stored image by ID, ID prefix, full name, or a short name as
-// Podman resolves it locally (docker.io/library/NAME:latest,
-// localhost/NAME:latest).
+// Podman resolves it locally: its alias in registries.conf, localhost/NAME,
+// NAME under each unqualified-search registry, docker.io/library/NAME, and
+// last any one image whose repository ends in /NAME.
 func (st *Store) Lookup(name string) (*Image, error) {
+	img, err := st.s.Image(name) // the common case: an ID or a full name
+	if err == nil {
+		return st.wrap(img), nil
+	}
 	for _, cand := range localCandidates(name) {
 		img, err := st.s.Image(cand)
 		if err == nil {
@@ -42,35 +52,88 @@ func (st *Store) Lookup(name string) (*Image, error) {
 			return nil, fmt.Errorf("look up image %s: %w", name, err)
 		}
 	}
-	return nil, fmt.Errorf("%w: %s", ErrImageUnknown, name)
+	return st.lookupBySuffix(name)
 }
 
 // localCandidates lists the names a reference may be stored under, most
 // specific first.
 func localCandidates(name string) []string {
 	out := []string{name}
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return out
-	}
-	named = reference.TagNameOnly(named)
-	if s := named.String(); s != name {
-		out = append(out, s)
-	}
-	// A short name ("busybox") may also have been stored as localhost/busybox.
-	if !strings.ContainsAny(strings.SplitN(name, "/", 2)[0], ".:") && name != "localhost" {
-		if ln, err := reference.ParseNormalizedNamed("localhost/" + name); err == nil {
-			out = append(out, reference.TagNameOnly(ln).String())
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
 		}
+	}
+	if refs, err := shortnames.ResolveLocally(nil, name); err == nil {
+		for _, r := range refs {
+			add(r.String())
+		}
+	}
+	if named, err := reference.ParseNormalizedNamed(name); err == nil {
+		add(reference.TagNameOnly(named).String())
 	}
 	return out
 }
 
+// lookupBySuffix finds the one image with a name whose repository path ends
+// in a short name: "busybox" finds 127.0.0.1:5000/test/busybox:latest.
+func (st *Store) lookupBySuffix(name string) (*Image, error) {
+	short, err := reference.Parse(name)
+	named, ok := short.(reference.Named)
+	if err != nil || !ok || !shortnames.IsShortName(name) {
+		return nil, fmt.Errorf("%w: %s", ErrImageUnknown, name)
+	}
+	tag := "latest"
+	if t, ok := short.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	imgs, err := st.s.Images()
+	if err != nil {
+		return nil, fmt.Errorf("look up image %s: %w", name, err)
+	}
+	var found []*storage.Image
+	var foundNames []string
+	for i := range imgs {
+		for _, n := range imgs[i].Names {
+			if suffixMatch(n, named.Name(), tag) {
+				found = append(found, &imgs[i])
+				foundNames = append(foundNames, n)
+				break
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrImageUnknown, name)
+	case 1:
+		return st.wrap(found[0]), nil
+	}
+	return nil, fmt.Errorf("short name %s matches several images (%s): give the full name", name, strings.Join(foundNames, ", "))
+}
+
+func suffixMatch(stored, repo, tag string) bool {
+	n, err := reference.ParseNormalizedNamed(stored)
+	if err != nil {
+		return false
+	}
+	t, ok := n.(reference.Tagged)
+	if !ok || t.Tag() != tag {
+		return false
+	}
+	path := reference.Path(n)
+	return path == repo || strings.HasSuffix(path, "/"+repo)
+}
+
 func (st *Store) wrap(img *storage.Image) *Image {
+	digests := make([]string, 0, len(img.Digests))
+	for _, d := range img.Digests {
+		digests = append(digests, d.String())
+	}
 	return &Image{
 		ID:       img.ID,
 		Names:    img.Names,
 		Digest:   img.Digest.String(),
+		Digests:  digests,
 		TopLayer: img.TopLayer,
 		Created:  img.Created,
 		st:       st,
@@ -112,6 +175,25 @@ func (img *Image) Config(ctx context.Context) (*imgspecv1.Image, error) {
 		return nil, fmt.Errorf("read config of image %s: %w", shortID(img.ID), err)
 	}
 	return cfg, nil
+}
+
+// platformMatches tells whether the stored image id is for the platform sys
+// asks for, the host's by default: a manifest list's digest names images
+// for every platform.
+func (st *Store) platformMatches(ctx context.Context, id string, sys *types.SystemContext) bool {
+	cfg, err := (&Image{ID: id, st: st}).Config(ctx)
+	if err != nil {
+		return false
+	}
+	want := func(choice, host string) string {
+		if choice != "" {
+			return choice
+		}
+		return host
+	}
+	return cfg.OS == want(sys.OSChoice, runtime.GOOS) &&
+		cfg.Architecture == want(sys.ArchitectureChoice, runtime.GOARCH) &&
+		(sys.VariantChoice == "" || sys.VariantChoice == cfg.Variant)
 }
 
 func shortID(id string) string {

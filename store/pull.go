@@ -1,38 +1,83 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
-	ociarchive "go.podman.io/image/v5/oci/archive"
+	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
 )
 
 // PullOptions tune a pull.
 type PullOptions struct {
 	TLSVerify types.OptionalBool // --tls-verify; OptionalBoolUndefined follows registries.conf
 	Report    io.Writer          // progress: bars on a terminal, a line per layer otherwise; nil for none
+	// AuthFile is --authfile; "" means $REGISTRY_AUTH_FILE, else the
+	// usual auth.json and ~/.docker/config.json.
+	AuthFile string
+	// Creds is --creds USER[:PASSWORD], used instead of any auth file.
+	Creds string
+	// OS, Arch and Variant choose an image from a manifest list
+	// (--platform, --os, --arch, --variant); "" is the host's.
+	OS, Arch, Variant string
 }
 
 // SystemContext returns the containers/image context for these options: it
 // reads the user's registries.conf, auth files and policy like Podman does.
 func (o PullOptions) SystemContext() *types.SystemContext {
-	sys := &types.SystemContext{DockerRegistryUserAgent: "crun-lite"}
+	sys := &types.SystemContext{
+		DockerRegistryUserAgent: "crun-lite",
+		OSChoice:                o.OS,
+		ArchitectureChoice:      o.Arch,
+		VariantChoice:           o.Variant,
+		AuthFilePath:            authFile(o.AuthFile),
+	}
 	if o.TLSVerify == types.OptionalBoolFalse {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 		sys.OCIInsecureSkipTLSVerify = true
 	} else if o.TLSVerify == types.OptionalBoolTrue {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolFalse
+	}
+	if o.Creds != "" {
+		user, pass, _ := strings.Cut(o.Creds, ":")
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: pass}
+	}
+	return sys
+}
+
+// authFile is the auth file a command uses: the flag's, else
+// $REGISTRY_AUTH_FILE as Podman reads it, else "" for the default list.
+func authFile(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("REGISTRY_AUTH_FILE")
+}
+
+// systemContext is o's context with the store's scratch dir for big files.
+func (st *Store) systemContext(o PullOptions, tmp *tempDir) *types.SystemContext {
+	sys := o.SystemContext()
+	if tmp != nil {
+		sys.BigFilesTemporaryDir = tmp.Path
 	}
 	return sys
 }
@@ -42,37 +87,43 @@ func (o PullOptions) SystemContext() *types.SystemContext {
 // or any containers/image transport: docker://, oci:, oci-archive:,
 // docker-archive:, dir:.
 func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
-	sys := o.SystemContext()
+	st.cleanTemp()
+	tmp, err := st.newTempDir()
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Remove()
+	sys := st.systemContext(o, tmp)
 	policy, err := policyContext(sys)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = policy.Destroy() }()
+	p := &puller{st: st, sys: sys, policy: policy, report: o.Report}
 
 	if transportOf(ref) != "" {
 		src, err := alltransports.ParseImageName(ref)
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		return st.copyFrom(ctx, sys, policy, src, ref, o.Report)
+		return p.pull(ctx, src, ref)
 	}
-
 	resolved, err := shortnames.Resolve(sys, ref)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return nil, shortNameError(sys, ref, err)
 	}
 	var errs []error
 	for _, cand := range resolved.PullCandidates {
-		src, err := alltransports.ParseImageName("docker://" + cand.Value.String())
+		src, err := docker.NewReference(reference.TagNameOnly(cand.Value))
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		img, err := st.copyFrom(ctx, sys, policy, src, ref, o.Report)
+		img, err := p.pull(ctx, src, ref)
 		if err == nil {
 			_ = cand.Record()
 			return img, nil
 		}
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || !retryable(err) {
 			return nil, err
 		}
 		errs = append(errs, err)
@@ -81,6 +132,33 @@ func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, e
 		return nil, errs[0]
 	}
 	return nil, fmt.Errorf("pull %s: %w", ref, resolved.FormatPullErrors(errs))
+}
+
+// retryable tells whether the next search registry may succeed where this
+// one failed: not after a corrupt blob or a full disk, which are ours.
+func retryable(err error) bool {
+	var de *DigestError
+	return !errors.As(err, &de) && !isNoSpace(err)
+}
+
+// shortNameError explains containers/image's refusal to prompt for an
+// ambiguous short name: scripts get the candidates and the two fixes.
+// containers/image has no sentinel for this case, hence the text match.
+func shortNameError(sys *types.SystemContext, name string, err error) error {
+	if !strings.Contains(err.Error(), "cannot prompt without a TTY") {
+		return fmt.Errorf("pull %s: %w", name, err)
+	}
+	regs, _ := sysregistriesv2.UnqualifiedSearchRegistries(sys)
+	cands := make([]string, 0, len(regs))
+	for _, r := range regs {
+		cands = append(cands, r+"/"+name)
+	}
+	if len(cands) == 0 {
+		return fmt.Errorf("pull %s: %w", name, err)
+	}
+	return hint.Wrap(fmt.Errorf("pull %s: short name is ambiguous and there is no terminal to ask on: it may be %s",
+		name, strings.Join(cands, " or ")),
+		fmt.Sprintf("give the full name (e.g. %s), or add an alias to registries.conf: [aliases] %q = %q", cands[0], name, cands[0]))
 }
 
 // transportOf returns the containers/image transport named at the start of
@@ -94,65 +172,155 @@ func transportOf(ref string) string {
 	return name
 }
 
-func (st *Store) copyFrom(ctx context.Context, sys *types.SystemContext, policy *signature.PolicyContext,
-	src types.ImageReference, userRef string, report io.Writer) (*Image, error) {
-	dest, err := st.destination(ctx, sys, src)
+// puller copies images into one store with one context.
+type puller struct {
+	st     *Store
+	sys    *types.SystemContext
+	policy *signature.PolicyContext
+	report io.Writer
+}
+
+// pull copies src into the store under the name Podman would give it.
+func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef string) (*Image, error) {
+	src, name, done, err := p.st.openArchive(p.sys, src)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", userRef, err)
 	}
-	_, err = copy.Image(ctx, policy, dest, src, &copy.Options{
-		ReportWriter:   report,
-		SourceCtx:      sys,
-		DestinationCtx: sys,
-	})
+	defer done()
+	if img := p.upToDate(ctx, src, name); img != nil {
+		return img, nil
+	}
+	img, err := p.copy(ctx, src, name)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", userRef, err)
+	}
+	return img, nil
+}
+
+// copy copies src into the store as name ("": by ID): the layers through
+// fetchLayers (in parallel, straight into the store), then the image itself
+// with containers/image, which finds every layer present and writes config,
+// manifest and name.
+func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name string) (*Image, error) {
+	opened, err := srcRef.NewImageSource(ctx, p.sys)
+	if err != nil {
+		return nil, err
+	}
+	defer opened.Close()
+	raw := &configCache{ImageSource: opened, blobs: map[digest.Digest][]byte{}}
+	dest, err := p.st.destRef(ctx, p.sys, raw, name)
+	if err != nil {
+		return nil, err
+	}
+	report := p.report
+	fetched, err := p.st.fetchLayers(ctx, p.sys, p.policy, raw, p.report)
+	if err != nil {
+		return nil, noSpaceHint(err)
+	}
+	if fetched {
+		report = nil // our progress said it all; copy would only say "skipped"
+	}
+	_, err = copy.Image(ctx, p.policy, dest, openedRef{srcRef, raw}, &copy.Options{
+		ReportWriter:   report,
+		SourceCtx:      p.sys,
+		DestinationCtx: p.sys,
+	})
+	if err != nil {
+		return nil, noSpaceHint(err)
 	}
 	_, img, err := istorage.ResolveReference(dest)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: find the stored image: %w", userRef, err)
+		return nil, fmt.Errorf("find the stored image: %w", err)
 	}
-	return st.wrap(img), nil
+	return p.st.wrap(img), nil
 }
 
-// destination names the stored image the way Podman does, so that scripts
-// written for one work with the other: registry images keep their name,
-// oci:DIR becomes localhost/DIR:TAG, an oci-archive takes the name in its
-// index annotation, and images without any name are stored by ID.
-func (st *Store) destination(ctx context.Context, sys *types.SystemContext, src types.ImageReference) (types.ImageReference, error) {
-	var name string
-	switch src.Transport().Name() {
-	case "docker":
-		if dr := src.DockerReference(); dr != nil {
-			name = reference.TagNameOnly(dr).String()
-		}
-	case "oci", "dir":
-		path, tag, _ := strings.Cut(src.StringWithinTransport(), ":")
-		if tag == "" {
-			tag = "latest"
-		}
-		name = localName(strings.TrimPrefix(path, "/") + ":" + tag)
-	case "oci-archive":
-		desc, err := ociarchive.LoadManifestDescriptorWithContext(sys, src)
-		if err == nil {
-			name = localName(desc.Annotations["org.opencontainers.image.ref.name"])
-		}
-	default:
-		if dr := src.DockerReference(); dr != nil {
-			name = reference.TagNameOnly(dr).String()
-		}
+// upToDate returns the stored image called name when the registry still
+// serves the same manifest for it: one HEAD request, no blob. Anything else
+// (another transport, no such local image, an error) means copying.
+func (p *puller) upToDate(ctx context.Context, src types.ImageReference, name string) *Image {
+	if src.Transport().Name() != "docker" || name == "" {
+		return nil
 	}
+	local, err := p.st.s.Image(name)
+	if err != nil || !p.st.platformMatches(ctx, local.ID, p.sys) {
+		return nil
+	}
+	d, err := docker.GetDigest(ctx, p.sys, src)
+	if err != nil {
+		return nil
+	}
+	if !slices.Contains(local.Digests, d) {
+		return nil
+	}
+	if p.report != nil {
+		fmt.Fprintf(p.report, "Image is up to date: %s\n", name)
+	}
+	return p.st.wrap(local)
+}
+
+// openedRef hands copy.Image the image source fetchLayers already opened,
+// so that an archive is unpacked and a registry token fetched only once.
+type openedRef struct {
+	types.ImageReference
+	src types.ImageSource
+}
+
+func (r openedRef) NewImageSource(context.Context, *types.SystemContext) (types.ImageSource, error) {
+	return unclosed{r.src}, nil
+}
+
+// configCache keeps the config blobs a source serves: fetchLayers and
+// copy.Image both read the config, the registry serves it once. Readers
+// verify the digest, as they do for any blob.
+type configCache struct {
+	types.ImageSource
+	mu    sync.Mutex
+	blobs map[digest.Digest][]byte
+}
+
+func (c *configCache) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	if !strings.Contains(info.MediaType, "config") && !strings.Contains(info.MediaType, "container.image") {
+		return c.ImageSource.GetBlob(ctx, info, cache)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.blobs[info.Digest]; ok {
+		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	}
+	rc, _, err := c.ImageSource.GetBlob(ctx, info, cache)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, 0, err
+	}
+	c.blobs[info.Digest] = b
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+// unclosed leaves closing the source to whoever opened it.
+type unclosed struct{ types.ImageSource }
+
+func (unclosed) Close() error { return nil }
+
+// destRef is the storage reference an image from raw is stored under:
+// name, or the image's ID when it has none.
+func (st *Store) destRef(ctx context.Context, sys *types.SystemContext, raw types.ImageSource, name string) (types.ImageReference, error) {
 	if name != "" {
 		named, err := reference.ParseNormalizedNamed(name)
 		if err == nil {
 			return istorage.Transport.NewStoreReference(st.s, named, "")
 		}
 	}
-	id, err := configID(ctx, sys, src)
+	img, err := image.FromSource(ctx, sys, unclosed{raw})
 	if err != nil {
 		return nil, err
 	}
-	return istorage.Transport.NewStoreReference(st.s, nil, id)
+	defer img.Close()
+	return istorage.Transport.NewStoreReference(st.s, nil, img.ConfigInfo().Digest.Encoded())
 }
 
 // localName turns a name without a registry into Podman's localhost/NAME,
@@ -170,17 +338,6 @@ func localName(n string) string {
 		return ""
 	}
 	return reference.TagNameOnly(named).String()
-}
-
-// configID is the ID containers/image gives an image stored without a
-// name: the hex of its config digest.
-func configID(ctx context.Context, sys *types.SystemContext, src types.ImageReference) (string, error) {
-	img, err := src.NewImage(ctx, sys)
-	if err != nil {
-		return "", err
-	}
-	defer img.Close()
-	return img.ConfigInfo().Digest.Encoded(), nil
 }
 
 // policyContext applies the user's or the system's policy.json; without

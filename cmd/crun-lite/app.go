@@ -69,8 +69,8 @@ func globalFlags() []cli.Flag {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(),
-		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}
+	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(),
+		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
 }
 
 // Main runs the CLI and returns the process exit code: 0, the container's

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,23 +24,33 @@ func pullCommand() *cli.Command {
 		Description: `Pulls IMAGE from a registry (host[:port]/name[:tag], or a short name resolved
 through registries.conf), or from another containers/image transport:
 docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, dir:DIR.
-Progress goes to stderr (bars on a terminal, a line per layer otherwise); the
-image ID goes to stdout.
+Layers are fetched and unpacked in parallel. Progress goes to stderr (a bar per
+layer on a terminal, a line per layer otherwise); the image ID goes to stdout.
+Pulling an image that is already up to date asks the registry for its manifest
+digest and nothing else.
+
+Registries are configured as for Podman: registries.conf (unqualified-search
+registries, short-name aliases, mirrors, insecure registries; the system's,
+~/.config/containers/registries.conf, or $CONTAINERS_REGISTRIES_CONF), and
+credentials from crun-lite login ($XDG_RUNTIME_DIR/containers/auth.json,
+~/.config/containers/auth.json, ~/.docker/config.json, or $REGISTRY_AUTH_FILE).
+An ambiguous short name fails with the candidates when there is no terminal
+to ask on.
 
 Examples:
    crun-lite pull --tls-verify=false 127.0.0.1:5000/busybox
+   crun-lite pull --platform linux/arm64 docker.io/library/debian
    crun-lite pull oci-archive:busybox.tar`,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
-			tlsVerifyFlag(""),
-		},
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID, no progress"},
+		}, registryFlags("")...),
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() != 1 {
 				return errors.New("pull needs exactly one IMAGE")
 			}
-			o := store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter}
-			if c.Bool("quiet") {
-				o.Report = nil
+			o, err := pullOptions(c)
+			if err != nil {
+				return err
 			}
 			img, err := e.store.Pull(e.ctx, c.Args().First(), o)
 			if err != nil {
@@ -50,23 +62,83 @@ Examples:
 	}
 }
 
+// registryFlags are the flags of commands that contact registries.
+func registryFlags(category string) []cli.Flag {
+	return []cli.Flag{
+		tlsVerifyFlag(category),
+		&cli.StringFlag{Name: "authfile", Usage: "read credentials from `FILE` (default: $REGISTRY_AUTH_FILE, else auth.json as written by crun-lite login)", Category: category},
+		&cli.StringFlag{Name: "creds", Usage: "use `USER[:PASSWORD]` instead of stored credentials", Category: category},
+		&cli.StringFlag{Name: "platform", Usage: "choose the image for `OS/ARCH[/VARIANT]` from a manifest list", Category: category},
+		&cli.StringFlag{Name: "arch", Usage: "choose the image for `ARCH` from a manifest list", Category: category},
+		&cli.StringFlag{Name: "os", Usage: "choose the image for `OS` from a manifest list", Category: category},
+		&cli.StringFlag{Name: "variant", Usage: "choose the image for `VARIANT` (e.g. v8) from a manifest list", Category: category},
+	}
+}
+
+// pullOptions turns the registry flags into store options.
+func pullOptions(c *cli.Context) (store.PullOptions, error) {
+	o := store.PullOptions{
+		TLSVerify: tlsVerify(c),
+		Report:    c.App.ErrWriter,
+		AuthFile:  c.String("authfile"),
+		Creds:     c.String("creds"),
+	}
+	if c.Bool("quiet") {
+		o.Report = nil
+	}
+	if p := c.String("platform"); p != "" {
+		parts := strings.Split(p, "/")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return o, fmt.Errorf("--platform %q: use OS/ARCH[/VARIANT], e.g. linux/arm64", p)
+		}
+		o.OS, o.Arch = parts[0], parts[1]
+		if len(parts) == 3 {
+			o.Variant = parts[2]
+		}
+	}
+	for flag, dst := range map[string]*string{"os": &o.OS, "arch": &o.Arch, "variant": &o.Variant} {
+		if v := c.String(flag); v != "" {
+			*dst = v
+		}
+	}
+	return o, nil
+}
+
 func imagesCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "images",
-		Usage: "list images in the store",
+		Name:      "images",
+		Usage:     "list images in the store",
+		ArgsUsage: "[NAME[:TAG]]",
+		Description: `Lists the images in the store, newest first: one line per name, or one line
+for an image without any. NAME lists only images whose repository is NAME or
+ends in /NAME (shell patterns allowed). Sizes are those of the unpacked layers.
+
+Examples:
+   crun-lite images
+   crun-lite images -q --filter dangling=true
+   crun-lite images --format json busybox`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only images matching `FILTER`: dangling=true|false, reference=PATTERN"},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			imgs, err := e.store.Images()
 			if err != nil {
 				return err
 			}
+			filters := c.StringSlice("filter")
+			if c.NArg() > 0 {
+				filters = append(filters, "reference="+c.Args().First())
+			}
+			if imgs, err = filterImages(imgs, filters); err != nil {
+				return err
+			}
 			switch {
 			case c.Bool("quiet"):
 				for _, im := range imgs {
-					fmt.Fprintln(c.App.Writer, im.ID[:12])
+					fmt.Fprintln(c.App.Writer, idColumn(c, im.ID))
 				}
 				return nil
 			case c.String("format") == "json":
@@ -77,6 +149,64 @@ func imagesCommand() *cli.Command {
 			return fmt.Errorf("unknown --format %q: use table or json", c.String("format"))
 		}),
 	}
+}
+
+func idColumn(c *cli.Context, id string) string {
+	if c.Bool("no-trunc") {
+		return id
+	}
+	return id[:12]
+}
+
+// filterImages keeps the images that match every filter.
+func filterImages(imgs []*store.Image, filters []string) ([]*store.Image, error) {
+	for _, f := range filters {
+		key, val, _ := strings.Cut(f, "=")
+		var keep func(*store.Image) bool
+		switch key {
+		case "dangling":
+			if val != "true" && val != "false" {
+				return nil, fmt.Errorf("--filter %s: use dangling=true or dangling=false", f)
+			}
+			keep = func(im *store.Image) bool { return (len(im.Names) == 0) == (val == "true") }
+		case "reference":
+			keep = func(im *store.Image) bool { return referenceMatches(im.Names, val) }
+		default:
+			return nil, fmt.Errorf("unknown --filter %q: use dangling=true|false or reference=PATTERN", f)
+		}
+		var out []*store.Image
+		for _, im := range imgs {
+			if keep(im) {
+				out = append(out, im)
+			}
+		}
+		imgs = out
+	}
+	return imgs, nil
+}
+
+// referenceMatches matches a pattern against a name's repository, its last
+// path elements, and, with a tag in the pattern, the tag.
+func referenceMatches(names []string, pattern string) bool {
+	for _, n := range names {
+		repo, tag := splitName(n)
+		pr, pt := pattern, ""
+		if i := strings.LastIndex(pattern, ":"); i >= 0 && !strings.Contains(pattern[i+1:], "/") {
+			pr, pt = pattern[:i], pattern[i+1:] // not the port of host:port/name
+		}
+		if pt != "" {
+			if ok, _ := path.Match(pt, tag); !ok {
+				continue
+			}
+		}
+		parts := strings.Split(repo, "/")
+		for i := range parts {
+			if ok, _ := path.Match(pr, strings.Join(parts[i:], "/")); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type imageJSON struct {
@@ -113,7 +243,7 @@ func printImagesTable(c *cli.Context, imgs []*store.Image) error {
 		}
 		for _, n := range names {
 			repo, tag := splitName(n)
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, im.ID[:12], created, size)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, idColumn(c, im.ID), created, size)
 		}
 	}
 	return w.Flush()

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"text/tabwriter"
 
+	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/store"
 )
 
 func systemCommand() *cli.Command {
@@ -16,6 +22,36 @@ func systemCommand() *cli.Command {
 		Name:  "system",
 		Usage: "manage the store as a whole",
 		Subcommands: []*cli.Command{
+			{
+				Name:  "df",
+				Usage: "show how much space images and containers take",
+				Description: `Shows, for images, containers, and layers that no image uses (what
+interrupted pulls leave), how many there are, how many are in use, their size
+and how much removing the unused ones would free. Sizes are those of the
+unpacked layers, each counted once however many images share it.
+
+Examples:
+   crun-lite system df
+   crun-lite system df --format json`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
+				},
+				Action: withStore(func(c *cli.Context, e *env) error {
+					du, err := e.store.DiskUsage(run.LiveImages(e.store))
+					if err != nil {
+						return err
+					}
+					switch c.String("format") {
+					case "json":
+						enc := json.NewEncoder(c.App.Writer)
+						enc.SetIndent("", "  ")
+						return enc.Encode(du)
+					case "", "table":
+						return printDiskUsage(c, du)
+					}
+					return fmt.Errorf("unknown --format %q: use table or json", c.String("format"))
+				}),
+			},
 			{
 				Name:  "reset",
 				Usage: "delete every image and container of the store",
@@ -40,6 +76,24 @@ Examples:
 			},
 		},
 	}
+}
+
+func printDiskUsage(c *cli.Context, du *store.DiskUsage) error {
+	w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+	for _, row := range []struct {
+		name string
+		r    store.UsageRow
+	}{{"Images", du.Images}, {"Containers", du.Containers}, {"Unused layers", du.UnusedLayers}} {
+		pct := 0
+		if row.r.Size > 0 {
+			pct = int(100 * row.r.Reclaimable / row.r.Size)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s (%d%%)\n", row.name, row.r.Total, row.r.Active,
+			units.HumanSizeWithPrecision(float64(row.r.Size), 3),
+			units.HumanSizeWithPrecision(float64(row.r.Reclaimable), 3), pct)
+	}
+	return w.Flush()
 }
 
 // confirm asks a yes/no question on the terminal; scripts must pass -f.

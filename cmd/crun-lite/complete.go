@@ -62,12 +62,15 @@ type globalOpts map[string][]string
 // flag whose values depend on the command. Keep in step with the flags'
 // usage text (TestFlagChoicesAreDocumented).
 var flagChoices = map[string][]candidate{
-	"network":         {{"host", "share the host's network"}, {"none", "loopback only"}},
-	"storage-driver":  {{"overlay", "overlay, native or through fuse-overlayfs"}, {"vfs", "a full copy per layer: slow, works everywhere"}},
-	"storage-opt":     {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}},
-	"log-level":       {{"debug", ""}, {"info", ""}, {"warn", ""}, {"error", ""}},
-	"format":          {{"table", "aligned columns"}, {"json", "a JSON array"}},
-	"doctor --format": {{"text", "one line per check, fixes under them"}, {"json", "an object with ok and checks"}},
+	"network":          {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"storage-driver":   {{"overlay", "overlay, native or through fuse-overlayfs"}, {"vfs", "a full copy per layer: slow, works everywhere"}},
+	"storage-opt":      {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}},
+	"log-level":        {{"debug", ""}, {"info", ""}, {"warn", ""}, {"error", ""}},
+	"format":           {{"table", "aligned columns"}, {"json", "a JSON array"}},
+	"doctor --format":  {{"text", "one line per check, fixes under them"}, {"json", "an object with ok and checks"}},
+	"info --format":    {{"text", "indented fields"}, {"json", "an object with store and registries"}},
+	"inspect --format": {{"json", "a JSON array (or give a Go template)"}},
+	"save --format":    {{"docker-archive", "for docker load and podman load"}, {"oci-archive", "an OCI layout in a tar"}, {"oci-dir", "an OCI layout directory"}},
 }
 
 // argChoices completes ArgsUsage words that are neither images nor containers.

@@ -35,7 +35,8 @@ func TestComplete(t *testing.T) {
 		shell string
 	}{
 		{"ru", []string{"run"}, ""},
-		{"", []string{"run", "pull", "images", "ps", "rm", "system", "volume", "doctor", "completion"}, ""},
+		{"", []string{"run", "pull", "images", "ps", "rm", "system", "volume", "doctor", "completion",
+			"image", "rmi", "tag", "untag", "inspect", "import", "load", "save", "login", "logout", "info"}, ""},
 		{"run ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"run --rm bus", []string{"busybox:latest"}, ""},
 		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer
@@ -48,7 +49,7 @@ func TestComplete(t *testing.T) {
 		{"--root ", nil, "dirs"},
 		{"--root /x --log-level e", []string{"error"}, ""},
 		{"--root /x ps --a", []string{"--all"}, ""},
-		{"system ", []string{"reset"}, ""},
+		{"system ", []string{"df", "reset"}, ""},
 		{"system reset -", []string{"--force", "-f", "--help", "-h"}, ""},
 		{"rm ", []string{"web", "db"}, ""},
 		{"rm web ", []string{"db"}, ""},
@@ -56,6 +57,9 @@ func TestComplete(t *testing.T) {
 		{"completion bash ", nil, ""},
 		{"doctor --format ", []string{"text", "json"}, ""},
 		{"images --format ", []string{"table", "json"}, ""},
+		{"save --format o", []string{"oci-archive", "oci-dir"}, ""},
+		{"rmi ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
+		{"load -i ", nil, "files"},
 		{"__comp", nil, ""},                          // hidden
 		{"run --net ", []string{"host", "none"}, ""}, // "--network=h" above must not have changed the choices
 	}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/store"
+)
+
+// infoReport is what crun-lite info prints.
+type infoReport struct {
+	Version    string              `json:"version"`
+	Kernel     string              `json:"kernel"`
+	Store      *store.StoreInfo    `json:"store"`
+	Registries *store.RegistryInfo `json:"registries"`
+}
+
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "info",
+		Usage: "show how crun-lite stores images and where",
+		Description: `Shows the store: its graph driver and why it was chosen when the store was
+made (native overlay, overlay through fuse-overlayfs, or vfs), where images
+and runtime state live, the filesystem under them, and how many images,
+containers and layers it holds; and the registries that registries.conf
+configures. --format json prints the same as JSON.
+
+Examples:
+   crun-lite info
+   crun-lite info --format json | jq -r .store.driver`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json"},
+		},
+		Action: withStore(func(c *cli.Context, e *env) error {
+			si, err := e.store.Info()
+			if err != nil {
+				return err
+			}
+			ri, err := store.Registries()
+			if err != nil {
+				return err
+			}
+			var u unix.Utsname
+			_ = unix.Uname(&u)
+			rep := infoReport{Version: version, Kernel: unix.ByteSliceToString(u.Release[:]), Store: si, Registries: ri}
+			switch c.String("format") {
+			case "json":
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			case "", "text":
+				printInfo(c.App.Writer, &rep)
+				return nil
+			}
+			return fmt.Errorf("unknown --format %q: use text or json", c.String("format"))
+		}),
+	}
+}
+
+func printInfo(w io.Writer, r *infoReport) {
+	s := r.Store
+	driver := s.Driver
+	if s.MountProgram != "" {
+		driver += " (mount program " + s.MountProgram + ")"
+	}
+	fmt.Fprintf(w, "version: %s\nkernel: %s\nstore:\n", r.Version, r.Kernel)
+	fmt.Fprintf(w, "  driver: %s\n  why: %s\n", driver, s.DriverReason)
+	if s.Driver == "overlay" {
+		fmt.Fprintf(w, "  volatile mounts: %t\n", s.Volatile)
+	}
+	fmt.Fprintf(w, "  graph root: %s (%s)\n  run root: %s\n", s.GraphRoot, s.GraphFS, s.RunRoot)
+	fmt.Fprintf(w, "  images: %d\n  containers: %d\n  layers: %d\n", s.Images, s.Containers, s.Layers)
+	fmt.Fprintf(w, "registries:\n  search: %s\n", listOrNone(r.Registries.Search))
+	fmt.Fprintf(w, "  insecure: %s\n  blocked: %s\n  mirrored: %s\n",
+		listOrNone(r.Registries.Insecure), listOrNone(r.Registries.Blocked), listOrNone(r.Registries.Mirrors))
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}

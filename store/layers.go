@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
+	graphdriver "go.podman.io/storage/drivers"
+)
+
+// Layers are fetched here rather than by containers/image's copy, which
+// downloads every layer to a temporary file (decompressing it once to
+// compute its digest), then decompresses and unpacks the layers one after
+// the other. Here each layer streams from the source through one
+// decompression into a staging directory of the store, several layers at
+// once, and is committed in order as soon as its parent is: half the
+// decompression work, spread over every core. copy.Image then finds every
+// layer present and only writes the image record.
+//
+// A layer becomes visible only when committed whole (storage's staged
+// layers), so an interrupted pull leaves finished layers, which the next
+// pull reuses, and staging directories, which storage prunes.
+
+// layerJob is one layer of the image being pulled.
+type layerJob struct {
+	info    types.BlobInfo
+	diffID  digest.Digest
+	id      string // storage layer ID: the chain ID containers/image uses
+	parent  string
+	present bool
+	prog    *layerProgress
+	staged  *graphdriver.DriverWithDifferOutput
+	err     error
+	done    chan struct{}
+}
+
+// DigestError means a blob's content does not match the digest that names
+// it: a corrupt or tampered download.
+type DigestError struct {
+	What      string // "layer sha256:..." or "uncompressed layer sha256:..."
+	Want, Got digest.Digest
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("%s: digest mismatch: content has digest %s", e.What, e.Got)
+}
+
+// fetchLayers puts the layers of the image raw points at into the store. It
+// returns false when it leaves the work to containers/image: on vfs (no
+// staged layers), for schema 1 manifests, encrypted or foreign layers.
+func (st *Store) fetchLayers(ctx context.Context, sys *types.SystemContext, policy *signature.PolicyContext,
+	raw types.ImageSource, report io.Writer) (bool, error) {
+	if st.Driver.Name != "overlay" {
+		return false, nil
+	}
+	jobs, err := planLayers(ctx, sys, policy, raw)
+	if err != nil || jobs == nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prog := newProgress(ctx, report)
+	defer prog.wait()
+	todo := make(chan *layerJob, len(jobs))
+	for _, j := range jobs {
+		j.done = make(chan struct{})
+		_, err := st.s.Layer(j.id)
+		j.present = err == nil
+		j.prog = prog.layer(j.info, j.present)
+		if j.present {
+			close(j.done)
+		} else {
+			todo <- j
+		}
+	}
+	close(todo)
+	for range min(parallelism(), len(jobs)) {
+		go func() {
+			for j := range todo {
+				j.err = st.stage(ctx, raw, j)
+				close(j.done)
+			}
+		}()
+	}
+	return true, st.commitInOrder(jobs, cancel)
+}
+
+// parallelism is how many layers are fetched at once: one per core, as the
+// work is decompression and file creation; at least two so that the
+// network of a slow registry overlaps with unpacking.
+func parallelism() int { return max(2, min(runtime.NumCPU(), 6)) }
+
+// commitInOrder commits each staged layer once its parent is in, and after
+// the first error only cleans up.
+func (st *Store) commitInOrder(jobs []*layerJob, cancel func()) error {
+	var first error
+	for _, j := range jobs {
+		<-j.done
+		if j.err == nil && first == nil && j.staged != nil {
+			j.err = st.commit(j)
+		}
+		j.prog.finish(j.err)
+		if j.err != nil && first == nil {
+			first = j.err
+			cancel()
+		}
+		if first != nil && j.staged != nil {
+			_ = st.s.CleanupStagedLayer(j.staged)
+		}
+	}
+	return first
+}
+
+// commit makes a staged layer a layer of the store. Another process that
+// pulls the same image may have committed it first: that is success.
+func (st *Store) commit(j *layerJob) error {
+	if _, err := st.s.Layer(j.id); err == nil {
+		err = st.s.CleanupStagedLayer(j.staged)
+		j.staged = nil
+		return err
+	}
+	_, err := st.s.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
+		ID:          j.id,
+		ParentLayer: j.parent,
+		DiffOutput:  j.staged,
+		DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
+	})
+	if errors.Is(err, storage.ErrDuplicateID) {
+		err = st.s.CleanupStagedLayer(j.staged)
+	} else if err != nil {
+		err = fmt.Errorf("commit layer %s: %w", j.info.Digest, err)
+		_ = st.s.CleanupStagedLayer(j.staged)
+	}
+	j.staged = nil
+	return err
+}
+
+// stage downloads one layer and unpacks it into a staging directory.
+func (st *Store) stage(ctx context.Context, raw types.ImageSource, j *layerJob) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rc, _, err := raw.GetBlob(ctx, j.info, none.NoCache)
+	if err != nil {
+		return fmt.Errorf("fetch layer %s: %w", j.info.Digest, err)
+	}
+	defer rc.Close()
+	d := &layerDiffer{blob: j.prog.reader(rc), job: j}
+	out, err := st.s.PrepareStagedLayer(nil, d)
+	if err != nil {
+		if out != nil && out.Target != "" {
+			_ = st.s.CleanupStagedLayer(out)
+		}
+		var de *DigestError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &de):
+			return err // names the layer already
+		}
+		return fmt.Errorf("unpack layer %s: %w", j.info.Digest, err)
+	}
+	j.staged = out
+	return nil
+}
+
+// planLayers lists the layers of the image raw points at (the host's
+// platform or sys's choice from a manifest list) with their storage IDs,
+// after the signature policy accepted the image; nil when fetchLayers
+// should leave the image to containers/image.
+func planLayers(ctx context.Context, sys *types.SystemContext, policy *signature.PolicyContext, raw types.ImageSource) ([]*layerJob, error) {
+	blob, mime, err := raw.GetManifest(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var instance *digest.Digest
+	if manifest.MIMETypeIsMultiImage(mime) {
+		list, err := manifest.ListFromBlob(blob, mime)
+		if err != nil {
+			return nil, err
+		}
+		d, err := list.ChooseInstance(sys)
+		if err != nil {
+			return nil, err
+		}
+		instance = &d
+	}
+	unparsed := image.UnparsedInstance(raw, instance)
+	if _, err := policy.IsRunningImageAllowed(ctx, unparsed); err != nil {
+		return nil, err
+	}
+	if infos, err := raw.LayerInfosForCopy(ctx, instance); err != nil || infos != nil {
+		return nil, err // a source that rewrites layers: containers/image knows how
+	}
+	img, err := image.FromUnparsedImage(ctx, sys, unparsed)
+	if err != nil {
+		return nil, err
+	}
+	if _, mt, err := unparsed.Manifest(ctx); err != nil || !singleImageV2(mt) {
+		return nil, err // schema 1: layers and history interleave
+	}
+	cfg, err := img.OCIConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return layerJobs(img.LayerInfos(), cfg.RootFS.DiffIDs), nil
+}
+
+// singleImageV2 tells whether a manifest type lists layers and a config.
+func singleImageV2(mt string) bool {
+	mt = manifest.NormalizedMIMEType(mt)
+	return mt == manifest.DockerV2Schema2MediaType || mt == imgspecv1.MediaTypeImageManifest
+}
+
+// layerJobs pairs layers with their DiffIDs and storage IDs, or returns nil
+// for layers this package does not fetch.
+func layerJobs(infos []types.BlobInfo, diffIDs []digest.Digest) []*layerJob {
+	if len(infos) != len(diffIDs) || len(infos) == 0 {
+		return nil
+	}
+	jobs := make([]*layerJob, len(infos))
+	parent := ""
+	for i, info := range infos {
+		if len(info.URLs) > 0 || strings.Contains(info.MediaType, "encrypted") || diffIDs[i].Validate() != nil {
+			return nil
+		}
+		id := chainID(parent, diffIDs[i])
+		jobs[i] = &layerJob{info: info, diffID: diffIDs[i], id: id, parent: parent}
+		parent = id
+	}
+	return jobs
+}
+
+// chainID is the storage ID containers/image gives the layer with diffID
+// on top of parent, so that its copy finds the layers fetched here. If the
+// two ever disagreed, copy would still produce a correct image, only slower.
+func chainID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
+}
