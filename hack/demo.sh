@@ -28,6 +28,8 @@ SKIP_DEBIAN=1 "$HERE/test-setup.sh"
 # root), so give the user its own copy of the binary.
 install -d -m 0755 -o root -g root "$DEMO_DIR"
 install -m 0755 "$BIN" "$DEMO_DIR/crun-lite"
+# crun-lite runs containers; every other command is crun-lite-full's.
+install -m 0755 "$(dirname "$BIN")/crun-lite-full" "$DEMO_DIR/crun-lite-full"
 
 # show_and_run CMD...: print the command as a user would type it, then run it
 # as the test user. Commands name the binary "crun-lite", as if on PATH.

@@ -37,7 +37,8 @@ var (
 	}
 )
 
-func configure(o Options) (config, error) {
+// configure checks the options; cacheDir keeps compiled seccomp filters.
+func configure(o Options, cacheDir string) (config, error) {
 	var cfg config
 	var err error
 	if cfg.mounts, err = parseMounts(o); err != nil {
@@ -49,7 +50,7 @@ func configure(o Options) (config, error) {
 	if cfg.sec, err = parseSecurityOpts(o.SecurityOpt); err != nil {
 		return cfg, err
 	}
-	if cfg.seccomp, err = seccompFilter(o.Privileged, cfg.sec.seccomp, cfg.caps); err != nil {
+	if cfg.seccomp, err = seccompFilter(o.Privileged, cfg.sec.seccomp, cfg.caps, cacheDir); err != nil {
 		return cfg, err
 	}
 	if cfg.keepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
@@ -113,23 +114,16 @@ func parseMounts(o Options) ([]mountSpec, error) {
 
 // seccompFilter compiles the profile the options ask for: the default one,
 // a file, or none (--privileged, seccomp=unconfined).
-func seccompFilter(privileged bool, choice string, caps []string) ([]byte, error) {
+func seccompFilter(privileged bool, choice string, caps []string, cacheDir string) ([]byte, error) {
 	if choice == "unconfined" || (privileged && choice == "") {
 		return nil, nil
 	}
-	profile := seccomp.Default()
-	if choice != "" {
-		p, err := seccomp.Load(choice)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
-		}
-		profile = p
-	}
 	var u unix.Utsname
 	_ = unix.Uname(&u)
-	filter, err := profile.Compile(seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:])})
+	t := seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:])}
+	filter, err := seccomp.CompiledFilter(choice, t, cacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: seccomp profile: %v", ErrBadOption, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
 	}
 	return filter, nil
 }

@@ -51,7 +51,10 @@ type Options struct {
 	CapDrop       []string // --cap-drop
 	SecurityOpt   []string // --security-opt
 
-	Pull   store.PullOptions
+	// Pull fetches a missing image; nil makes a missing image an error.
+	// The caller provides it: pulling needs containers/image, which the
+	// lean crun-lite binary, the one that runs containers, does not link.
+	Pull   func(ctx context.Context, ref string) (*store.Image, error)
 	Timing *timing.Recorder
 }
 
@@ -73,7 +76,7 @@ type container struct {
 	id       string
 	opts     Options
 	st       *store.Store
-	img      *store.Image
+	release  func() // the store's read locks, held until the rootfs is mounted
 	config   imgspecv1.ImageConfig
 	rd       *runDir
 	kept     *store.ContainerInfo // the stored container, unless --rm
@@ -97,11 +100,13 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	if o.Hostname != "" {
 		c.hostname = o.Hostname
 	}
-	cfg, err := configure(o)
+	cfg, err := configure(o, st.RunRoot())
 	if err != nil {
 		return 125, err
 	}
 	c.cfg = cfg
+	c.opts.Timing.Mark("options")
+	defer c.releaseLocks()
 	if err := c.loadImage(ctx); err != nil {
 		return 125, err
 	}
@@ -120,22 +125,52 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	return code, nil
 }
 
+// loadImage finds (or pulls) the image and prepares the run dir. A --rm
+// run on overlay takes the fast way: see store.ForRun and its run cache.
 func (c *container) loadImage(ctx context.Context) error {
+	if c.opts.Remove && c.st.Driver.Name == "overlay" {
+		return c.loadForRun(ctx)
+	}
 	img, err := c.st.Lookup(c.opts.Image)
-	if errors.Is(err, store.ErrImageUnknown) {
-		img, err = c.st.Pull(ctx, c.opts.Image, c.opts.Pull)
+	if errors.Is(err, store.ErrImageUnknown) && c.opts.Pull != nil {
+		img, err = c.opts.Pull(ctx, c.opts.Image)
 	}
 	if err != nil {
 		return err
 	}
-	c.img = img
 	c.opts.Timing.Mark("image lookup")
-	cfg, err := img.Config(ctx)
+	cfg, err := img.Config()
 	if err != nil {
 		return err
 	}
 	c.config = cfg.Config
-	return c.prepareRootfs(img)
+	if err := c.prepareRunDir(img.ID); err != nil {
+		return err
+	}
+	return c.createKept(img)
+}
+
+func (c *container) loadForRun(ctx context.Context) error {
+	ri, release, err := c.st.ForRun(c.opts.Image)
+	if errors.Is(err, store.ErrImageUnknown) && c.opts.Pull != nil {
+		if _, err = c.opts.Pull(ctx, c.opts.Image); err == nil {
+			ri, release, err = c.st.ForRun(c.opts.Image)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c.release = release
+	c.config, c.rootfs = ri.Config, ri.Rootfs
+	c.opts.Timing.Mark("image lookup")
+	return c.prepareRunDir(ri.ID)
+}
+
+func (c *container) releaseLocks() {
+	if c.release != nil {
+		c.release()
+		c.release = nil
+	}
 }
 
 // argv is Entrypoint + Cmd, the command line replacing Cmd. Like Docker and
@@ -151,25 +186,24 @@ func (c *container) argv() []string {
 	return append(append([]string{}, entry...), cmd...)
 }
 
-// prepareRootfs makes the run dir and, for a kept container, its storage
-// record; the store's read locks taken for a --rm mount are released by
-// run once the child reports the overlay mounted.
-func (c *container) prepareRootfs(img *store.Image) error {
+// prepareRunDir makes the run dir, where the image is recorded for
+// LiveImages (rmi must not take layers from under a running --rm container).
+func (c *container) prepareRunDir(imageID string) error {
 	rd, err := createRunDir(c.st.RunsDir(), c.id)
 	if err != nil {
 		return err
 	}
 	c.rd = rd
-	c.rd.state.Image = img.ID // see LiveImages
+	c.rd.state.Image = imageID
 	if err := c.rd.saveState(); err != nil {
 		return err
 	}
-	if err := c.writeEtc(); err != nil {
-		return err
-	}
-	if c.opts.Remove && c.st.Driver.Name == "overlay" {
-		return nil // mounted straight from the layers in run
-	}
+	return c.writeEtc()
+}
+
+// createKept records the container in the store with a layer of its own
+// (runs without --rm, and every run on vfs, which cannot mount layers).
+func (c *container) createKept(img *store.Image) error {
 	info, err := c.st.CreateContainer(img, store.ContainerInfo{
 		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created", Volumes: c.volumeSpecs(),
 	})
@@ -211,19 +245,6 @@ func (c *container) run(argv []string) (int, error) {
 	t := c.opts.Timing
 	defer c.teardown()
 
-	var release func()
-	if c.rootfs == nil { // --rm on overlay: mount the image's layers directly
-		rf, rel, err := c.st.Rootfs(c.img)
-		if err != nil {
-			return 125, err
-		}
-		c.rootfs, release = rf, rel
-		defer func() {
-			if release != nil {
-				release()
-			}
-		}()
-	}
 	if c.cfg.keepID != nil {
 		k, err := prepareKeepID(c.cfg.keepID)
 		if err != nil {
@@ -251,7 +272,6 @@ func (c *container) run(argv []string) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	t.Mark("clone")
 	fwd.forwardTo(ch.pid, c.opts.StopTimeout)
 	if err := ch.next(); err != nil {
 		ch.kill()
@@ -261,10 +281,7 @@ func (c *container) run(argv []string) (int, error) {
 		t.MarkMono(pt.phase, pt.ns)
 	}
 	c.stdio.started(ch.master)
-	if release != nil {
-		release()
-		release = nil
-	}
+	c.releaseLocks()
 	t.Mark("rootfs setup")
 
 	last, err := c.execOps(ch.pid, argv)

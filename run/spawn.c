@@ -86,6 +86,7 @@ struct child_ctx {
 	size_t len;
 	int sock;
 	int detached; // outlives us: no parent-death signal
+	int timed;    // report the start (--timing)
 };
 
 // Per-child state; the child is single-threaded, so globals are safe. A
@@ -685,6 +686,10 @@ static int child_main(void *arg)
 {
 	struct child_ctx *ctx = arg;
 	sock_fd = ctx->sock;
+	if (ctx->timed) {
+		op_index = CL_OP_START;
+		report_time();
+	}
 	op_index = 0;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
@@ -738,6 +743,7 @@ int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, i
 	ctx->len = len;
 	ctx->sock = sock;
 	ctx->detached = (opts & CL_SPAWN_DETACHED) != 0;
+	ctx->timed = (opts & CL_SPAWN_TIMED) != 0;
 	char *stack_top = mem + total;
 
 	unsigned long clone_flags = flags | SIGCHLD;

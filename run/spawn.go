@@ -32,6 +32,9 @@ type child struct {
 	regionLen C.size_t
 }
 
+// opStart is the op index of the child's report that it started.
+const opStart = int(C.CL_OP_START)
+
 // phaseTime is when the child finished a --timing phase.
 type phaseTime struct {
 	phase string
@@ -60,6 +63,9 @@ func spawn(batch *opList, cloneFlags uintptr, shared bool) (*child, error) {
 	if shared {
 		opts = C.CL_SPAWN_SHARED
 	}
+	if batch.timing {
+		opts |= C.CL_SPAWN_TIMED
+	}
 	return spawnWith(batch, cloneFlags, opts)
 }
 
@@ -78,7 +84,7 @@ func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("clone: %w", errno)
 	}
-	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{},
+	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{opStart: "clone"},
 		region: region, regionLen: regionLen}
 	c.addBatch(batch)
 	return c, nil

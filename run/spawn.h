@@ -85,7 +85,11 @@ __attribute__((noreturn)) void crunlite_init_main(int child);
 enum {
 	CL_SPAWN_SHARED = 1,   // CLONE_VM until the child execs
 	CL_SPAWN_DETACHED = 2, // the child may outlive us (no parent-death signal)
+	CL_SPAWN_TIMED = 4,    // the child reports when it starts (TIME message, op CL_OP_START)
 };
+
+// The op index of the TIME message a timed child sends as it starts.
+#define CL_OP_START 0xffffffffu
 
 int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len);
 void crunlite_spawn_free(void *region, size_t len);

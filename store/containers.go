@@ -29,6 +29,9 @@ var ErrNameInUse = errors.New("container name in use")
 // CreateContainer records a container with its own writable layer on top of
 // img. An empty name gets a generated one.
 func (st *Store) CreateContainer(img *Image, info ContainerInfo) (*ContainerInfo, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	info.ImageID = img.ID
 	info.Created = time.Now().UTC()
 	info.Status = "created"
@@ -53,6 +56,9 @@ func (st *Store) CreateContainer(img *Image, info ContainerInfo) (*ContainerInfo
 
 // SaveContainer stores info as the container's metadata.
 func (st *Store) SaveContainer(info *ContainerInfo) error {
+	if err := st.ensure(); err != nil {
+		return err
+	}
 	meta, _ := json.Marshal(info)
 	if err := st.s.SetMetadata(info.ID, string(meta)); err != nil {
 		return fmt.Errorf("update container %s: %w", info.Name, err)
@@ -62,6 +68,9 @@ func (st *Store) SaveContainer(info *ContainerInfo) error {
 
 // Containers lists stored containers, newest first.
 func (st *Store) Containers() ([]*ContainerInfo, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	cs, err := st.s.Containers()
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
@@ -87,6 +96,9 @@ func containerInfo(c *storage.Container) *ContainerInfo {
 
 // Container finds a stored container by name, ID or ID prefix.
 func (st *Store) Container(ref string) (*ContainerInfo, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	c, err := st.s.Container(ref)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", ref, err)
@@ -96,6 +108,9 @@ func (st *Store) Container(ref string) (*ContainerInfo, error) {
 
 // DeleteContainer removes a container and its layer.
 func (st *Store) DeleteContainer(id string) error {
+	if err := st.ensure(); err != nil {
+		return err
+	}
 	if err := st.s.DeleteContainer(id); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(id), err)
 	}
@@ -106,6 +121,9 @@ func (st *Store) DeleteContainer(id string) error {
 // filesystem: its own layer as upper dir over the image's layers (overlay),
 // or the container's directory (vfs).
 func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	if err := usable(st.Driver); err != nil {
 		return nil, err
 	}
@@ -137,6 +155,9 @@ func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
 
 // UnmountContainer undoes ContainerRootfs for drivers that storage mounts.
 func (st *Store) UnmountContainer(id string) {
+	if st.ensure() != nil {
+		return
+	}
 	if st.Driver.Name != "overlay" {
 		_, _ = st.s.Unmount(id, false)
 	}

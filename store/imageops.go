@@ -191,3 +191,20 @@ func (st *Store) Untag(img *Image, names ...string) ([]string, error) {
 	}
 	return remove, nil
 }
+
+// localName turns a name without a registry into Podman's localhost/NAME,
+// with :latest when untagged.
+func localName(n string) string {
+	if n == "" {
+		return ""
+	}
+	first := strings.SplitN(n, "/", 2)[0]
+	if !strings.Contains(n, "/") || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		n = "localhost/" + n
+	}
+	named, err := reference.ParseNormalizedNamed(strings.ToLower(n))
+	if err != nil {
+		return ""
+	}
+	return reference.TagNameOnly(named).String()
+}

@@ -1,20 +1,18 @@
 package store
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
-	istorage "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
 
@@ -39,6 +37,9 @@ type Image struct {
 // NAME under each unqualified-search registry, docker.io/library/NAME, and
 // last any one image whose repository ends in /NAME.
 func (st *Store) Lookup(name string) (*Image, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	img, err := st.s.Image(name) // the common case: an ID or a full name
 	if err == nil {
 		return st.wrap(img), nil
@@ -142,6 +143,9 @@ func (st *Store) wrap(img *storage.Image) *Image {
 
 // Images lists stored images, newest first.
 func (st *Store) Images() ([]*Image, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
 	imgs, err := st.s.Images()
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
@@ -158,42 +162,31 @@ func (st *Store) Images() ([]*Image, error) {
 	return out, nil
 }
 
-// Config returns the image's configuration in OCI form (Docker schema 2
-// configs are converted by containers/image).
-func (img *Image) Config(ctx context.Context) (*imgspecv1.Image, error) {
-	ref, err := istorage.Transport.NewStoreReference(img.st.s, nil, img.ID)
-	if err != nil {
-		return nil, err
-	}
-	src, err := ref.NewImage(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("open image %s: %w", shortID(img.ID), err)
-	}
-	defer src.Close()
-	cfg, err := src.OCIConfig(ctx)
+// Config returns the image's configuration. containers/image keeps the
+// config blob in the image's big data under its digest (next to "manifest"
+// and "signature-..." items), and an OCI config and a Docker schema 2 one
+// share the fields read here, so no transport is needed: this is on the
+// start path of every run.
+func (img *Image) Config() (*imgspecv1.Image, error) {
+	keys, err := img.st.s.ListImageBigData(img.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read config of image %s: %w", shortID(img.ID), err)
 	}
-	return cfg, nil
-}
-
-// platformMatches tells whether the stored image id is for the platform sys
-// asks for, the host's by default: a manifest list's digest names images
-// for every platform.
-func (st *Store) platformMatches(ctx context.Context, id string, sys *types.SystemContext) bool {
-	cfg, err := (&Image{ID: id, st: st}).Config(ctx)
-	if err != nil {
-		return false
-	}
-	want := func(choice, host string) string {
-		if choice != "" {
-			return choice
+	for _, k := range keys {
+		if _, err := digest.Parse(k); err != nil {
+			continue
 		}
-		return host
+		data, err := img.st.s.ImageBigData(img.ID, k)
+		if err != nil {
+			return nil, fmt.Errorf("read config of image %s: %w", shortID(img.ID), err)
+		}
+		var cfg imgspecv1.Image
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return nil, fmt.Errorf("config of image %s: %w", shortID(img.ID), err)
+		}
+		return &cfg, nil
 	}
-	return cfg.OS == want(sys.OSChoice, runtime.GOOS) &&
-		cfg.Architecture == want(sys.ArchitectureChoice, runtime.GOARCH) &&
-		(sys.VariantChoice == "" || sys.VariantChoice == cfg.Variant)
+	return nil, fmt.Errorf("image %s has no config: pull it again", shortID(img.ID))
 }
 
 func shortID(id string) string {

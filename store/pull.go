@@ -1,3 +1,5 @@
+//go:build !lean
+
 package store
 
 import (
@@ -7,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -243,7 +246,7 @@ func (p *puller) upToDate(ctx context.Context, src types.ImageReference, name st
 		return nil
 	}
 	local, err := p.st.s.Image(name)
-	if err != nil || !p.st.platformMatches(ctx, local.ID, p.sys) {
+	if err != nil || !p.st.platformMatches(local.ID, p.sys) {
 		return nil
 	}
 	d, err := docker.GetDigest(ctx, p.sys, src)
@@ -323,23 +326,6 @@ func (st *Store) destRef(ctx context.Context, sys *types.SystemContext, raw type
 	return istorage.Transport.NewStoreReference(st.s, nil, img.ConfigInfo().Digest.Encoded())
 }
 
-// localName turns a name without a registry into Podman's localhost/NAME,
-// with :latest when untagged.
-func localName(n string) string {
-	if n == "" {
-		return ""
-	}
-	first := strings.SplitN(n, "/", 2)[0]
-	if !strings.Contains(n, "/") || !(strings.ContainsAny(first, ".:") || first == "localhost") {
-		n = "localhost/" + n
-	}
-	named, err := reference.ParseNormalizedNamed(strings.ToLower(n))
-	if err != nil {
-		return ""
-	}
-	return reference.TagNameOnly(named).String()
-}
-
 // policyContext applies the user's or the system's policy.json; without
 // either, images are accepted as they are, as a fresh Podman install does.
 func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
@@ -348,4 +334,23 @@ func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 		p = &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
 	}
 	return signature.NewPolicyContext(p)
+}
+
+// platformMatches tells whether the stored image id is for the platform sys
+// asks for, the host's by default: a manifest list's digest names images
+// for every platform.
+func (st *Store) platformMatches(id string, sys *types.SystemContext) bool {
+	cfg, err := (&Image{ID: id, st: st}).Config()
+	if err != nil {
+		return false
+	}
+	want := func(choice, host string) string {
+		if choice != "" {
+			return choice
+		}
+		return host
+	}
+	return cfg.OS == want(sys.OSChoice, runtime.GOOS) &&
+		cfg.Architecture == want(sys.ArchitectureChoice, runtime.GOARCH) &&
+		(sys.VariantChoice == "" || sys.VariantChoice == cfg.Variant)
 }

@@ -43,20 +43,16 @@ type Rootfs struct {
 // releases. A layer directory that vanished in between (a concurrent rmi)
 // is reported as an error.
 func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
+	if err := st.ensure(); err != nil {
+		return nil, nil, err
+	}
 	if st.Driver.Name != "overlay" {
 		return nil, nil, fmt.Errorf("direct mounts need the overlay driver, the store uses %s", st.Driver.Name)
 	}
 	if err := usable(st.Driver); err != nil {
 		return nil, nil, err
 	}
-	rf = &Rootfs{
-		Driver:       "overlay",
-		MountProgram: st.Driver.MountProgram(),
-		Home:         filepath.Join(st.opts.GraphRoot, "overlay"),
-		UserXattr:    st.Driver.MountProgram() == "" && isRootlessNS(),
-		Volatile:     st.Driver.Volatile,
-		RootMode:     0o755,
-	}
+	rf = st.newRootfs()
 	if img.TopLayer != "" {
 		md, err := st.layerMetadata(img.TopLayer)
 		if err != nil {
@@ -83,6 +79,18 @@ func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
 	return rf, release, nil
 }
 
+// newRootfs describes an overlay root filesystem of this store, layers aside.
+func (st *Store) newRootfs() *Rootfs {
+	return &Rootfs{
+		Driver:       "overlay",
+		MountProgram: st.Driver.MountProgram(),
+		Home:         filepath.Join(st.opts.GraphRoot, "overlay"),
+		UserXattr:    st.Driver.MountProgram() == "" && isRootlessNS(),
+		Volatile:     st.Driver.Volatile,
+		RootMode:     0o755,
+	}
+}
+
 // isRootlessNS reports whether this process is root in a rootless user
 // namespace, where overlay needs userxattr.
 func isRootlessNS() bool { return os.Getenv("_CONTAINERS_USERNS_CONFIGURED") != "" }
@@ -97,12 +105,12 @@ func splitLowers(s string) []string {
 // readLock takes storage's own read locks, layers before images as storage
 // does, so writers (pull, rmi) wait until the caller has mounted.
 func (st *Store) readLock() (func(), error) {
-	prefix := filepath.Join(st.opts.GraphRoot, st.Driver.Name)
-	layers, err := lockfile.GetLockFile(prefix + "-layers/layers.lock")
+	paths := st.lockPaths()
+	layers, err := lockfile.GetLockFile(paths[0])
 	if err != nil {
 		return nil, fmt.Errorf("lock layers: %w", err)
 	}
-	images, err := lockfile.GetLockFile(prefix + "-images/images.lock")
+	images, err := lockfile.GetLockFile(paths[1])
 	if err != nil {
 		return nil, fmt.Errorf("lock images: %w", err)
 	}
@@ -112,6 +120,12 @@ func (st *Store) readLock() (func(), error) {
 		images.Unlock()
 		layers.Unlock()
 	}, nil
+}
+
+// lockPaths are containers/storage's lock files of layers and images.
+func (st *Store) lockPaths() [2]string {
+	prefix := filepath.Join(st.opts.GraphRoot, st.Driver.Name)
+	return [2]string{prefix + "-layers/layers.lock", prefix + "-images/images.lock"}
 }
 
 // OverlayData returns the overlay mount options for these lowers and the

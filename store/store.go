@@ -69,6 +69,16 @@ func DefaultOptions(hostUID int) (Options, error) {
 
 // Open opens (creating if needed) the store described by opts.
 func Open(opts Options) (*Store, error) {
+	st, err := OpenLazy(opts)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.ensure()
+}
+
+// OpenLazy prepares the store but opens containers/storage only when a
+// method needs it: a run whose answer is in the run cache never does.
+func OpenLazy(opts Options) (*Store, error) {
 	if opts.GraphRoot == "" || opts.RunRoot == "" {
 		return nil, errors.New("open store: graph root and run root must be set")
 	}
@@ -81,21 +91,32 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &Store{opts: opts, Driver: choice}, nil
+}
+
+// ensure opens containers/storage if it is not open yet.
+func (st *Store) ensure() error {
+	if st.s != nil {
+		return nil
+	}
 	s, err := storage.GetStore(types.StoreOptions{
-		GraphRoot:          opts.GraphRoot,
-		RunRoot:            opts.RunRoot,
-		GraphDriverName:    choice.Name,
-		GraphDriverOptions: choice.Options,
+		GraphRoot:          st.opts.GraphRoot,
+		RunRoot:            st.opts.RunRoot,
+		GraphDriverName:    st.Driver.Name,
+		GraphDriverOptions: st.Driver.Options,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open store %s with driver %s: %w", opts.GraphRoot, choice, err)
+		return fmt.Errorf("open store %s with driver %s: %w", st.opts.GraphRoot, st.Driver, err)
 	}
-	return &Store{s: s, opts: opts, Driver: choice}, nil
+	st.s = s
+	return nil
 }
 
 // Close releases the store.
 func (st *Store) Close() {
-	_, _ = st.s.Shutdown(false)
+	if st.s != nil {
+		_, _ = st.s.Shutdown(false)
+	}
 }
 
 // GraphRoot returns where images and containers live.
@@ -103,10 +124,6 @@ func (st *Store) GraphRoot() string { return st.opts.GraphRoot }
 
 // RunRoot returns where per-boot state lives.
 func (st *Store) RunRoot() string { return st.opts.RunRoot }
-
-// Storage exposes the containers/storage handle for the callers in this
-// module that need more than this package wraps.
-func (st *Store) Storage() storage.Store { return st.s }
 
 // RunsDir returns the directory for the per-run state of running
 // containers (upper and work dirs, generated /etc files, lock): on the same
@@ -117,6 +134,9 @@ func (st *Store) RunsDir() string { return filepath.Join(st.opts.GraphRoot, "cru
 // `podman system reset` does. The user-namespace holder's files, which may
 // share the run root, are left alone. The store is closed afterwards.
 func (st *Store) Reset() error {
+	if err := st.ensure(); err != nil {
+		return err
+	}
 	if _, err := st.s.Shutdown(true); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}

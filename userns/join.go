@@ -39,6 +39,13 @@ func Joined() bool { return C.crunlite_joined != 0 }
 // joinError is why the constructor found a holder but could not join it, or "".
 func joinError() string { return C.GoString(&C.crunlite_join_error[0]) }
 
+// Inside reports whether this process runs in the per-user namespace:
+// joined by the constructor, or started by a process that had (crun-lite
+// hands most commands to crun-lite-full, which inherits the namespace).
+func Inside() bool {
+	return Joined() || (os.Geteuid() == 0 && os.Getenv("_CONTAINERS_USERNS_CONFIGURED") != "" && os.Getenv("_CRUNLITE_HOST_UID") != "")
+}
+
 // HostUID returns the caller's uid on the host, also from inside the
 // namespace, where getuid() answers 0.
 func HostUID() int { return hostID(int(C.crunlite_host_uid), "_CRUNLITE_HOST_UID", os.Getuid) }

@@ -68,14 +68,10 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-func commands() []*cli.Command {
-	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(),
-		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
-}
-
 // Main runs the CLI and returns the process exit code: 0, the container's
 // code, or 125 when crun-lite itself failed, as Podman does.
 func Main(args []string) int {
+	delegateIfNeeded(args)
 	err := newApp().Run(args)
 	if err == nil {
 		return 0
@@ -137,7 +133,11 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		st, err := store.Open(opts)
+		open := store.Open
+		if c.Command.Name == "run" {
+			open = store.OpenLazy // its run cache often spares opening storage
+		}
+		st, err := open(opts)
 		if err != nil {
 			return err
 		}

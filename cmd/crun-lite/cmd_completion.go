@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -117,7 +119,7 @@ func (storeSource) containers(g globalOpts) []candidate {
 }
 
 func withStoreFor(g globalOpts, fn func(*store.Store) []candidate) []candidate {
-	if userns.Rootless() && !userns.Joined() {
+	if userns.Rootless() && !userns.Inside() {
 		return nil // no holder yet: only a real command may create it
 	}
 	opts, err := store.DefaultOptions(userns.HostUID())

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"go.podman.io/image/v5/types"
 
 	"github.com/crun-lite/crun-lite/run"
-	"github.com/crun-lite/crun-lite/store"
 )
 
 const (
@@ -74,14 +72,6 @@ func tlsVerifyFlag(category string) cli.Flag {
 	return &cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates when contacting registries", Category: category}
 }
 
-// tlsVerify maps --tls-verify to containers/image: unset follows registries.conf.
-func tlsVerify(c *cli.Context) types.OptionalBool {
-	if !c.IsSet("tls-verify") {
-		return types.OptionalBoolUndefined
-	}
-	return types.NewOptionalBool(c.Bool("tls-verify"))
-}
-
 func runAction(c *cli.Context, e *env) error {
 	if c.NArg() < 1 {
 		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
@@ -112,7 +102,7 @@ func runAction(c *cli.Context, e *env) error {
 		CapAdd:        commaList(c.StringSlice("cap-add")),
 		CapDrop:       commaList(c.StringSlice("cap-drop")),
 		SecurityOpt:   c.StringSlice("security-opt"),
-		Pull:          store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter},
+		Pull:          runPuller(c, e),
 		Timing:        e.timing,
 	}
 	if c.IsSet("entrypoint") {

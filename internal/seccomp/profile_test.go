@@ -1,7 +1,9 @@
 package seccomp
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -197,5 +199,34 @@ func TestArgumentOps(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestCompiledFilterCache(t *testing.T) {
+	dir := t.TempDir()
+	target := Target{Caps: []string{"CAP_CHOWN"}, Kernel: "6.18.4"}
+	first, err := CompiledFilter("", target, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := Default().Compile(target)
+	if err != nil || !bytes.Equal(first, direct) {
+		t.Fatalf("cached compile differs from a direct one: %v", err)
+	}
+	files, _ := os.ReadDir(dir)
+	if len(files) != 1 {
+		t.Fatalf("want one cached filter, got %d", len(files))
+	}
+	// The cache answers: a corrupted entry would be returned as it is, so
+	// make it recognisable.
+	marker := bytes.Repeat([]byte{7}, 8)
+	os.WriteFile(dir+"/"+files[0].Name(), marker, 0o600)
+	if again, _ := CompiledFilter("", target, dir); !bytes.Equal(again, marker) {
+		t.Fatal("the cached filter was not used")
+	}
+	// Other capabilities are another filter.
+	other, _ := CompiledFilter("", Target{Caps: []string{"CAP_SYS_ADMIN"}, Kernel: "6.18.4"}, dir)
+	if bytes.Equal(other, marker) || bytes.Equal(other, first) {
+		t.Fatal("a filter for other capabilities came from the cache")
 	}
 }

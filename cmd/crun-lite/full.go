@@ -1,0 +1,40 @@
+//go:build !lean
+
+package main
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+	"go.podman.io/image/v5/types"
+
+	"github.com/crun-lite/crun-lite/store"
+)
+
+// The full build has every command; it is crun-lite-full, which the lean
+// crun-lite hands everything but run to (see lean.go), and it also works
+// alone under any name.
+
+func commands() []*cli.Command {
+	return append([]*cli.Command{runCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), systemCommand(),
+		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
+}
+
+// delegateIfNeeded: the full build does everything itself.
+func delegateIfNeeded([]string) {}
+
+// runPuller pulls a missing image for run, in this process.
+func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Image, error) {
+	o := store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter}
+	return func(ctx context.Context, ref string) (*store.Image, error) {
+		return e.store.Pull(ctx, ref, o)
+	}
+}
+
+// tlsVerify maps --tls-verify to containers/image: unset follows registries.conf.
+func tlsVerify(c *cli.Context) types.OptionalBool {
+	if !c.IsSet("tls-verify") {
+		return types.OptionalBoolUndefined
+	}
+	return types.NewOptionalBool(c.Bool("tls-verify"))
+}
