@@ -371,3 +371,32 @@ func waitForProcess(t *testing.T, marker string) int {
 	t.Fatalf("no process %s appeared", marker)
 	return 0
 }
+
+// TestRunCacheFollowsStore: a --rm run remembers what it resolved (the run
+// cache), and anything the store changes since makes it look again.
+func TestRunCacheFollowsStore(t *testing.T) {
+	s := testStore(t)
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar.gz")
+	if err := os.WriteFile(rootfs, busyboxLayer(t).gz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustCrunIn(t, s, "import", "-q", "-c", "ENV MARK=one", rootfs, "cached")
+	for i := 0; i < 2; i++ { // the second run answers from the cache
+		if out := mustCrunIn(t, s, "run", "--rm", "cached", "sh", "-c", "echo $MARK").Stdout; out != "one\n" {
+			t.Fatalf("run %d: %q", i, out)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(s.Root, "crun-lite-runcache.json"))
+	if err != nil || !strings.Contains(string(data), `"cached"`) {
+		t.Fatalf("no run cache entry for the image: %v %s", err, data)
+	}
+	// The same name on another image: the cache must not answer.
+	mustCrunIn(t, s, "import", "-q", "-c", "ENV MARK=two", rootfs, "cached")
+	if out := mustCrunIn(t, s, "run", "--rm", "cached", "sh", "-c", "echo $MARK").Stdout; out != "two\n" {
+		t.Errorf("after a new image took the name: %q", out)
+	}
+	mustCrunIn(t, s, "rmi", "cached")
+	if r := crunIn(t, s, "run", "--rm", "cached", "sh", "-c", "echo $MARK"); r.Code == 0 || r.Stdout != "" {
+		t.Errorf("the image is gone but run used it: %s", r)
+	}
+}
