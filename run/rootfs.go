@@ -244,7 +244,7 @@ func (c *container) bindSources(l *opList) (map[int]int, error) {
 			if err != nil {
 				return nil, err
 			}
-			m.volume, m.source = m.source, path
+			m.source = path
 		}
 		fi, err := os.Stat(m.source)
 		if errors.Is(err, os.ErrNotExist) && m.create {
@@ -310,17 +310,6 @@ func idMapped(path string, id uint64) bool {
 		}
 	}
 	return false
-}
-
-// volumeSpecs lists the volume names as given, before the sources are opened.
-func (c *container) volumeSpecs() []string {
-	var out []string
-	for _, m := range c.cfg.mounts {
-		if m.kind == "volume" {
-			out = append(out, m.source)
-		}
-	}
-	return out
 }
 
 // volumeNames lists the volumes the container mounts, for VolumeUsers.

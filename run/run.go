@@ -205,7 +205,7 @@ func (c *container) prepareRunDir(imageID string) error {
 // (runs without --rm, and every run on vfs, which cannot mount layers).
 func (c *container) createKept(img *store.Image) error {
 	info, err := c.st.CreateContainer(img, store.ContainerInfo{
-		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created", Volumes: c.volumeSpecs(),
+		Name: c.opts.Name, Image: c.opts.Image, Command: c.argv(), Status: "created", Volumes: c.volumeNames(),
 	})
 	if err != nil {
 		return err

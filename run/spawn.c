@@ -133,15 +133,17 @@ __attribute__((noreturn)) static void fail(int err, int code)
 	_exit(code);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+// mkdir_prefix creates the directory named by the first n bytes of path,
+// and its parents, like mkdir -p.
+static int mkdir_prefix(const char *path, size_t n, mode_t mode)
 {
 	char buf[4096];
-	size_t n = strlen(path);
 	if (n >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(buf, path, n + 1);
+	memcpy(buf, path, n);
+	buf[n] = 0;
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
@@ -155,20 +157,18 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+static int mkdir_p(const char *path, mode_t mode)
+{
+	return mkdir_prefix(path, strlen(path), mode);
+}
+
+// mkdir_parent makes the directories above path.
 static int mkdir_parent(const char *path)
 {
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	char *slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
 		return 0;
-	*slash = 0;
-	return mkdir_p(buf, 0755);
+	return mkdir_prefix(path, (size_t)(slash - path), 0755);
 }
 
 // ensure_file leaves a regular file at path for a bind mount to land on. A

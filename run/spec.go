@@ -35,7 +35,7 @@ type mountSpec struct {
 	data     string // tmpfs options for the kernel
 	flags    uintptr
 
-	volume      string // the volume's name, for a volume
+	volume      string // the volume's name, for a volume (source becomes its path)
 	sourceIsDir bool   // set once the source is opened
 }
 
@@ -53,7 +53,7 @@ func parseVolume(spec string) (mountSpec, error) {
 		if !volumeName.MatchString(m.source) {
 			return m, badOption("-v %q: %q is neither a path nor a volume name", spec, m.source)
 		}
-		m.kind = "volume"
+		m.kind, m.volume = "volume", m.source
 	}
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
@@ -112,6 +112,7 @@ func parseMount(spec string) (mountSpec, error) {
 		if !volumeName.MatchString(m.source) {
 			return m, badOption("--mount %q: volume name %q", spec, m.source)
 		}
+		m.volume = m.source
 	case "tmpfs":
 		m.flags = unix.MS_NOSUID | unix.MS_NODEV
 		if m.readOnly {

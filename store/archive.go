@@ -136,13 +136,11 @@ func (st *Store) Load(ctx context.Context, file string, stdin io.Reader, o PullO
 	if err != nil {
 		return nil, err
 	}
-	sys := st.systemContext(o, tmp)
-	policy, err := policyContext(sys)
+	p, err := st.newPuller(o, tmp)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = policy.Destroy() }()
-	p := &puller{st: st, sys: sys, policy: policy, report: o.Report}
+	defer p.close()
 	if format == "oci-archive" {
 		return p.loadOCI(ctx, file)
 	}

@@ -77,6 +77,19 @@ func authFile(flag string) string {
 }
 
 // systemContext is o's context with the store's scratch dir for big files.
+// newPuller sets up copying images into the store: the system context and
+// the signature policy (close releases it).
+func (st *Store) newPuller(o PullOptions, tmp *tempDir) (*puller, error) {
+	sys := st.systemContext(o, tmp)
+	policy, err := policyContext(sys)
+	if err != nil {
+		return nil, err
+	}
+	return &puller{st: st, sys: sys, policy: policy, report: o.Report}, nil
+}
+
+func (p *puller) close() { _ = p.policy.Destroy() }
+
 func (st *Store) systemContext(o PullOptions, tmp *tempDir) *types.SystemContext {
 	sys := o.SystemContext()
 	if tmp != nil {
@@ -96,13 +109,11 @@ func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, e
 		return nil, err
 	}
 	defer tmp.Remove()
-	sys := st.systemContext(o, tmp)
-	policy, err := policyContext(sys)
+	p, err := st.newPuller(o, tmp)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = policy.Destroy() }()
-	p := &puller{st: st, sys: sys, policy: policy, report: o.Report}
+	defer p.close()
 
 	if transportOf(ref) != "" {
 		src, err := alltransports.ParseImageName(ref)
@@ -111,9 +122,9 @@ func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, e
 		}
 		return p.pull(ctx, src, ref)
 	}
-	resolved, err := shortnames.Resolve(sys, ref)
+	resolved, err := shortnames.Resolve(p.sys, ref)
 	if err != nil {
-		return nil, shortNameError(sys, ref, err)
+		return nil, shortNameError(p.sys, ref, err)
 	}
 	var errs []error
 	for _, cand := range resolved.PullCandidates {
