@@ -153,8 +153,11 @@ func (c *container) loadImage(ctx context.Context) error {
 func (c *container) loadForRun(ctx context.Context) error {
 	ri, release, err := c.st.ForRun(c.opts.Image)
 	if errors.Is(err, store.ErrImageUnknown) && c.opts.Pull != nil {
-		if _, err = c.opts.Pull(ctx, c.opts.Image); err == nil {
-			ri, release, err = c.st.ForRun(c.opts.Image)
+		// By ID: a transport reference (oci-archive:FILE) is not the name
+		// the image gets in the store.
+		var img *store.Image
+		if img, err = c.opts.Pull(ctx, c.opts.Image); err == nil {
+			ri, release, err = c.st.ForRun(img.ID)
 		}
 	}
 	if err != nil {

@@ -152,9 +152,16 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 	}
 }
 
+// quietWarningsEnv is set for a crun-lite-full started by crun-lite, which
+// has printed its warnings already.
+const quietWarningsEnv = "_CRUNLITE_QUIET_WARNINGS"
+
 // warnRuntimeDir warns, with the fix, when this command keeps its runtime
 // state apart from the user's login sessions (see run.RuntimeDirWarning).
 func warnRuntimeDir(w io.Writer) {
+	if os.Getenv(quietWarningsEnv) != "" {
+		return
+	}
 	if warning, fix := run.RuntimeDirWarning(); warning != "" {
 		fmt.Fprintf(w, "crun-lite: warning: %s\nhint: %s\n", warning, fix)
 	}

@@ -126,13 +126,18 @@ func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Ima
 		}
 		cmd := exec.CommandContext(ctx, full, append(args, ref)...)
 		cmd.Stderr = c.App.ErrWriter
-		if err := cmd.Run(); err != nil {
+		// This command has warned about the runtime dir already.
+		cmd.Env = append(os.Environ(), quietWarningsEnv+"=1")
+		out, err := cmd.Output()
+		if err != nil {
 			// crun-lite-full printed why; exit as it did.
 			if ee, ok := err.(*exec.ExitError); ok {
 				return nil, exitStatus(ee.ExitCode())
 			}
 			return nil, err
 		}
-		return e.store.Lookup(ref)
+		// pull prints the image's ID: a transport reference
+		// (oci-archive:FILE) is not the name the image gets.
+		return e.store.Lookup(strings.TrimSpace(string(out)))
 	}
 }

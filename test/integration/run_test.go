@@ -400,3 +400,16 @@ func TestRunCacheFollowsStore(t *testing.T) {
 		t.Errorf("the image is gone but run used it: %s", r)
 	}
 }
+
+// TestRunPullsTransportReference: run of an image that is not stored yet,
+// given as a transport reference, pulls it and runs it (the name the image
+// gets is not the reference).
+func TestRunPullsTransportReference(t *testing.T) {
+	for _, rm := range [][]string{{"--rm"}, {}} {
+		s := testStore(t)
+		args := append(append([]string{"run"}, rm...), "oci-archive:"+imagePath("busybox")+".tar", "echo", "ran")
+		if r := crunIn(t, s, args...); r.Code != 0 || r.Stdout != "ran\n" {
+			t.Errorf("%v: %s", args, r)
+		}
+	}
+}
