@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -129,7 +130,7 @@ func (c *child) next() error {
 			if int(m.op) < len(c.desc) {
 				desc = c.desc[m.op]
 			}
-			return &StartError{Op: desc, Err: m.errno, Code: m.code}
+			return &StartError{Op: desc, Err: execError(desc, m.errno), Code: m.code}
 		default:
 			return fmt.Errorf("unexpected message %d from the container's first process", m.typ)
 		}
@@ -230,6 +231,16 @@ func (c *child) wait() (int, error) {
 	}
 	c.freeRegion()
 	return exitCode(ws), nil
+}
+
+// execError words a failed exec as a shell would: a name without a slash
+// was looked up in the container's $PATH.
+func execError(desc string, errno syscall.Errno) error {
+	prog, ok := strings.CutPrefix(desc, "exec ")
+	if ok && errno == syscall.ENOENT && !strings.Contains(prog, "/") {
+		return fmt.Errorf("executable file not found in $PATH: %w", errno)
+	}
+	return errno
 }
 
 // freeRegion releases the memory a sharing child ran on; the child is gone.

@@ -159,6 +159,11 @@ func retryable(err error) bool {
 // ambiguous short name: scripts get the candidates and the two fixes.
 // containers/image has no sentinel for this case, hence the text match.
 func shortNameError(sys *types.SystemContext, name string, err error) error {
+	if strings.Contains(err.Error(), "did not resolve to an alias") {
+		// Not in the store, and no registry to look in.
+		return hint.Wrap(fmt.Errorf("pull %s: %w", name, err),
+			fmt.Sprintf("give the full name (e.g. docker.io/library/%s), or list unqualified-search-registries in ~/.config/containers/registries.conf", name))
+	}
 	if !strings.Contains(err.Error(), "cannot prompt without a TTY") {
 		return fmt.Errorf("pull %s: %w", name, err)
 	}
