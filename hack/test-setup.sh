@@ -146,6 +146,7 @@ for user in "$TEST_USER" "$FAULT_USER"; do
 	ensure_rundir "$user"
 done
 TEST_UID=$(id -u "$TEST_USER")
+TEST_GID=$(id -g "$TEST_USER")
 
 # --- small filesystem --------------------------------------------------------------
 # The full-disk test needs a store on a filesystem that fills up; mounting
