@@ -3,7 +3,7 @@
 #   make build            bin/crun-lite
 #   make test             setup (as root) + unit + integration tests as the test user
 #   make test-unit        go test ./... (as the test user when run as root)
-#   make test-integration the integration suite against bin/crun-lite
+#   make test-integration the integration suite against bin/crun-lite (RUN=REGEXP: some tests)
 #   make test-root        the integration suite again as real root (root only)
 #   make test-faults      inject host faults as root, check doctor and run name them (root only)
 #   make bench            side-by-side benchmarks (see bench/README.md)
@@ -30,6 +30,8 @@ AS_USER  := GOMODCACHE_SHARED=$(GOMODCACHE_SHARED) hack/as-test-user.sh
 IS_ROOT  := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 BIN      := $(CURDIR)/bin/crun-lite
 INTEGRATION_TIMEOUT ?= 18m
+# RUN=REGEXP runs only the matching integration or fault tests (go test -run).
+RUNFLAG   = $(if $(RUN),-run '$(RUN)')
 
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -75,11 +77,11 @@ endif
 test-integration: build
 ifeq ($(IS_ROOT),yes)
 	$(AS_USER) env CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
-		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
+		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v $(RUNFLAG) -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
 else
 	@if [ -f $(TESTDATA)/env ]; then \
 		CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
-		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v -timeout $(INTEGRATION_TIMEOUT) ./test/integration/; \
+		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v $(RUNFLAG) -timeout $(INTEGRATION_TIMEOUT) ./test/integration/; \
 	else \
 		echo "test-integration: skipped: no test images in $(TESTDATA) (run 'sudo make test-setup' once)"; \
 	fi
@@ -93,7 +95,7 @@ endif
 test-root: build
 ifeq ($(IS_ROOT),yes)
 	CRUNLITE_ALLOW_ROOT=1 CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
-		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
+		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v $(RUNFLAG) -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
 else
 	@echo "test-root: skipped: not root"
 endif
@@ -101,7 +103,7 @@ endif
 test-faults: build
 ifeq ($(IS_ROOT),yes)
 	CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
-		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration faults" -count=1 -v -timeout 10m ./test/faults/
+		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration faults" -count=1 -v $(RUNFLAG) -timeout 10m ./test/faults/
 else
 	@echo "test-faults: skipped: it injects host faults and must run as root"
 endif
