@@ -29,6 +29,8 @@ PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
 	ca-certificates apache2-utils zsh fish
+	# Podman's seccomp profile, which --security-opt seccomp=FILE must take
+	golang-github-containers-common
 )
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
