@@ -31,6 +31,8 @@ PACKAGES=(
 	ca-certificates apache2-utils zsh fish
 	# Podman's seccomp profile, which --security-opt seccomp=FILE must take
 	golang-github-containers-common
+	# static libc for the tests' syscall probe (gcc -static)
+	libc6-dev
 )
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
