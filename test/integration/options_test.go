@@ -4,6 +4,7 @@ package integration
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,27 +238,58 @@ func TestReadOnly(t *testing.T) {
 // Podman's default capability set for root, as a mask.
 const defaultCapMask = "00000000800405fb"
 
+// capSets reads the five capability sets of the command, by name (CapInh,
+// CapPrm, CapEff, CapBnd, CapAmb).
+func capSets(t *testing.T, s store, image string, opts ...string) map[string]string {
+	t.Helper()
+	args := append(append([]string{"run", "--rm"}, opts...), image, "grep", "^Cap", "/proc/self/status")
+	sets := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(mustCrunIn(t, s, args...).Stdout), "\n") {
+		name, mask, _ := strings.Cut(line, ":")
+		sets[name] = strings.TrimSpace(mask)
+	}
+	if len(sets) != 5 {
+		t.Fatalf("capability sets: %v", sets)
+	}
+	return sets
+}
+
 func TestCapabilities(t *testing.T) {
 	s, image := busyboxStore(t)
-	capEff := func(opts ...string) string {
-		args := append(append([]string{"run", "--rm"}, opts...), image, "grep", "CapEff", "/proc/self/status")
-		return strings.TrimSpace(strings.TrimPrefix(mustCrunIn(t, s, args...).Stdout, "CapEff:"))
+	const none = "0000000000000000"
+	// Root: the default set, nothing inheritable (CVE-2022-27649) or
+	// ambient; another user: nothing, under the same bounding set.
+	for _, c := range []struct {
+		opts []string
+		want map[string]string
+	}{
+		{nil, map[string]string{"CapInh": none, "CapPrm": defaultCapMask, "CapEff": defaultCapMask, "CapBnd": defaultCapMask, "CapAmb": none}},
+		{[]string{"--user", "1000"}, map[string]string{"CapInh": none, "CapPrm": none, "CapEff": none, "CapBnd": defaultCapMask, "CapAmb": none}},
+		{[]string{"--user", "1000", "--cap-add", "NET_ADMIN"}, map[string]string{"CapInh": none, "CapPrm": none, "CapEff": none, "CapBnd": "00000000800415fb", "CapAmb": none}},
+	} {
+		if got := capSets(t, s, image, c.opts...); !maps.Equal(got, c.want) {
+			t.Errorf("%v: capability sets %v, want %v", c.opts, got, c.want)
+		}
 	}
-	if got := capEff(); got != defaultCapMask {
-		t.Errorf("default CapEff %s, want %s", got, defaultCapMask)
-	}
-	if got := capEff("--cap-drop", "ALL"); got != "0000000000000000" {
+	capEff := func(opts ...string) string { return capSets(t, s, image, opts...)["CapEff"] }
+	if got := capEff("--cap-drop", "ALL"); got != none {
 		t.Errorf("--cap-drop ALL: %s", got)
 	}
 	if got := capEff("--cap-drop", "ALL", "--cap-add", "CAP_CHOWN"); got != "0000000000000001" {
 		t.Errorf("--cap-drop ALL --cap-add CAP_CHOWN: %s", got)
 	}
-	// NET_ADMIN is bit 12.
+	// NET_ADMIN is bit 12, SYS_TIME bit 25.
 	if got := capEff("--cap-add", "net_admin"); got != "00000000800415fb" {
 		t.Errorf("--cap-add net_admin: %s", got)
 	}
+	if got := capEff("--cap-add", "NET_ADMIN,sys_time"); got != "00000000820415fb" {
+		t.Errorf("--cap-add NET_ADMIN,sys_time (a comma list): %s", got)
+	}
 	if got := capEff("--cap-drop", "KILL", "--cap-drop", "setuid"); got != "000000008004055b" {
-		t.Errorf("--cap-drop KILL,setuid: %s", got)
+		t.Errorf("--cap-drop KILL --cap-drop setuid: %s", got)
+	}
+	if got := capEff("--cap-drop", "KILL,CAP_SETUID"); got != "000000008004055b" {
+		t.Errorf("--cap-drop KILL,CAP_SETUID (a comma list): %s", got)
 	}
 	// --privileged: every capability the kernel has and crun-lite holds
 	// (in its user namespace that is all of them; as real root, what this
@@ -271,8 +303,10 @@ func TestCapabilities(t *testing.T) {
 	if got, want := capEff("--privileged"), fmt.Sprintf("%016x", all); got != want {
 		t.Errorf("--privileged: %s, want %s", got, want)
 	}
-	if r := crunIn(t, s, "run", "--rm", "--cap-add", "NOT_A_CAP", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "NOT_A_CAP") {
-		t.Errorf("--cap-add NOT_A_CAP: %s", r)
+	for _, bad := range []string{"NOT_A_CAP", "CHOWN,NOT_A_CAP"} {
+		if r := crunIn(t, s, "run", "--rm", "--cap-add", bad, image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "NOT_A_CAP") {
+			t.Errorf("--cap-add %s: %s", bad, r)
+		}
 	}
 }
 
