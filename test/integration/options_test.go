@@ -411,44 +411,128 @@ func TestSeccompPodmanProfile(t *testing.T) {
 	}
 }
 
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	root, target, fstype string
+	opts                 []string // per-mount options: ro or rw, nosuid, ...
+}
+
+// mountinfo returns the container's mounts by mount point (the top one
+// where several are stacked), as /proc/self/mountinfo lists them.
+func mountinfo(t *testing.T, s store, image string, opts ...string) map[string]mountEntry {
+	t.Helper()
+	args := append(append([]string{"run", "--rm"}, opts...), image, "cat", "/proc/self/mountinfo")
+	out := mustCrunIn(t, s, args...).Stdout
+	m := map[string]mountEntry{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		// ID PARENT MAJ:MIN ROOT TARGET OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) < 7 || sep < 6 || sep+1 >= len(f) {
+			t.Fatalf("mountinfo line %q", line)
+		}
+		m[f[4]] = mountEntry{root: f[3], target: f[4], fstype: f[sep+1], opts: strings.Split(f[5], ",")}
+	}
+	return m
+}
+
+// Paths the defaults must hide or make read-only, as runc and Podman do.
+var (
+	maskedByDefault = []string{
+		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+		"/proc/sched_debug", "/proc/scsi", "/proc/interrupts", "/sys/firmware", "/sys/fs/selinux", "/sys/dev/block",
+		"/sys/devices/virtual/powercap",
+	}
+	readonlyByDefault = []string{"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// onHost keeps the paths this kernel has (no /proc/kcore here, say): the
+// container's /proc is the same kernel's, its /sys the host's.
+func onHost(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func TestMaskedAndReadonlyPaths(t *testing.T) {
 	s, image := busyboxStore(t)
-	// Only what this kernel has can be checked (no /proc/kcore here, say).
-	var files, dirs []string
-	for _, p := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/interrupts", "/proc/latency_stats"} {
-		if _, err := os.Stat(p); err == nil {
-			files = append(files, p)
+	masked, readonly := onHost(maskedByDefault), onHost(readonlyByDefault)
+	// Every kernel has these; /proc/sysrq-trigger only with CONFIG_MAGIC_SYSRQ
+	// (not this test machine's), and is then checked like the others.
+	for _, must := range []string{"/proc/sys", "/proc/irq", "/proc/bus"} {
+		if !slices.Contains(readonly, must) {
+			t.Fatalf("%s is missing on this host", must)
 		}
 	}
-	for _, p := range []string{"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/dev/block"} {
-		if _, err := os.Stat(p); err == nil {
-			dirs = append(dirs, p)
+	if !slices.Contains(readonly, "/proc/sysrq-trigger") {
+		t.Logf("this kernel has no /proc/sysrq-trigger: not checked")
+	}
+	if len(masked) == 0 {
+		t.Fatalf("no masked path exists on this host: the test would prove nothing")
+	}
+	mounts := mountinfo(t, s, image)
+	for _, p := range readonly {
+		if m, ok := mounts[p]; !ok || !slices.Contains(m.opts, "ro") {
+			t.Errorf("%s is not a read-only mount: %+v", p, m)
 		}
 	}
-	if len(files) == 0 || len(dirs) == 0 {
-		t.Fatalf("no masked path exists on this host (%v %v): the test would prove nothing", files, dirs)
-	}
+	// A masked directory has an empty read-only tmpfs on it, a masked file
+	// the host's /dev/null.
 	script := ""
-	for _, f := range files {
-		script += "wc -c < " + f + "; "
+	for _, p := range masked {
+		m, ok := mounts[p]
+		fi, _ := os.Stat(p)
+		switch {
+		case !ok:
+			t.Errorf("%s is not masked: no mount on it", p)
+		case fi.IsDir() && (m.fstype != "tmpfs" || !slices.Contains(m.opts, "ro")):
+			t.Errorf("%s: want a read-only tmpfs on it, got %+v", p, m)
+		case !fi.IsDir() && m.root != "/null":
+			t.Errorf("%s: want /dev/null bound on it, got %+v", p, m)
+		}
+		if fi.IsDir() {
+			script += "ls -A " + p + " | wc -l; "
+		} else {
+			script += "wc -c < " + p + "; "
+		}
 	}
-	for _, d := range dirs {
-		script += "ls -A " + d + " | wc -l; "
+	if out := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", script).Stdout; out != strings.Repeat("0\n", len(masked)) {
+		t.Errorf("masked paths show something (%v):\n%s", masked, out)
 	}
-	script += "echo 1 > /proc/sys/kernel/hostname || echo ro-ok; echo > /proc/sysrq-trigger || echo sysrq-ro"
-	out := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", script).Stdout
-	want := strings.Repeat("0\n", len(files)+len(dirs)) + "ro-ok\nsysrq-ro\n"
-	if out != want {
-		t.Errorf("masked or read-only paths are exposed (%v %v):\n%s", files, dirs, out)
+	// Writes fail on the read-only ones, even for container root.
+	if r := crunIn(t, s, "run", "--rm", image, "sh", "-c", "echo x > /proc/sys/kernel/hostname"); r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf("/proc/sys is writable: %s", r)
 	}
-	count := "grep -c ' " + files[0] + " ' /proc/mounts; grep -c ' /proc/sys ' /proc/mounts; true"
-	if priv := mustCrunIn(t, s, "run", "--rm", "--privileged", image, "sh", "-c", count).Stdout; priv != "0\n0\n" {
-		t.Errorf("--privileged still masks:\n%s", priv)
+	untouched := func(what string, mounts map[string]mountEntry, paths []string) {
+		t.Helper()
+		for _, p := range paths {
+			if m, ok := mounts[p]; ok {
+				t.Errorf("%s: %s still has a mount: %+v", what, p, m)
+			}
+		}
 	}
-	un := mustCrunIn(t, s, "run", "--rm", "--security-opt", "unmask="+files[0], "--security-opt", "mask=/proc/cpuinfo", image, "sh", "-c",
-		"grep -c ' "+files[0]+" ' /proc/mounts; wc -c < /proc/cpuinfo; true").Stdout
-	if un != "0\n0\n" {
-		t.Errorf("unmask=%s, mask=/proc/cpuinfo:\n%s", files[0], un)
+	all := append(slices.Clone(masked), readonly...)
+	untouched("--privileged", mountinfo(t, s, image, "--privileged"), all)
+	// unmask=ALL lifts the masks and the read-only paths; mask= still adds.
+	un := mountinfo(t, s, image, "--security-opt", "unmask=ALL", "--security-opt", "mask=/proc/cpuinfo")
+	untouched("unmask=ALL", un, all)
+	if m, ok := un["/proc/cpuinfo"]; !ok || m.root != "/null" {
+		t.Errorf("mask=/proc/cpuinfo with unmask=ALL: %+v", m)
+	}
+	// unmask= of some paths keeps the others.
+	one := mountinfo(t, s, image, "--security-opt", "unmask="+masked[0]+":/proc/sys")
+	untouched("unmask="+masked[0]+":/proc/sys", one, []string{masked[0], "/proc/sys"})
+	if _, ok := one["/proc/irq"]; !ok {
+		t.Errorf("unmask=%s:/proc/sys also made /proc/irq writable", masked[0])
+	}
+	if len(masked) > 1 {
+		if _, ok := one[masked[1]]; !ok {
+			t.Errorf("unmask=%s also unmasked %s", masked[0], masked[1])
+		}
 	}
 }
 
