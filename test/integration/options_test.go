@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,6 +113,33 @@ func TestEnvOptions(t *testing.T) {
 	}
 }
 
+// TestEnvPrecedence: the image's Env first, then the env files in order,
+// then -e, each replacing what came before (Podman's order).
+func TestEnvPrecedence(t *testing.T) {
+	s := testStore(t)
+	l := newOCILayout(t)
+	ref := l.tag(l.imageWith(runtime.GOARCH, []testLayer{busyboxLayer(t)}, map[string]any{
+		"Cmd": []string{"/bin/sh"},
+		"Env": []string{"PATH=/usr/bin:/bin", "IMG=image", "FILE=image", "FILE2=image", "FLAG=image"},
+	}))
+	id := strings.TrimSpace(mustCrunIn(t, s, "pull", "-q", ref).Stdout)
+	dir := hostDir(t)
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	os.WriteFile(one, []byte("FILE=file1\nFILE2=file1\nFLAG=file1\n"), 0o644)
+	os.WriteFile(two, []byte("FILE2=file2\nFLAG=file2\n"), 0o644)
+	out := mustCrunIn(t, s, "run", "--rm", "--env-file", one, "--env-file", two, "-e", "FLAG=flag", id, "env").Stdout
+	got := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = append(got[k], v)
+	}
+	for k, v := range map[string]string{"PATH": "/usr/bin:/bin", "IMG": "image", "FILE": "file1", "FILE2": "file2", "FLAG": "flag"} {
+		if !slices.Equal(got[k], []string{v}) {
+			t.Errorf("%s=%v, want just %q:\n%s", k, got[k], v, out)
+		}
+	}
+}
+
 func TestWorkdirEntrypointHostname(t *testing.T) {
 	s, image := busyboxStore(t)
 	if out := mustCrunIn(t, s, "run", "--rm", "-w", "/new/work/dir", image, "pwd").Stdout; out != "/new/work/dir\n" {
@@ -169,8 +197,21 @@ func TestVolumes(t *testing.T) {
 	checkOwner(t, udir, outside)
 	checkOwner(t, filepath.Join(udir, "inner"), outside)
 	checkOwner(t, filepath.Join(udir, "mine"), outside)
+	// rw spelled out: writable.
+	mustCrunIn(t, s, "run", "--rm", "-v", dir+":/data:rw", image, "sh", "-c", "echo rw > /data/rw")
+	if b, _ := os.ReadFile(filepath.Join(dir, "rw")); string(b) != "rw\n" {
+		t.Errorf("-v SRC:DST:rw: the write did not land on the host: %q", b)
+	}
 	// --mount: the same, and a missing source is an error there.
-	mustCrunIn(t, s, "run", "--rm", "--mount", "type=bind,source="+dir+",target=/mnt,readonly", image, "test", "-f", "/mnt/f")
+	r = crunIn(t, s, "run", "--rm", "--mount", "type=bind,source="+dir+",target=/mnt,readonly", image, "sh", "-c", "test -f /mnt/f && touch /mnt/g")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf("--mount ...,readonly: want EROFS on a write: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "g")); err == nil {
+		t.Errorf("--mount ...,readonly: the write landed on the host")
+	}
+	mustCrunIn(t, s, "run", "--rm", "--mount", "type=bind,src="+dir+",dst=/mnt,ro=false", image, "touch", "/mnt/h")
+	checkOwner(t, filepath.Join(dir, "h"), os.Getuid())
 	if r := crunIn(t, s, "run", "--rm", "--mount", "type=bind,src=/nonexistent/x,dst=/x", image, "true"); r.Code != 125 {
 		t.Errorf("--mount with a missing source: %s", r)
 	}
@@ -214,25 +255,46 @@ func TestNamedVolumes(t *testing.T) {
 	if out := mustCrunIn(t, s, "volume", "ls", "-q").Stdout; out != "" {
 		t.Errorf("volume rm left %q", out)
 	}
+	// --mount type=volume: the same volumes, made on first use.
+	mustCrunIn(t, s, "run", "--rm", "--mount", "type=volume,source=other,target=/o", image, "sh", "-c", "echo via-mount > /o/f")
+	if out := mustCrunIn(t, s, "run", "--rm", "-v", "other:/x", image, "cat", "/x/f").Stdout; out != "via-mount\n" {
+		t.Errorf("--mount type=volume: -v of the same volume reads %q", out)
+	}
+	r := crunIn(t, s, "run", "--rm", "--mount", "type=volume,src=other,dst=/o,readonly", image, "sh", "-c", "cat /o/f && touch /o/g")
+	if r.Code == 0 || r.Stdout != "via-mount\n" || !strings.Contains(r.Stderr, "Read-only file system") {
+		t.Errorf("--mount type=volume,readonly: want it read but not written: %s", r)
+	}
+	if out := mustCrunIn(t, s, "volume", "ls", "-q").Stdout; out != "other\n" {
+		t.Errorf("volume ls after --mount type=volume: %q", out)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--mount", "type=volume,source=../x,target=/o", image, "true"); r.Code != 125 {
+		t.Errorf("--mount type=volume with a bad name: %s", r)
+	}
 }
 
+// TestReadOnly runs on both store kinds: fuse-overlayfs serves the root
+// filesystem itself, and must refuse writes as the kernel's overlay does.
 func TestReadOnly(t *testing.T) {
-	s, image := busyboxStore(t)
-	r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /x")
-	if r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
-		t.Errorf("--read-only: / is writable: %s", r)
-	}
-	mustCrunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /tmp/x /var/tmp/x /run/x /dev/shm/x")
-	if r := crunIn(t, s, "run", "--rm", "--read-only", "--read-only-tmpfs=false", image, "touch", "/tmp/x"); r.Code == 0 {
-		t.Errorf("--read-only-tmpfs=false: /tmp is writable: %s", r)
-	}
-	// Escape: remounting / read-write needs CAP_SYS_ADMIN, which the
-	// container does not have.
-	for _, cmd := range []string{"mount -o remount,rw /", "mount -o remount,bind,rw /"} {
-		if r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", cmd+" && touch /x"); r.Code == 0 {
-			t.Errorf("%q under --read-only worked: %s", cmd, r)
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /x")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "Read-only file system") {
+			t.Errorf("--read-only: / is writable: %s", r)
 		}
-	}
+		mustCrunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", "touch /tmp/x /var/tmp/x /run/x /dev/shm/x")
+		if r := crunIn(t, s, "run", "--rm", "--read-only", "--read-only-tmpfs=false", image, "touch", "/tmp/x"); r.Code == 0 {
+			t.Errorf("--read-only-tmpfs=false: /tmp is writable: %s", r)
+		}
+		if root := mountinfo(t, s, image, "--read-only")["/"]; !slices.Contains(root.opts, "ro") {
+			t.Errorf("--read-only: / is mounted %v", root.opts)
+		}
+		// Escape: remounting / read-write needs CAP_SYS_ADMIN, which the
+		// container does not have.
+		for _, cmd := range []string{"mount -o remount,rw /", "mount -o remount,bind,rw /"} {
+			if r := crunIn(t, s, "run", "--rm", "--read-only", image, "sh", "-c", cmd+" && touch /x"); r.Code == 0 {
+				t.Errorf("%q under --read-only worked: %s", cmd, r)
+			}
+		}
+	})
 }
 
 // Podman's default capability set for root, as a mask.
