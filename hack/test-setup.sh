@@ -29,6 +29,10 @@ PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
 	ca-certificates apache2-utils zsh fish
+	# Podman's seccomp profile, which --security-opt seccomp=FILE must take
+	golang-github-containers-common
+	# static libc for the tests' syscall probe (gcc -static)
+	libc6-dev
 )
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }

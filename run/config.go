@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -25,14 +26,20 @@ type config struct {
 
 // Paths of /proc and /sys hidden or made read-only in every container that
 // is not --privileged, as runc and Podman do: they describe or control the
-// host, not the container.
+// host, not the container. The lists are Podman's (containers/common's
+// defaults), which hold runc's but for /proc/asound, read-only in Podman and
+// masked in runc; /sys/dev/block, which older Podman masked, stays.
 var (
 	defaultMasked = []string{
 		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
 		"/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts",
-		"/sys/firmware", "/sys/fs/selinux", "/sys/dev/block",
+		"/sys/firmware", "/sys/fs/selinux", "/sys/dev/block", "/sys/devices/virtual/powercap",
 	}
-	defaultReadonly = []string{
+	// defaultMaskedGlobs name one path per CPU: each CPU's thermal
+	// throttling counters (Intel's, where the kernel has them), a side
+	// channel on what the host runs. One mount per CPU, as in Podman.
+	defaultMaskedGlobs = []string{"/sys/devices/system/cpu/cpu*/thermal_throttle"}
+	defaultReadonly    = []string{
 		"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 	}
 )
@@ -131,10 +138,26 @@ func seccompFilter(privileged bool, choice string, caps []string, cacheDir strin
 // maskedPaths applies --privileged and mask=/unmask= to the defaults.
 func maskedPaths(privileged bool, sec securityOpts) (masked, readonly []string) {
 	if !privileged && !sec.unmaskedAll {
-		masked = slices.Clone(defaultMasked)
+		masked = append(slices.Clone(defaultMasked), globUnder("/", defaultMaskedGlobs)...)
 		readonly = slices.Clone(defaultReadonly)
 	}
 	masked = append(masked, sec.mask...)
 	drop := func(p string) bool { return slices.Contains(sec.unmask, p) }
 	return slices.DeleteFunc(masked, drop), slices.DeleteFunc(readonly, drop)
+}
+
+// globUnder returns the paths matching patterns in the tree at root, as
+// absolute paths of that tree.
+func globUnder(root string, patterns []string) []string {
+	var out []string
+	for _, p := range patterns {
+		matches, _ := filepath.Glob(filepath.Join(root, p)) // the patterns are valid
+		for _, m := range matches {
+			rel, err := filepath.Rel(root, m)
+			if err == nil {
+				out = append(out, "/"+rel)
+			}
+		}
+	}
+	return out
 }

@@ -29,12 +29,16 @@ import (
 // The image's layers on disk are in H's terms (a root-owned file belongs
 // to H id 0, the host user), so seen from C they would belong to U. Podman
 // fixes that by copying every layer with shifted ownership on first use,
-// which takes minutes for a big image. Here nothing is copied: the root
-// filesystem is mounted with fuse-overlayfs, which shifts ownership as it
-// serves files (its uidmapping/gidmapping options, with C's map), so the
-// cost is the fuse-overlayfs start. Native overlay cannot do it: idmapped
-// mounts of the layers' filesystem need CAP_SYS_ADMIN over the host, and
-// overlayfs does not accept an idmapping itself (EINVAL here, kernel 6.18).
+// which takes minutes for a big image. Here no layer is copied or chowned,
+// on the first start or any other: the root filesystem is mounted with
+// fuse-overlayfs, which shifts ownership as it serves files (its
+// uidmapping/gidmapping options, with C's map), so the cost of keep-id is
+// the fuse-overlayfs start and one user namespace, whatever the image's
+// size. What is chowned per start is only what crun-lite makes itself (a
+// --rm container's empty upper directory, the generated /etc files) and the
+// sources of U volumes. Native overlay cannot do it: idmapped mounts of
+// the layers' filesystem need CAP_SYS_ADMIN over the host, and overlayfs
+// does not accept an idmapping itself (EINVAL here, kernel 6.18).
 //
 // The mounts made before entering C (proc, /dev, the generated /etc files)
 // are made in H, so their owners are given in H's terms: toH(0), not 0.

@@ -52,7 +52,11 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 	l.setgid(u.GID)
 	l.setuid(u.UID)
 	if u.UID == 0 {
-		l.caps(capSet{Effective: set, Permitted: set, Inheritable: set})
+		// Inheritable stays empty, as in Podman and runc since
+		// CVE-2022-27649: it survives a switch to another user (su,
+		// setpriv), and exec of a program whose file carries inheritable
+		// capabilities then raises them into that user's permitted set.
+		l.caps(capSet{Effective: set, Permitted: set})
 	} else {
 		// A user other than root keeps no capability (the bounding set
 		// still limits what setuid programs can gain).

@@ -34,7 +34,7 @@ func resolveUser(root, spec string, extraGroups []string) (*execUser, error) {
 	group := readInRoot(root, "etc/group")
 	eu, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, reader(passwd), reader(group))
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v (looked in /etc/passwd and /etc/group of the image)", ErrBadUser, spec, err)
+		return nil, fmt.Errorf("%w %q: %v (looked in %s of the image)", ErrBadUser, spec, err, lookedIn(err))
 	}
 	u := &execUser{UID: uint32(eu.Uid), GID: uint32(eu.Gid), Home: eu.Home}
 	for _, g := range eu.Sgids {
@@ -56,6 +56,18 @@ func resolveUser(root, spec string, extraGroups []string) (*execUser, error) {
 		u.Name = users[0].Name
 	}
 	return u, nil
+}
+
+// lookedIn names the file a failed lookup of GetExecUser searched: the
+// user's name is looked up in passwd, the group's in group.
+func lookedIn(err error) string {
+	switch {
+	case errors.Is(err, user.ErrNoPasswdEntries):
+		return "/etc/passwd"
+	case errors.Is(err, user.ErrNoGroupEntries):
+		return "/etc/group"
+	}
+	return "/etc/passwd and /etc/group"
 }
 
 func reader(b []byte) io.Reader {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,10 +56,16 @@ func TestResolveUser(t *testing.T) {
 
 func TestResolveUserErrors(t *testing.T) {
 	root := writeRoot(t, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup})
-	for _, spec := range []string{"nobody-here", "user:nogroup-here"} {
+	// The error names the file the missing name was looked for in.
+	for spec, file := range map[string]string{"nobody-here": "/etc/passwd", "user:nogroup-here": "/etc/group", "1000:nogroup-here": "/etc/group"} {
 		_, err := resolveUser(root, spec, nil)
 		if !errors.Is(err, ErrBadUser) {
 			t.Errorf("%q: want ErrBadUser, got %v", spec, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "looked in "+file+" of the image") || strings.Count(msg, "/etc/") != 1 {
+			t.Errorf("%q: want the error to name %s only: %v", spec, file, err)
 		}
 	}
 	empty := t.TempDir()

@@ -33,6 +33,12 @@ ignores signals it has no handler for (the kernel's rule for namespace inits),
 so after forwarding SIGTERM crun-lite kills the container --stop-timeout seconds
 later; --init puts a tiny init in front that forwards every signal.
 
+Containers get Podman's isolation: root keeps Podman's default capabilities
+(other users none), a seccomp filter denies the calls Podman's default profile
+denies, and the /proc and /sys paths Podman hides are masked or read-only.
+no_new_privs is off by default, as in Podman, so that setuid programs of the
+image (su, sudo, ping) keep working; --security-opt no-new-privileges sets it.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
    crun-lite run -it --rm --user 1000 IMAGE sh
@@ -60,7 +66,7 @@ Examples:
 			&cli.BoolFlag{Name: "privileged", Usage: "give the container every capability of the user namespace, no seccomp filter, nothing masked (still rootless)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},
-			&cli.StringSliceFlag{Name: "security-opt", Usage: "`OPT`: no-new-privileges, seccomp=unconfined|FILE.json, mask=PATHS, unmask=PATHS|ALL", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "`OPT`: no-new-privileges (off by default, as in Podman, so setuid programs work), seccomp=unconfined|FILE.json, mask=PATHS, unmask=PATHS|ALL", Category: catSecurity},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network `MODE`: host (share the host's) or none (loopback only)", Category: catNetwork},
 			tlsVerifyFlag(catImage),
 		},

@@ -57,8 +57,10 @@ func (p *Profile) Compile(t Target) ([]byte, error) {
 		if !r.applies(t) {
 			continue
 		}
-		if err := a.rule(r); err != nil {
-			return nil, fmt.Errorf("rule %d (%s): %w", i, strings.Join(r.names(), ","), err)
+		for _, r := range r.split() {
+			if err := a.rule(r); err != nil {
+				return nil, fmt.Errorf("rule %d (%s): %w", i, strings.Join(r.names(), ","), err)
+			}
 		}
 	}
 	a.emit(bpf.RetConstant{Val: def})
@@ -189,6 +191,27 @@ func argTest(c Arg, rest int) []bpf.Instruction {
 		ld(loOff),
 		bpf.JumpIf{Cond: loCond, Val: lo, SkipFalse: fail(0)},
 	}
+}
+
+// split returns the rules r stands for. Its argument tests must all hold,
+// except when two of them test the same argument: then, as in Podman and
+// Docker, each test is a rule of its own, and any of them may hold.
+func (r Rule) split() []Rule {
+	seen := map[uint]bool{}
+	shared := false
+	for _, a := range r.Args {
+		shared = shared || seen[a.Index]
+		seen[a.Index] = true
+	}
+	if !shared {
+		return []Rule{r}
+	}
+	out := make([]Rule, len(r.Args))
+	for i, a := range r.Args {
+		out[i] = r
+		out[i].Args = []Arg{a}
+	}
+	return out
 }
 
 func (r Rule) names() []string {

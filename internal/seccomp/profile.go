@@ -25,13 +25,47 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// Profile is a seccomp profile in Podman's JSON format.
+// Profile is a seccomp profile in the JSON format of Podman (containers/common)
+// and Docker, which both extend the OCI runtime spec's. Every key of that
+// format is known, so that a misspelled one can be refused; Compile honours
+// what decides a call's fate (actions, errno values, argument tests, and
+// rules that depend on capabilities, architecture or kernel version).
 type Profile struct {
 	DefaultAction   string `json:"defaultAction"`
 	DefaultErrnoRet *uint  `json:"defaultErrnoRet,omitempty"`
-	Syscalls        []Rule `json:"syscalls"`
+	// DefaultErrno names the errno ("ENOSYS", or a number); Podman prefers
+	// it to DefaultErrnoRet, and so does Parse.
+	DefaultErrno string `json:"defaultErrno,omitempty"`
+	Syscalls     []Rule `json:"syscalls"`
+
+	// Architectures and ArchMap list the ABIs libseccomp should add to the
+	// filter; only the native one is filtered here (see the package doc),
+	// so they change nothing.
+	Architectures []string  `json:"architectures,omitempty"`
+	ArchMap       []ArchMap `json:"archMap,omitempty"`
+	// Flags are seccomp(2) flags for libseccomp (SECCOMP_FILTER_FLAG_LOG,
+	// _SPEC_ALLOW, _TSYNC, ...): none changes which calls are allowed, so
+	// they are accepted and not passed on.
+	Flags []string `json:"flags,omitempty"`
+	// ListenerPath and ListenerMetadata serve SCMP_ACT_NOTIFY, which
+	// Compile refuses.
+	ListenerPath     string `json:"listenerPath,omitempty"`
+	ListenerMetadata string `json:"listenerMetadata,omitempty"`
+}
+
+// ArchMap ties an architecture to the sub-architectures a filter for it
+// also covers.
+type ArchMap struct {
+	Architecture     string   `json:"architecture"`
+	SubArchitectures []string `json:"subArchitectures"`
 }
 
 // Rule gives an action to some system calls, possibly only for some
@@ -41,10 +75,13 @@ type Rule struct {
 	Name     string   `json:"name,omitempty"` // the older single-name form
 	Action   string   `json:"action"`
 	ErrnoRet *uint    `json:"errnoRet,omitempty"`
-	Args     []Arg    `json:"args,omitempty"`
-	Includes Filter   `json:"includes,omitempty"`
-	Excludes Filter   `json:"excludes,omitempty"`
-	Comment  string   `json:"comment,omitempty"`
+	// Errno names the errno ("EPERM", or a number); it wins over ErrnoRet,
+	// as in Podman.
+	Errno    string `json:"errno,omitempty"`
+	Args     []Arg  `json:"args,omitempty"`
+	Includes Filter `json:"includes,omitempty"`
+	Excludes Filter `json:"excludes,omitempty"`
+	Comment  string `json:"comment,omitempty"`
 }
 
 // Arg compares one argument of a call.
@@ -56,7 +93,7 @@ type Arg struct {
 }
 
 // Filter makes a rule depend on the container's capabilities, the
-// architecture or the kernel version.
+// architecture or the kernel version (minKernel is Docker's).
 type Filter struct {
 	Caps      []string `json:"caps,omitempty"`
 	Arches    []string `json:"arches,omitempty"`
@@ -79,23 +116,11 @@ func Default() *Profile {
 	return p
 }
 
-// Parse decodes a profile, refusing fields it does not know: a misspelled
-// key would otherwise silently weaken the filter.
+// Parse decodes a profile, refusing keys it does not know: a misspelled
+// key would otherwise silently weaken the filter. Errno names are resolved
+// into the ErrnoRet fields here.
 func Parse(data []byte) (*Profile, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, err
-	}
-	// Podman's files also carry architecture maps and flags that concern
-	// libseccomp only; everything the filter depends on is decoded strictly.
-	delete(raw, "archMap")
-	delete(raw, "architectures")
-	delete(raw, "flags")
-	delete(raw, "listenerPath")
-	delete(raw, "listenerMetadata")
-	delete(raw, "defaultErrno")
-	trimmed, _ := json.Marshal(raw)
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var p Profile
 	if err := dec.Decode(&p); err != nil {
@@ -104,12 +129,52 @@ func Parse(data []byte) (*Profile, error) {
 	if p.DefaultAction == "" {
 		return nil, fmt.Errorf("no defaultAction")
 	}
+	var err error
+	if p.DefaultErrnoRet, err = resolveErrno(p.DefaultErrno, p.DefaultErrnoRet); err != nil {
+		return nil, fmt.Errorf("defaultErrno: %w", err)
+	}
+	for i := range p.Syscalls {
+		r := &p.Syscalls[i]
+		if r.ErrnoRet, err = resolveErrno(r.Errno, r.ErrnoRet); err != nil {
+			return nil, fmt.Errorf("rule %d (%s): %w", i, strings.Join(r.names(), ","), err)
+		}
+	}
 	return &p, nil
 }
 
+// resolveErrno returns the errno a rule names ("EPERM" or "1"), else ret.
+func resolveErrno(name string, ret *uint) (*uint, error) {
+	if name == "" {
+		return ret, nil
+	}
+	if n, err := strconv.ParseUint(name, 10, 12); err == nil {
+		v := uint(n)
+		return &v, nil
+	}
+	if e, ok := errnoByName()[name]; ok {
+		v := uint(e)
+		return &v, nil
+	}
+	return nil, fmt.Errorf("unknown errno %q", name)
+}
+
+// errnoByName maps "EPERM" to 1 for the errnos this platform knows, from
+// x/sys/unix's own table (which only maps the other way).
+var errnoByName = sync.OnceValue(func() map[string]syscall.Errno {
+	m := map[string]syscall.Errno{}
+	for e := syscall.Errno(1); e < 4096; e++ {
+		if n := unix.ErrnoName(e); n != "" {
+			m[n] = e
+		}
+	}
+	// Second names of the same numbers, which the table leaves out.
+	m["EWOULDBLOCK"], m["EDEADLOCK"], m["ENOTSUP"] = unix.EWOULDBLOCK, unix.EDEADLOCK, unix.ENOTSUP
+	return m
+})
+
 // codegenVersion changes whenever Compile's output for the same input does,
 // so that cached filters of an older crun-lite are not used.
-const codegenVersion = "1"
+const codegenVersion = "2"
 
 // CompiledFilter returns the compiled filter of the profile at path ("" for the
 // default one) for t. Compiled filters are kept in cacheDir ("" for none):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -228,5 +229,144 @@ func TestCompiledFilterCache(t *testing.T) {
 	other, _ := CompiledFilter("", Target{Caps: []string{"CAP_SYS_ADMIN"}, Kernel: "6.18.4"}, dir)
 	if bytes.Equal(other, marker) || bytes.Equal(other, first) {
 		t.Fatal("a filter for other capabilities came from the cache")
+	}
+}
+
+// podmanCaps is Podman's default capability set for a container's root.
+var podmanCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT"}
+
+// TestPodmanProfileFile compiles the profile Podman itself ships (package
+// golang-github-containers-common on Debian) and checks the verdicts it
+// gives: its errno names, argument tests and capability conditions.
+func TestPodmanProfileFile(t *testing.T) {
+	const path = "/usr/share/containers/seccomp.json"
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		t.Skipf("%s is not installed (package golang-github-containers-common)", path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	compile := func(caps ...string) []byte {
+		prog, err := p.Compile(Target{Caps: caps, Kernel: "6.1.0-13-amd64"})
+		if err != nil {
+			t.Fatalf("%s with %v: %v", path, caps, err)
+		}
+		return prog
+	}
+	def := compile(podmanCaps...)
+	x86 := uint32(native.ID)
+	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	einval := unix.SECCOMP_RET_ERRNO | uint32(unix.EINVAL)
+	const afNetlink, netlinkAudit = 16, 9
+	for _, c := range []struct {
+		name string
+		args []uint64
+		want uint32
+	}{
+		{"read", nil, allow}, {"execve", nil, allow}, {"keyctl", nil, allow}, {"mount", nil, allow},
+		// not listed: the default action, with its defaultErrno
+		{"add_key", nil, enosys}, {"request_key", nil, enosys},
+		// "errno": "EPERM" rules
+		{"kexec_load", nil, eperm}, {"userfaultfd", nil, eperm}, {"bpf", nil, eperm},
+		{"perf_event_open", nil, eperm}, {"open_by_handle_at", nil, eperm},
+		// includes caps: CAP_SYS_CHROOT is in the set
+		{"chroot", nil, allow},
+		// argument tests
+		{"personality", []uint64{8}, allow}, {"personality", []uint64{0xffffffff}, allow},
+		{"personality", []uint64{1}, enosys},
+		// "errno": "EINVAL" for audit sockets without CAP_AUDIT_WRITE
+		{"socket", []uint64{afNetlink, 3, netlinkAudit}, einval},
+		{"socket", []uint64{afNetlink, 3, 0}, allow}, {"socket", []uint64{2, 1, 0}, allow},
+	} {
+		if got := run(t, def, x86, native.SyscallNames[c.name], c.args...); got != c.want {
+			t.Errorf("%s%v: got %#x, want %#x", c.name, c.args, got, c.want)
+		}
+	}
+	admin := compile(append([]string{"CAP_SYS_ADMIN", "CAP_AUDIT_WRITE"}, podmanCaps...)...)
+	for _, c := range []struct {
+		name string
+		args []uint64
+	}{{"bpf", nil}, {"perf_event_open", nil}, {"socket", []uint64{afNetlink, 3, netlinkAudit}}} {
+		if got := run(t, admin, x86, native.SyscallNames[c.name], c.args...); got != allow {
+			t.Errorf("%s%v with CAP_SYS_ADMIN and CAP_AUDIT_WRITE: got %#x", c.name, c.args, got)
+		}
+	}
+	if got := run(t, compile(), x86, native.SyscallNames["chroot"]); got != eperm {
+		t.Errorf("chroot without CAP_SYS_CHROOT: got %#x", got)
+	}
+	// The i386 ABI stays closed even though the file's archMap lists it.
+	if got := run(t, def, 0x40000003, 0); got != enosys {
+		t.Errorf("i386 call: %#x", got)
+	}
+}
+
+func TestErrnoNames(t *testing.T) {
+	p, err := Parse([]byte(`{
+		"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "defaultErrnoRet": 1,
+		"syscalls": [
+			{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errno": "EACCES", "errnoRet": 1},
+			{"names": ["write"], "action": "SCMP_ACT_ERRNO", "errno": "22"},
+			{"names": ["close"], "action": "SCMP_ACT_ERRNO", "errno": "EWOULDBLOCK"},
+			{"names": ["openat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}
+		]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := p.Compile(Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x86 := uint32(native.ID)
+	for name, want := range map[string]unix.Errno{
+		"read": unix.EACCES, "write": unix.EINVAL, "close": unix.EAGAIN, "openat": unix.EIO, "getpid": unix.ENOSYS,
+	} {
+		if got := run(t, prog, x86, native.SyscallNames[name]); got != unix.SECCOMP_RET_ERRNO|uint32(want) {
+			t.Errorf("%s: got %#x, want errno %d", name, got, want)
+		}
+	}
+	for _, bad := range []string{
+		`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errno": "EBOGUS"}]}`,
+		`{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "NOPE", "syscalls": []}`,
+	} {
+		if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "unknown errno") {
+			t.Errorf("%s: want an unknown errno error, got %v", bad, err)
+		}
+	}
+}
+
+// Two tests of the same argument are alternatives (Podman's and Docker's
+// rule); tests of different arguments must all hold.
+func TestSameArgumentTestsAreAlternatives(t *testing.T) {
+	p, err := Parse([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [
+			{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+		{"names": ["write"], "action": "SCMP_ACT_ERRNO", "args": [
+			{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := p.Compile(Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x86 := uint32(native.ID)
+	read, write := native.SyscallNames["read"], native.SyscallNames["write"]
+	for _, c := range []struct {
+		nr   int
+		args []uint64
+		want uint32
+	}{
+		{read, []uint64{1}, eperm}, {read, []uint64{2}, eperm}, {read, []uint64{3}, allow},
+		{write, []uint64{1, 2}, eperm}, {write, []uint64{1, 3}, allow}, {write, []uint64{3, 2}, allow},
+	} {
+		if got := run(t, prog, x86, c.nr, c.args...); got != c.want {
+			t.Errorf("call %d%v: got %#x, want %#x", c.nr, c.args, got, c.want)
+		}
 	}
 }

@@ -81,6 +81,11 @@ func (l *ociLayout) jsonBlob(mediaType string, v any) descriptor {
 
 // image stores an image of these layers for arch and returns its manifest.
 func (l *ociLayout) image(arch string, layers []testLayer) descriptor {
+	return l.imageWith(arch, layers, map[string]any{"Cmd": []string{"/bin/sh"}, "Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}})
+}
+
+// imageWith is image with the given image config (Cmd, Env, User, ...).
+func (l *ociLayout) imageWith(arch string, layers []testLayer, config map[string]any) descriptor {
 	diffIDs := []string{}
 	var layerDescs []descriptor
 	for _, ly := range layers {
@@ -89,7 +94,7 @@ func (l *ociLayout) image(arch string, layers []testLayer) descriptor {
 	}
 	cfg := l.jsonBlob("application/vnd.oci.image.config.v1+json", map[string]any{
 		"architecture": arch, "os": "linux",
-		"config": map[string]any{"Cmd": []string{"/bin/sh"}, "Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}},
+		"config": config,
 		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
 	m := l.jsonBlob("application/vnd.oci.image.manifest.v1+json", map[string]any{

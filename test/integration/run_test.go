@@ -171,8 +171,12 @@ func TestRunImageConfig(t *testing.T) {
 			t.Errorf("--user 1000: %q", id)
 		}
 		r := crunIn(t, s, "run", "--rm", "--user", "nosuchuser", image, "id")
-		if r.Code != 125 || !strings.Contains(r.Stderr, "/etc/passwd") {
-			t.Errorf("--user nosuchuser: want 125 naming /etc/passwd: %s", r)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "/etc/passwd") || strings.Contains(r.Stderr, "/etc/group") {
+			t.Errorf("--user nosuchuser: want 125 naming /etc/passwd only: %s", r)
+		}
+		r = crunIn(t, s, "run", "--rm", "--user", "1000:nosuchgroup", image, "id")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "/etc/group") || strings.Contains(r.Stderr, "/etc/passwd") {
+			t.Errorf("--user 1000:nosuchgroup: want 125 naming /etc/group only: %s", r)
 		}
 	})
 }
