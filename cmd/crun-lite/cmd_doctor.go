@@ -34,7 +34,7 @@ Examples:
    crun-lite doctor
    crun-lite doctor --format json | jq -r '.checks[] | select(.status == "problem") | .fix'`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "print the checks as `FORMAT`: text or json"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "print the checks as `FORMAT`: text or json", Category: catOutput},
 		},
 		Action: doctorAction,
 	}
