@@ -24,12 +24,20 @@ import (
 const probeTimeout = 20 * time.Second
 
 // Doctor checks the host for everything rootless containers need, for the
-// store described by o. It must run on the host, outside the user namespace
-// (the C constructor never joins it for `doctor`): it tests what creating
-// the namespace would meet, not what an existing one hides.
-func Doctor(o store.Options) []hostcheck.Check {
+// store described by o; optsErr says why there is no store to check (no
+// HOME and no --root), which is then the graph root's problem. It must run
+// on the host, outside the user namespace (the C constructor never joins it
+// for `doctor`): it tests what creating the namespace would meet, not what
+// an existing one hides.
+func Doctor(o store.Options, optsErr error) []hostcheck.Check {
 	uid := userns.HostUID()
-	probe, tried, probeErr := probeOverlay(o.GraphRoot)
+	probeDir := o.GraphRoot
+	if optsErr != nil {
+		// Only for what does not depend on the graph root: creating a
+		// namespace, mounting in it, overlay on a tmpfs.
+		probeDir = os.TempDir()
+	}
+	probe, tried, probeErr := probeOverlay(probeDir)
 	var checks []hostcheck.Check
 	if userns.Rootless() {
 		checks = append(checks, namespaceChecks(uid, tried)...)
@@ -37,7 +45,11 @@ func Doctor(o store.Options) []hostcheck.Check {
 		checks = append(checks, hostcheck.Check{ID: "root", Title: "user", Status: hostcheck.Info,
 			Message: "running as real root: no user namespace, subordinate ids or newuidmap needed; run doctor as the user who runs containers"})
 	}
-	checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
+	if optsErr != nil {
+		checks = append(checks, store.CheckNoGraphRoot(optsErr, probe, probeErr)...)
+	} else {
+		checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
+	}
 	return append(checks, paths.CheckRuntimeDir(uid), checkCgroup(uid), checkNetwork())
 }
 
