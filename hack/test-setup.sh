@@ -28,7 +28,7 @@ TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
-	ca-certificates apache2-utils zsh fish
+	ca-certificates apache2-utils zsh fish man-db
 )
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
