@@ -467,7 +467,7 @@ func TestMaxUserNamespacesZero(t *testing.T) {
 		}
 	}
 	run := crunNoUserns(t, nil, append(store, "run", "--rm", "oci-archive:"+testData+"/images/busybox.tar", "true")...)
-	wantFix := "sudo sysctl -w user.max_user_namespaces=15000 && echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/50-crun-lite.conf"
+	wantFix := "sudo sysctl -w user.max_user_namespaces=15000 && echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/50-crun-lite-user.max_user_namespaces.conf"
 	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "user.max_user_namespaces is 0") || c.Fix != wantFix {
 		t.Errorf("doctor: %+v\n%s", c, r)
 	}
