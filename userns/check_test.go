@@ -3,6 +3,7 @@ package userns
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -190,5 +191,52 @@ func TestFileCapEffective(t *testing.T) {
 		if got := fileCapEffective(c.xattr, c.cap); got != c.want {
 			t.Errorf("case %d: got %v", i, got)
 		}
+	}
+}
+
+// A refused mount or clone inside the namespace gets the blocker's fix (the
+// AppArmor restriction lets creating the namespace succeed); other errors,
+// and refusals on a host that restricts nothing, stay as they are.
+func TestDiagnoseRefused(t *testing.T) {
+	apparmor := fakeProcSys(t, map[string]string{sysctlAppArmorUserNS: "1", sysctlMaxUserNS: "15000"})
+	healthy := fakeProcSys(t, map[string]string{sysctlAppArmorUserNS: "0", sysctlMaxUserNS: "15000"})
+	cause, fix := apparmor.usernsBlocker()
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.EACCES} {
+		base := fmt.Errorf("mount proc on /run/x/merged/proc: %w", errno)
+		err := diagnoseRefused(base, apparmor)
+		if !errors.Is(err, base) || !strings.Contains(err.Error(), cause) || hint.Of(err) != fix {
+			t.Errorf("%v under AppArmor's restriction: %q, hint %q", errno, err, hint.Of(err))
+		}
+		if err := diagnoseRefused(base, healthy); err != base {
+			t.Errorf("%v on a healthy host: %q", errno, err)
+		}
+	}
+	other := fmt.Errorf("mount tmpfs on /x: %w", syscall.ENOENT)
+	if err := diagnoseRefused(other, apparmor); err != other {
+		t.Errorf("ENOENT is no refusal: %q", err)
+	}
+}
+
+// When the map tools fail after the clone succeeded, the holder's error
+// names the blocking setting and its fix rather than only the ranges. The
+// test binary is the holder here: its constructor (nsjoin.c) serves the
+// holder role.
+func TestMapFailureNamesTheBlocker(t *testing.T) {
+	args := []string{"0", "1000", "1"}
+	_, err := startHolder("/bin/false", args, "/bin/false", args, fakeProcSys(t, map[string]string{sysctlMaxUserNS: "15000"}))
+	if err == nil {
+		t.Fatal("/bin/false wrote the id maps")
+	}
+	if strings.HasPrefix(err.Error(), "create user namespace") {
+		t.Skipf("this host lets no user namespace be created: %v", err)
+	}
+	if !strings.Contains(err.Error(), " 0 1000 1: ") || !strings.Contains(hint.Of(err), "/etc/subuid") {
+		t.Errorf("healthy host: want the map tool's failure and the ranges' hint: %q, hint %q", err, hint.Of(err))
+	}
+	blocked := fakeProcSys(t, map[string]string{sysctlUnprivClone: "0"})
+	cause, fix := blocked.usernsBlocker()
+	_, err = startHolder("/bin/false", args, "/bin/false", args, blocked)
+	if err == nil || !strings.Contains(err.Error(), " 0 1000 1: ") || !strings.Contains(err.Error(), cause) || hint.Of(err) != fix {
+		t.Errorf("with %s: want the map failure, the cause and the fix %q: %q, hint %q", cause, fix, err, hint.Of(err))
 	}
 }

@@ -92,6 +92,24 @@ func diagnoseUserns(err error, p procSys) error {
 	return err
 }
 
+// DiagnoseRefused adds the host setting that restricts user namespaces, and
+// its fix, to an EPERM or EACCES that the kernel gave for something done
+// inside the namespace (a mount, the clone of a container's namespaces):
+// under AppArmor's restriction (Ubuntu 24.04) creating the namespace
+// succeeds and only what needs its capabilities fails. Other errors, and
+// any error on a host that restricts nothing, are returned unchanged.
+func DiagnoseRefused(err error) error { return diagnoseRefused(err, hostSysctls) }
+
+func diagnoseRefused(err error, p procSys) error {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	if cause, fix := p.usernsBlocker(); cause != "" {
+		return hint.Wrap(fmt.Errorf("%w: %s", err, cause), fix)
+	}
+	return err
+}
+
 // Container names the container runtime this process seems to run under
 // ("docker", "podman", the value of $container, or "a user namespace"), or
 // returns "" on a host.
