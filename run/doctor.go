@@ -1,3 +1,5 @@
+//go:build !lean
+
 package run
 
 import (
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hostcheck"
@@ -147,14 +150,17 @@ func delegatedCgroup(uid int) string {
 }
 
 // checkNetwork reports the user-mode network helpers: --network host and
-// none need neither.
+// none need neither. For slirp4netns it reports the version and what that
+// version supports, as rootlesskit detects it: the options a network mode
+// built on it will depend on.
 func checkNetwork() hostcheck.Check {
 	c := hostcheck.Check{ID: "network", Title: "network helpers", Status: hostcheck.Info}
 	var have []string
-	for _, tool := range []string{"pasta", "slirp4netns"} {
-		if p, err := exec.LookPath(tool); err == nil {
-			have = append(have, p)
-		}
+	if p, err := exec.LookPath("pasta"); err == nil {
+		have = append(have, p)
+	}
+	if p, err := exec.LookPath("slirp4netns"); err == nil {
+		have = append(have, describeSlirp4netns(p))
 	}
 	tun := "/dev/net/tun is usable"
 	if f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
@@ -176,13 +182,41 @@ func readFile(p string) []byte {
 	return b
 }
 
-// RuntimeDirWarning returns the warning every command prints when
-// XDG_RUNTIME_DIR differs from the one the user's login sessions use, with
-// its fix, or "", "".
-func RuntimeDirWarning() (warning, fix string) {
-	cause, fix, split := paths.RuntimeDirIssue(userns.HostUID())
-	if !split {
-		return "", ""
+// describeSlirp4netns names a slirp4netns binary with its version and the
+// features rootlesskit finds in it, or why it cannot be used.
+func describeSlirp4netns(path string) string {
+	version := "unknown version"
+	if out, err := exec.Command(path, "--version").Output(); err == nil {
+		first, _, _ := strings.Cut(string(out), "\n")
+		version = strings.TrimSpace(strings.TrimPrefix(first, "slirp4netns version"))
 	}
-	return cause, fix
+	f, err := slirp4netns.DetectFeatures(path)
+	if err != nil {
+		return fmt.Sprintf("%s (%s, not usable: %v)", path, version, err)
+	}
+	return fmt.Sprintf("%s (%s; %s)", path, version, slirp4netnsFeatures(f))
+}
+
+// slirp4netnsFeatures lists the options a slirp4netns supports.
+func slirp4netnsFeatures(f *slirp4netns.Features) string {
+	var have []string
+	for _, o := range []struct {
+		ok   bool
+		name string
+	}{
+		{f.SupportsEnableIPv6, "--enable-ipv6"},
+		{f.SupportsCIDR, "--cidr"},
+		{f.SupportsDisableHostLoopback, "--disable-host-loopback"},
+		{f.SupportsAPISocket, "--api-socket"},
+		{f.SupportsEnableSandbox, "--enable-sandbox"},
+		{f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, "--enable-seccomp"},
+	} {
+		if o.ok {
+			have = append(have, o.name)
+		}
+	}
+	if len(have) == 0 {
+		return "none of --enable-ipv6, --cidr, --disable-host-loopback, --api-socket, --enable-sandbox, --enable-seccomp"
+	}
+	return "supports " + strings.Join(have, " ")
 }

@@ -180,3 +180,29 @@ func TestDoctorWithoutHome(t *testing.T) {
 		t.Errorf("images without HOME: want exit 125, %q and the hint %q:\n%s", msg, wantFix, images)
 	}
 }
+
+// The network check names slirp4netns's version and the options it
+// supports (found through rootlesskit), as slirp4netns itself tells them.
+func TestDoctorNetworkHelpers(t *testing.T) {
+	path, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		t.Fatal("slirp4netns is not installed (hack/test-setup.sh installs it)")
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	version := strings.TrimSpace(strings.TrimPrefix(first, "slirp4netns version"))
+	help, _ := exec.Command(path, "--help").CombinedOutput()
+	rep, r := doctorJSON(t, testStore(t), nil)
+	st, msg, _ := rep.check("network")
+	if st != "ok" || !strings.Contains(msg, path+" ("+version+"; supports ") {
+		t.Fatalf("network check: %s %q, want %s with version %s\n%s", st, msg, path, version, r)
+	}
+	for _, opt := range []string{"--enable-ipv6", "--cidr", "--disable-host-loopback", "--api-socket", "--enable-sandbox"} {
+		if strings.Contains(string(help), opt) != strings.Contains(msg, " "+opt) {
+			t.Errorf("network check %q and slirp4netns --help disagree on %s", msg, opt)
+		}
+	}
+}
