@@ -105,9 +105,8 @@ func inject(t *testing.T, apply func() error, restore string) {
 	}
 	fmt.Fprintln(f, restore)
 	f.Close()
-	watchdog := exec.Command("sh", "-c", "sleep 120; "+restore)
-	watchdog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives us
-	if err := watchdog.Start(); err != nil {
+	wd, err := startWatchdog(restore, watchdogLimit(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -115,13 +114,59 @@ func inject(t *testing.T, apply func() error, restore string) {
 			t.Errorf("RESTORE FAILED (%v): %s\n%s", err, restore, out)
 			return // the watchdog will try again
 		}
-		_ = syscall.Kill(-watchdog.Process.Pid, syscall.SIGKILL) // sh and its sleep
-		_ = watchdog.Wait()
+		wd.stop()
 		os.Remove(journal)
 	})
 	if err := apply(); err != nil {
 		t.Fatalf("inject: %v", err)
 	}
+}
+
+// watchdog runs restore when this test process dies, however it dies (a
+// -timeout, a kill, a crash): it reads a pipe whose only write end is
+// ours, which the kernel closes with our last fd. A fixed delay instead
+// would restore in the middle of a test that takes longer.
+type watchdog struct {
+	cmd  *exec.Cmd
+	pipe *os.File // the write end: open while the test runs
+}
+
+// startWatchdog starts the watchdog of restore; after limit it restores
+// even while this process lives (stopped, say), so a fault never outlasts
+// the test run by much.
+func startWatchdog(restore string, limit time.Duration) (*watchdog, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	secs := strconv.Itoa(max(1, int(limit.Seconds())))
+	// timeout --foreground stays in the watchdog's process group, which
+	// stop kills as a whole.
+	cmd := exec.Command("sh", "-c", "timeout --foreground "+secs+" cat >/dev/null; "+restore)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives us
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &watchdog{cmd: cmd, pipe: w}, nil
+}
+
+// stop ends the watchdog without restoring: the fault is undone already.
+func (wd *watchdog) stop() {
+	_ = syscall.Kill(-wd.cmd.Process.Pid, syscall.SIGKILL) // sh, timeout and cat
+	_ = wd.cmd.Wait()
+	wd.pipe.Close()
+}
+
+// watchdogLimit is how long the watchdog waits for a live test: until a
+// minute after go test's -timeout would have ended it.
+func watchdogLimit(t *testing.T) time.Duration {
+	if d, ok := t.Deadline(); ok {
+		return time.Until(d) + time.Minute
+	}
+	return 30 * time.Minute
 }
 
 type result struct {
@@ -605,5 +650,52 @@ func TestNoXDGRuntimeDir(t *testing.T) {
 	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
 	if r := runBusybox(t, []string{"XDG_RUNTIME_DIR=" + rundir}, newStore(t)); strings.Contains(r.stderr, "warning") || r.code != 0 {
 		t.Errorf("with the fix applied:\n%s", r)
+	}
+}
+
+// The watchdog restores as soon as the test process is gone (its end of the
+// pipe closed, as the kernel closes it when the process dies), and, should
+// the process live on, once its limit has passed; stopped, it restores
+// nothing.
+func TestWatchdog(t *testing.T) {
+	dir := t.TempDir()
+	restored := func(name string) bool {
+		for i := 0; i < 200; i++ { // up to 20 s: a bound, not a timing assertion
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	gone, err := startWatchdog("touch "+dir+"/gone", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gone.stop)
+	gone.pipe.Close()
+	if !restored("gone") {
+		t.Error("the watchdog did not restore when the test process's end of the pipe closed")
+	}
+
+	limited, err := startWatchdog("touch "+dir+"/limit", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(limited.stop)
+	if !restored("limit") {
+		t.Error("the watchdog did not restore after its limit")
+	}
+
+	stopped, err := startWatchdog("touch "+dir+"/stopped", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped.stop() // returns once the watchdog's shell has ended
+	if _, err := os.Stat(dir + "/stopped"); err == nil {
+		t.Error("a stopped watchdog restored")
+	}
+	if limit := watchdogLimit(t); limit < time.Minute {
+		t.Errorf("watchdog limit %v: shorter than the minute after go test's deadline", limit)
 	}
 }
