@@ -87,10 +87,6 @@ else
 	fi
 endif
 
-# The fault tests change the host (a subuid line, newuidmap's setuid bit,
-# user.max_user_namespaces, /dev/fuse's mode), each for a moment and restored
-# even when a test fails, so they need root; crun-lite itself runs as the
-# separate fault user made by test-setup, whose holder they may kill.
 # The same suite as real root: crun-lite must work without a user namespace too.
 test-root: build
 ifeq ($(IS_ROOT),yes)
@@ -100,6 +96,11 @@ else
 	@echo "test-root: skipped: not root"
 endif
 
+# The fault tests change the host (a subuid line, newuidmap's setuid bit,
+# user.max_user_namespaces, /dev/fuse's mode, an overlay mount under /tmp),
+# each for a moment and restored even when a test fails, so they need root;
+# crun-lite itself runs as the separate fault user made by test-setup, whose
+# holder they may kill.
 test-faults: build
 ifeq ($(IS_ROOT),yes)
 	CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \

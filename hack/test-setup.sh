@@ -28,7 +28,7 @@ TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
-	ca-certificates apache2-utils zsh fish
+	ca-certificates apache2-utils zsh fish man-db
 	# Podman's seccomp profile, which --security-opt seccomp=FILE must take
 	golang-github-containers-common
 	# static libc for the tests' syscall probe (gcc -static)

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package run
 
 import (
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hostcheck"
@@ -24,12 +27,20 @@ import (
 const probeTimeout = 20 * time.Second
 
 // Doctor checks the host for everything rootless containers need, for the
-// store described by o. It must run on the host, outside the user namespace
-// (the C constructor never joins it for `doctor`): it tests what creating
-// the namespace would meet, not what an existing one hides.
-func Doctor(o store.Options) []hostcheck.Check {
+// store described by o; optsErr says why there is no store to check (no
+// HOME and no --root), which is then the graph root's problem. It must run
+// on the host, outside the user namespace (the C constructor never joins it
+// for `doctor`): it tests what creating the namespace would meet, not what
+// an existing one hides.
+func Doctor(o store.Options, optsErr error) []hostcheck.Check {
 	uid := userns.HostUID()
-	probe, tried, probeErr := probeOverlay(o.GraphRoot)
+	probeDir := o.GraphRoot
+	if optsErr != nil {
+		// Only for what does not depend on the graph root: creating a
+		// namespace, mounting in it, overlay on a tmpfs.
+		probeDir = os.TempDir()
+	}
+	probe, tried, probeErr := probeOverlay(probeDir)
 	var checks []hostcheck.Check
 	if userns.Rootless() {
 		checks = append(checks, namespaceChecks(uid, tried)...)
@@ -37,7 +48,11 @@ func Doctor(o store.Options) []hostcheck.Check {
 		checks = append(checks, hostcheck.Check{ID: "root", Title: "user", Status: hostcheck.Info,
 			Message: "running as real root: no user namespace, subordinate ids or newuidmap needed; run doctor as the user who runs containers"})
 	}
-	checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
+	if optsErr != nil {
+		checks = append(checks, store.CheckNoGraphRoot(optsErr, probe, probeErr)...)
+	} else {
+		checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
+	}
 	return append(checks, paths.CheckRuntimeDir(uid), checkCgroup(uid), checkNetwork())
 }
 
@@ -135,14 +150,17 @@ func delegatedCgroup(uid int) string {
 }
 
 // checkNetwork reports the user-mode network helpers: --network host and
-// none need neither.
+// none need neither. For slirp4netns it reports the version and what that
+// version supports, as rootlesskit detects it: the options a network mode
+// built on it will depend on.
 func checkNetwork() hostcheck.Check {
 	c := hostcheck.Check{ID: "network", Title: "network helpers", Status: hostcheck.Info}
 	var have []string
-	for _, tool := range []string{"pasta", "slirp4netns"} {
-		if p, err := exec.LookPath(tool); err == nil {
-			have = append(have, p)
-		}
+	if p, err := exec.LookPath("pasta"); err == nil {
+		have = append(have, p)
+	}
+	if p, err := exec.LookPath("slirp4netns"); err == nil {
+		have = append(have, describeSlirp4netns(p))
 	}
 	tun := "/dev/net/tun is usable"
 	if f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
@@ -164,13 +182,41 @@ func readFile(p string) []byte {
 	return b
 }
 
-// RuntimeDirWarning returns the warning every command prints when
-// XDG_RUNTIME_DIR differs from the one the user's login sessions use, with
-// its fix, or "", "".
-func RuntimeDirWarning() (warning, fix string) {
-	cause, fix, split := paths.RuntimeDirIssue(userns.HostUID())
-	if !split {
-		return "", ""
+// describeSlirp4netns names a slirp4netns binary with its version and the
+// features rootlesskit finds in it, or why it cannot be used.
+func describeSlirp4netns(path string) string {
+	version := "unknown version"
+	if out, err := exec.Command(path, "--version").Output(); err == nil {
+		first, _, _ := strings.Cut(string(out), "\n")
+		version = strings.TrimSpace(strings.TrimPrefix(first, "slirp4netns version"))
 	}
-	return cause, fix
+	f, err := slirp4netns.DetectFeatures(path)
+	if err != nil {
+		return fmt.Sprintf("%s (%s, not usable: %v)", path, version, err)
+	}
+	return fmt.Sprintf("%s (%s; %s)", path, version, slirp4netnsFeatures(f))
+}
+
+// slirp4netnsFeatures lists the options a slirp4netns supports.
+func slirp4netnsFeatures(f *slirp4netns.Features) string {
+	var have []string
+	for _, o := range []struct {
+		ok   bool
+		name string
+	}{
+		{f.SupportsEnableIPv6, "--enable-ipv6"},
+		{f.SupportsCIDR, "--cidr"},
+		{f.SupportsDisableHostLoopback, "--disable-host-loopback"},
+		{f.SupportsAPISocket, "--api-socket"},
+		{f.SupportsEnableSandbox, "--enable-sandbox"},
+		{f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, "--enable-seccomp"},
+	} {
+		if o.ok {
+			have = append(have, o.name)
+		}
+	}
+	if len(have) == 0 {
+		return "none of --enable-ipv6, --cidr, --disable-host-loopback, --api-socket, --enable-sandbox, --enable-seccomp"
+	}
+	return "supports " + strings.Join(have, " ")
 }

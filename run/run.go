@@ -17,6 +17,7 @@ import (
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // Options describe one container run.
@@ -116,6 +117,9 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	}
 	code, err := c.run(argv)
 	if err != nil {
+		if userns.Rootless() && refusedInNamespace(err) {
+			err = userns.DiagnoseRefused(err)
+		}
 		var se *StartError
 		if errors.As(err, &se) {
 			return se.Code, err
@@ -123,6 +127,29 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 		return 125, err
 	}
 	return code, nil
+}
+
+// mountOps are how ops.go describes the steps that mount: what a kernel
+// restricting user namespaces refuses first.
+var mountOps = []string{"mount ", "bind mount ", "open mount tree ", "pivot_root "}
+
+// refusedInNamespace reports whether err is a failure of what only works
+// with the user namespace's capabilities: cloning the container's
+// namespaces, or a mount while setting up its root.
+func refusedInNamespace(err error) bool {
+	if errors.Is(err, errClone) {
+		return true
+	}
+	var se *StartError
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, p := range mountOps {
+		if strings.HasPrefix(se.Op, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadImage finds (or pulls) the image and prepares the run dir. A --rm

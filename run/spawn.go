@@ -83,13 +83,16 @@ func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
 	unix.Close(fds[1])
 	if pid < 0 {
 		unix.Close(fds[0])
-		return nil, fmt.Errorf("clone: %w", errno)
+		return nil, fmt.Errorf("%w: %w", errClone, errno)
 	}
 	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{opStart: "clone"},
 		region: region, regionLen: regionLen}
 	c.addBatch(batch)
 	return c, nil
 }
+
+// errClone marks the failure to clone the container's first process.
+var errClone = errors.New("clone")
 
 // errExecuted is returned by next when the child's command is running.
 var errExecuted = errors.New("executed")

@@ -2,6 +2,7 @@ package run
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -181,6 +182,28 @@ func TestSpawnWhileThreadsAreBorn(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("spawn %d hung", i)
+		}
+	}
+}
+
+// What the user-namespace diagnosis is added to: cloning the container and
+// its mounts, not every step that may fail with EPERM.
+func TestRefusedInNamespace(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("%w: %w", errClone, syscall.EPERM), true},
+		{&StartError{Op: "mount proc on /r/merged/proc", Err: syscall.EPERM}, true},
+		{fmt.Errorf("start: %w", &StartError{Op: "bind mount on /data", Err: syscall.EACCES}), true},
+		{&StartError{Op: "pivot_root to /r/merged", Err: syscall.EPERM}, true},
+		{&StartError{Op: "exec /bin/sh", Err: syscall.EACCES}, false},
+		{&StartError{Op: "create directory /data", Err: syscall.EPERM}, false},
+		{errors.New("mount: not a StartError"), false},
+	}
+	for _, c := range cases {
+		if got := refusedInNamespace(c.err); got != c.want {
+			t.Errorf("%v: got %v, want %v", c.err, got, c.want)
 		}
 	}
 }

@@ -125,6 +125,28 @@ func CheckStorage(opts Options, probe *OverlayProbe, probeErr error) []hostcheck
 	}
 }
 
+// CheckNoGraphRoot stands for CheckStorage when there is no graph root to
+// check (err says why): that is a problem, and only what does not depend on
+// the graph root's file system is graded. probe ran elsewhere, in a
+// temporary directory.
+func CheckNoGraphRoot(err error, probe *OverlayProbe, probeErr error) []hostcheck.Check {
+	overlay := hostcheck.Check{ID: "overlay", Title: "native overlay", Status: hostcheck.Info}
+	switch {
+	case probe == nil:
+		overlay.Message = "not checked: " + probeErr.Error()
+	case probe.Mount != "" || probe.Kernel != "":
+		overlay = checkOverlay(probe, nil) // refused on any file system
+	default:
+		overlay.Message = fmt.Sprintf("the kernel (%s) mounts overlay %s; not checked on the graph root, which is not known", kernelRelease(), probe.Where)
+	}
+	return []hostcheck.Check{
+		hostcheck.FromError("graphroot", "graph root", "", err),
+		overlay,
+		checkFuse(fuseProgram, false),
+		{ID: "storage", Title: "storage driver", Status: hostcheck.Info, Message: "not checked: no graph root"},
+	}
+}
+
 func fuseProgram() (string, error) {
 	p, err := exec.LookPath("fuse-overlayfs")
 	if err != nil {

@@ -62,3 +62,33 @@ func TestExistingParent(t *testing.T) {
 		t.Errorf("got %s, want %s", got, d)
 	}
 }
+
+// What the overlay probe found, graded: only a graph root whose file system
+// refuses upper dirs has a fix of its own (move the store).
+func TestCheckOverlay(t *testing.T) {
+	cases := []struct {
+		name   string
+		probe  *OverlayProbe
+		status hostcheck.Status
+		want   string
+		fix    string
+	}{
+		{"native", &OverlayProbe{FSType: "ext4", Where: "in user namespaces"}, hostcheck.OK, "mounts overlay in user namespaces on ext4", ""},
+		{"upper dir refused", &OverlayProbe{Dir: "/srv/x", FSType: "overlay", Where: "in user namespaces", Native: "invalid argument"},
+			hostcheck.Warning, "/srv/x on overlay cannot hold overlay upper dirs in user namespaces (invalid argument): fuse-overlayfs or vfs is used instead",
+			"keep the store on a local ext4, xfs or btrfs file system: --root DIR"},
+		{"kernel refuses", &OverlayProbe{FSType: "ext4", Where: "in user namespaces", Native: "operation not permitted", Kernel: "operation not permitted"},
+			hostcheck.Warning, "refuses overlay in user namespaces (operation not permitted; Linux 5.11", ""},
+		{"nothing mounts", &OverlayProbe{Where: "in user namespaces", Native: "x", Kernel: "x", Mount: "operation not permitted"},
+			hostcheck.Warning, "nothing mounts in user namespaces (operation not permitted): see user namespaces", ""},
+	}
+	for _, c := range cases {
+		got := checkOverlay(c.probe, nil)
+		if got.Status != c.status || !strings.Contains(got.Message, c.want) || got.Fix != c.fix {
+			t.Errorf("%s: got %s %q fix %q, want %s %q fix %q", c.name, got.Status, got.Message, got.Fix, c.status, c.want, c.fix)
+		}
+	}
+	if got := checkOverlay(nil, errors.New("probe timed out")); got.Status != hostcheck.Info || got.Message != "not checked: probe timed out" {
+		t.Errorf("no probe: %+v", got)
+	}
+}

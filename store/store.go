@@ -57,7 +57,7 @@ type Store struct {
 
 // DefaultOptions returns the per-user default paths for a host uid.
 func DefaultOptions(hostUID int) (Options, error) {
-	data, err := paths.DataDir()
+	data, err := paths.DataDir(hostUID)
 	if err != nil {
 		return Options{}, err
 	}

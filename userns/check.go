@@ -36,11 +36,8 @@ func UserName(uid int) (string, error) { return userName(uid) }
 // lack (uids, gids, or both when they have neither or all is well), from a
 // range no line of /etc/subuid or /etc/subgid uses.
 func SubIDFix(name string, uid int) string {
-	var lines []ownedRange
 	var missing []Kind
 	for _, k := range []Kind{UIDs, GIDs} {
-		l, _ := owners(k)
-		lines = append(lines, l...)
 		if _, err := SubIDs(name, uid, k); err != nil {
 			missing = append(missing, k)
 		}
@@ -48,9 +45,20 @@ func SubIDFix(name string, uid int) string {
 	if len(missing) == 0 {
 		missing = []Kind{UIDs, GIDs}
 	}
+	return addSubIDsFix(name, missing)
+}
+
+// addSubIDsFix is the usermod line that gives name MinSubIDs more ids of
+// each kind, from a range that no line of either file uses.
+func addSubIDsFix(name string, kinds []Kind) string {
+	var lines []ownedRange
+	for _, k := range []Kind{UIDs, GIDs} {
+		l, _ := owners(k)
+		lines = append(lines, l...)
+	}
 	r := freeRange(lines, MinSubIDs)
 	cmd := "sudo usermod"
-	for _, k := range missing {
+	for _, k := range kinds {
 		cmd += fmt.Sprintf(" --add-sub%ss %s", k.word(), r)
 	}
 	return cmd + " " + name
@@ -76,7 +84,7 @@ func CheckSubIDs(name string, uid int, kind Kind) hostcheck.Check {
 	if total < MinSubIDs {
 		c.Status = hostcheck.Warning
 		c.Message += fmt.Sprintf("; images with files owned by ids at or above %d cannot be used", total+1)
-		c.Fix = SubIDFix(name, uid)
+		c.Fix = addSubIDsFix(name, []Kind{kind}) // only what is short
 		return c
 	}
 	if o, mine, ok := overlap(name, uid, kind, ranges); ok {

@@ -4,50 +4,61 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 )
 
-// Sysctls that decide whether an unprivileged user may create user namespaces.
+// Sysctls that decide whether an unprivileged user may create user
+// namespaces, as paths below /proc/sys.
 const (
-	SysctlUnprivClone    = "/proc/sys/kernel/unprivileged_userns_clone"
-	SysctlMaxUserNS      = "/proc/sys/user/max_user_namespaces"
-	SysctlAppArmorUserNS = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+	sysctlUnprivClone    = "kernel/unprivileged_userns_clone"
+	sysctlMaxUserNS      = "user/max_user_namespaces"
+	sysctlAppArmorUserNS = "kernel/apparmor_restrict_unprivileged_userns"
 )
 
-// ReadSysctl returns the trimmed value of a /proc/sys file, or "" when the
-// kernel has no such setting.
-func ReadSysctl(path string) string {
-	b, err := os.ReadFile(path)
+// procSys is a directory laid out as /proc/sys: the host's, or in tests
+// one whose files say what a host that blocks user namespaces says.
+type procSys string
+
+// hostSysctls are the running kernel's settings.
+const hostSysctls procSys = "/proc/sys"
+
+// read returns the trimmed value of a sysctl, or "" when the kernel has no
+// such setting.
+func (p procSys) read(key string) string {
+	b, err := os.ReadFile(filepath.Join(string(p), key))
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
 }
 
-func sysctlName(p string) string {
-	return strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")
-}
+func sysctlName(key string) string { return strings.ReplaceAll(key, "/", ".") }
 
-// setSysctlFix is the command that sets a sysctl now and at every boot.
-func setSysctlFix(path, value string) string {
-	n := sysctlName(path)
-	return fmt.Sprintf("sudo sysctl -w %s=%s && echo %s=%s | sudo tee /etc/sysctl.d/50-crun-lite.conf", n, value, n, value)
+// setSysctlFix is the command that sets a sysctl now and at every boot. Each
+// setting gets a file of its own in /etc/sysctl.d, so that applying several
+// of these fixes keeps every one (tee replaces the file it writes).
+func setSysctlFix(key, value string) string {
+	n := sysctlName(key)
+	return fmt.Sprintf("sudo sysctl -w %s=%s && echo %s=%s | sudo tee /etc/sysctl.d/50-crun-lite-%s.conf", n, value, n, value, n)
 }
 
 // UsernsBlocker names the host setting that forbids unprivileged user
 // namespaces, with the command that lifts it, or returns "", "".
-func UsernsBlocker() (cause, fix string) {
-	if ReadSysctl(SysctlUnprivClone) == "0" {
-		return sysctlName(SysctlUnprivClone) + " is 0", setSysctlFix(SysctlUnprivClone, "1")
+func UsernsBlocker() (cause, fix string) { return hostSysctls.usernsBlocker() }
+
+func (p procSys) usernsBlocker() (cause, fix string) {
+	if p.read(sysctlUnprivClone) == "0" {
+		return sysctlName(sysctlUnprivClone) + " is 0", setSysctlFix(sysctlUnprivClone, "1")
 	}
-	if ReadSysctl(SysctlMaxUserNS) == "0" {
-		return sysctlName(SysctlMaxUserNS) + " is 0", setSysctlFix(SysctlMaxUserNS, "15000")
+	if p.read(sysctlMaxUserNS) == "0" {
+		return sysctlName(sysctlMaxUserNS) + " is 0", setSysctlFix(sysctlMaxUserNS, "15000")
 	}
-	if ReadSysctl(SysctlAppArmorUserNS) == "1" {
-		return "AppArmor restricts unprivileged user namespaces (" + sysctlName(SysctlAppArmorUserNS) + "=1)", appArmorFix()
+	if p.read(sysctlAppArmorUserNS) == "1" {
+		return "AppArmor restricts unprivileged user namespaces (" + sysctlName(sysctlAppArmorUserNS) + "=1)", appArmorFix()
 	}
 	return "", ""
 }
@@ -65,16 +76,36 @@ func appArmorFix() string {
 
 // DiagnoseUserns turns a failed namespace creation into an error that names
 // the host setting behind it.
-func DiagnoseUserns(err error) error {
-	if cause, fix := UsernsBlocker(); cause != "" {
+func DiagnoseUserns(err error) error { return diagnoseUserns(err, hostSysctls) }
+
+func diagnoseUserns(err error, p procSys) error {
+	if cause, fix := p.usernsBlocker(); cause != "" {
 		return hint.Wrap(fmt.Errorf("%w: %s", err, cause), fix)
 	}
 	if errors.Is(err, syscall.ENOSPC) {
-		return hint.Wrap(err, "the limit of user namespaces is reached: "+setSysctlFix(SysctlMaxUserNS, "15000"))
+		return hint.Wrap(err, "the limit of user namespaces is reached: "+setSysctlFix(sysctlMaxUserNS, "15000"))
 	}
 	if where := Container(); where != "" && errors.Is(err, syscall.EPERM) {
 		return hint.Wrap(fmt.Errorf("%w: the container crun-lite runs in (%s) forbids user namespaces", err, where),
 			"start the outer container with user namespaces allowed, e.g. --security-opt seccomp=unconfined --security-opt apparmor=unconfined")
+	}
+	return err
+}
+
+// DiagnoseRefused adds the host setting that restricts user namespaces, and
+// its fix, to an EPERM or EACCES that the kernel gave for something done
+// inside the namespace (a mount, the clone of a container's namespaces):
+// under AppArmor's restriction (Ubuntu 24.04) creating the namespace
+// succeeds and only what needs its capabilities fails. Other errors, and
+// any error on a host that restricts nothing, are returned unchanged.
+func DiagnoseRefused(err error) error { return diagnoseRefused(err, hostSysctls) }
+
+func diagnoseRefused(err error, p procSys) error {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	if cause, fix := p.usernsBlocker(); cause != "" {
+		return hint.Wrap(fmt.Errorf("%w: %s", err, cause), fix)
 	}
 	return err
 }

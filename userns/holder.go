@@ -118,6 +118,26 @@ func createHolder() error {
 		return err
 	}
 
+	holder, err := startHolder(newuidmap, MapArgs(uid, uids), newgidmap, MapArgs(gid, gids), hostSysctls)
+	if err != nil {
+		return err
+	}
+	pid := holder.Process.Pid
+	_, start := procStat(pid)
+	if err := writeFileAtomic(PidFile(), fmt.Sprintf("%d %s\n", pid, start)); err != nil {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+		return err
+	}
+	return holder.Process.Release()
+}
+
+// startHolder starts the holder in a new user and mount namespace and has
+// the map tools write its id maps. Either step failing is diagnosed against
+// the host's settings in p: a kernel or AppArmor that restricts user
+// namespaces may let the clone succeed and refuse what follows (writing the
+// maps, mounting), and that setting, not the ranges, is then the fix.
+func startHolder(uidTool string, uidArgs []string, gidTool string, gidArgs []string, p procSys) (*exec.Cmd, error) {
 	holder := exec.Command("/proc/self/exe")
 	holder.Args = []string{"crun-lite-ns"}
 	holder.Env = []string{"_CRUNLITE_ROLE=holder"}
@@ -127,21 +147,14 @@ func createHolder() error {
 		Setsid:     true,
 	}
 	if err := holder.Start(); err != nil {
-		return DiagnoseUserns(fmt.Errorf("create user namespace: %w", err))
+		return nil, diagnoseUserns(fmt.Errorf("create user namespace: %w", err), p)
 	}
-	pid := holder.Process.Pid
-	if err := writeMaps(pid, newuidmap, MapArgs(uid, uids), newgidmap, MapArgs(gid, gids)); err != nil {
+	if err := writeMaps(holder.Process.Pid, uidTool, uidArgs, gidTool, gidArgs); err != nil {
 		_ = holder.Process.Kill()
 		_ = holder.Wait()
-		return err
+		return nil, diagnoseUserns(err, p)
 	}
-	_, start := procStat(pid)
-	if err := writeFileAtomic(PidFile(), fmt.Sprintf("%d %s\n", pid, start)); err != nil {
-		_ = holder.Process.Kill()
-		_ = holder.Wait()
-		return err
-	}
-	return holder.Process.Release()
+	return holder, nil
 }
 
 // writeMaps runs newuidmap and newgidmap side by side: together they are the

@@ -23,14 +23,23 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-// Flag categories shown in --help.
+// Flag categories shown in --help and the man pages. One vocabulary for
+// all commands, so that the same kind of flag is under the same heading
+// everywhere (run adds its own in cmd_run.go).
 const (
-	catStorage = "Storage"
-	catOutput  = "Output"
+	catStorage     = "Storage"
+	catOutput      = "Output"         // what is printed and how: --quiet, --format, --no-trunc
+	catSelection   = "Selection"      // which objects a command acts on: --all, --filter
+	catSafety      = "Safety"         // --force: override a check or a confirmation
+	catRegistry    = "Registry"       // how registries are contacted
+	catCredentials = "Credentials"    // who logs in, and where credentials are kept
+	catPlatform    = "Platform"       // OS, architecture, variant
+	catArchive     = "Archive"        // the file an archive is read from or written to
+	catImageConfig = "Image settings" // what import writes into the image's configuration
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "crun-lite",
 		Usage:                  "run containers rootless, fast",
 		Description:            appDescription,
@@ -46,6 +55,15 @@ func newApp() *cli.App {
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	// urfave/cli groups a top-level command's flags by category before it
+	// appends --help to them: without this, --help is missing from the
+	// help of every command whose flags have categories.
+	for _, c := range app.Commands {
+		if !c.HideHelp && len(c.Flags) > 0 {
+			c.Flags = append(c.Flags, cli.HelpFlag)
+		}
+	}
+	return app
 }
 
 // appDescription opens --help and crun-lite(1).

@@ -32,12 +32,12 @@ Examples:
    tar -C rootfs -c . | crun-lite import - myapp
    crun-lite import -c 'CMD ["/bin/sh"]' -c 'ENV LANG=C.UTF-8' -c 'WORKDIR /srv' rootfs.tar.gz myapp:1.0`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply the Dockerfile `INSTRUCTION` (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL); repeatable"},
-			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "record `TEXT` as the layer's history comment"},
-			&cli.StringFlag{Name: "arch", Usage: "claim `ARCH` as the image's architecture (default: the host's)"},
-			&cli.StringFlag{Name: "os", Usage: "claim `OS` as the image's system (default: the host's)"},
-			&cli.StringFlag{Name: "variant", Usage: "claim `VARIANT` as the image's architecture variant"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "show no progress"},
+			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply the Dockerfile `INSTRUCTION` (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL); repeatable", Category: catImageConfig},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "record `TEXT` as the layer's history comment", Category: catImageConfig},
+			&cli.StringFlag{Name: "arch", Usage: "claim `ARCH` as the image's architecture (default: the host's)", Category: catPlatform},
+			&cli.StringFlag{Name: "os", Usage: "claim `OS` as the image's system (default: the host's)", Category: catPlatform},
+			&cli.StringFlag{Name: "variant", Usage: "claim `VARIANT` as the image's architecture variant", Category: catPlatform},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "show no progress", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
@@ -79,8 +79,8 @@ Examples:
    crun-lite load -i busybox.tar
    zcat debian.tar.gz | crun-lite load`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the archive from `FILE` (default: stdin)"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "show no progress"},
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read the archive from `FILE` (default: stdin)", Category: catArchive},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "show no progress", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			file := c.String("input")
@@ -121,8 +121,8 @@ Examples:
    crun-lite save --format oci-archive -o debian.tar debian
    crun-lite save busybox | gzip > busybox.tar.gz`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (default: stdout)"},
-			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "archive `FORMAT`: " + strings.Join(store.SaveFormats, ", ")},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (default: stdout)", Category: catArchive},
+			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "archive `FORMAT`: " + strings.Join(store.SaveFormats, ", "), Category: catArchive},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 {

@@ -24,8 +24,8 @@ Examples:
    crun-lite ps -a
    crun-lite rm $(crun-lite ps -aq)`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list exited containers too"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list exited containers too", Category: catSelection},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			cs, err := e.store.Containers()
@@ -68,7 +68,7 @@ Examples:
    crun-lite rm web
    crun-lite rm --all`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every container that is not running"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every container that is not running", Category: catSelection},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			refs := c.Args().Slice()

@@ -34,7 +34,7 @@ Examples:
    crun-lite doctor
    crun-lite doctor --format json | jq -r '.checks[] | select(.status == "problem") | .fix'`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "print the checks as `FORMAT`: text or json"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "print the checks as `FORMAT`: text or json", Category: catOutput},
 		},
 		Action: doctorAction,
 	}
@@ -45,11 +45,11 @@ func doctorAction(c *cli.Context) error {
 	if format != "text" && format != "json" {
 		return fmt.Errorf("unknown --format %q: use text or json", format)
 	}
-	opts, err := storeOptions(c)
-	if err != nil {
-		return err
-	}
-	checks := run.Doctor(opts)
+	// A store that cannot even be located is one of the problems doctor
+	// reports, not a reason to fail without the other checks.
+	opts, optsErr := storeOptions(c)
+	checks := run.Doctor(opts, optsErr)
+	var err error
 	if format == "json" {
 		err = printChecksJSON(c.App.Writer, checks)
 	} else {

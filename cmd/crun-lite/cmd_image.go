@@ -33,7 +33,12 @@ func imageCommand() *cli.Command {
 		Name:  "image",
 		Usage: "manage images",
 		Description: `The image commands, by the names Podman gives them: crun-lite image ls is
-crun-lite images, crun-lite image rm is crun-lite rmi, and so on.`,
+crun-lite images, crun-lite image rm is crun-lite rmi, and so on.
+
+Examples:
+   crun-lite image ls
+   crun-lite image rm localhost/busybox
+   crun-lite image prune --all --force`,
 		Subcommands: []*cli.Command{
 			ls, rm, pullCommand(), tagCommand(), untagCommand(), inspectCommand(),
 			importCommand(), loadCommand(), saveCommand(), existsCommand(), pruneCommand(),
@@ -63,8 +68,8 @@ Examples:
    crun-lite rmi localhost/busybox
    crun-lite rmi --all --force`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image"},
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image with several names, and the stopped containers that use it"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image", Category: catSelection},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image with several names, and the stopped containers that use it", Category: catSafety},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			refs := c.Args().Slice()
@@ -147,7 +152,7 @@ func untagCommand() *cli.Command {
 stays, without a name if it has none left (crun-lite image prune removes
 those).
 
-Example:
+Examples:
    crun-lite untag mybox localhost/mybox:v1`,
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 {
@@ -181,7 +186,7 @@ Examples:
    crun-lite inspect busybox
    crun-lite inspect --format '{{.ID}} {{.Config.Cmd}}' busybox`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each image through the Go template `TEMPLATE` (default: json, a JSON array)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each image through the Go template `TEMPLATE` (default: json, a JSON array)", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 {
@@ -229,7 +234,7 @@ func existsCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Description: `Exits 0 when IMAGE is in the store, 1 when it is not, printing nothing.
 
-Example:
+Examples:
    crun-lite image exists busybox || crun-lite pull busybox`,
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() != 1 {
@@ -256,8 +261,8 @@ Examples:
    crun-lite image prune -f
    crun-lite image prune --all --force`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses, named or not"},
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses, named or not", Category: catSelection},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation", Category: catSafety},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if !c.Bool("force") {

@@ -44,8 +44,8 @@ Examples:
    crun-lite pull --platform linux/arm64 docker.io/library/debian
    crun-lite pull oci-archive:busybox.tar`,
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID, no progress"},
-		}, registryFlags("")...),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID, no progress", Category: catOutput},
+		}, registryFlags()...),
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() != 1 {
 				return errors.New("pull needs exactly one IMAGE")
@@ -65,15 +65,15 @@ Examples:
 }
 
 // registryFlags are the flags of commands that contact registries.
-func registryFlags(category string) []cli.Flag {
+func registryFlags() []cli.Flag {
 	return []cli.Flag{
-		tlsVerifyFlag(category),
-		&cli.StringFlag{Name: "authfile", Usage: "read credentials from `FILE` (default: $REGISTRY_AUTH_FILE, else auth.json as written by crun-lite login)", Category: category},
-		&cli.StringFlag{Name: "creds", Usage: "use `USER[:PASSWORD]` instead of stored credentials", Category: category},
-		&cli.StringFlag{Name: "platform", Usage: "choose the image for `OS/ARCH[/VARIANT]` from a manifest list", Category: category},
-		&cli.StringFlag{Name: "arch", Usage: "choose the image for `ARCH` from a manifest list", Category: category},
-		&cli.StringFlag{Name: "os", Usage: "choose the image for `OS` from a manifest list", Category: category},
-		&cli.StringFlag{Name: "variant", Usage: "choose the image for `VARIANT` (e.g. v8) from a manifest list", Category: category},
+		tlsVerifyFlag(catRegistry),
+		&cli.StringFlag{Name: "authfile", Usage: "read credentials from `FILE` (default: $REGISTRY_AUTH_FILE, else auth.json as written by crun-lite login)", Category: catCredentials},
+		&cli.StringFlag{Name: "creds", Usage: "use `USER[:PASSWORD]` instead of stored credentials", Category: catCredentials},
+		&cli.StringFlag{Name: "platform", Usage: "choose the image for `OS/ARCH[/VARIANT]` from a manifest list", Category: catPlatform},
+		&cli.StringFlag{Name: "arch", Usage: "choose the image for `ARCH` from a manifest list", Category: catPlatform},
+		&cli.StringFlag{Name: "os", Usage: "choose the image for `OS` from a manifest list", Category: catPlatform},
+		&cli.StringFlag{Name: "variant", Usage: "choose the image for `VARIANT` (e.g. v8) from a manifest list", Category: catPlatform},
 	}
 }
 
@@ -120,10 +120,10 @@ Examples:
    crun-lite images -q --filter dangling=true
    crun-lite images --format json busybox`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs"},
-			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
-			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
-			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only images matching `FILTER`: dangling=true|false, reference=PATTERN"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs", Category: catOutput},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs", Category: catOutput},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only images matching `FILTER`: dangling=true|false, reference=PATTERN", Category: catSelection},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			imgs, err := e.store.Images()

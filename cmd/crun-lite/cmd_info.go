@@ -36,7 +36,7 @@ Examples:
    crun-lite info
    crun-lite info --format json | jq -r .store.driver`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json"},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			si, err := e.store.Info()

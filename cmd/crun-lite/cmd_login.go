@@ -35,12 +35,12 @@ Examples:
    crun-lite login -u alice registry.example
    echo "$TOKEN" | crun-lite login -u bot --password-stdin --tls-verify=false 127.0.0.1:5000`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "log in as `USER`"},
-			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "use `PASSWORD` (visible to other users in ps: prefer --password-stdin)"},
-			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin"},
-			&cli.StringFlag{Name: "authfile", Usage: "store credentials in `FILE`"},
-			&cli.BoolFlag{Name: "get-login", Usage: "print the user name stored for REGISTRY, and do nothing else"},
-			tlsVerifyFlag(""),
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "log in as `USER`", Category: catCredentials},
+			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "use `PASSWORD` (visible to other users in ps: prefer --password-stdin)", Category: catCredentials},
+			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin", Category: catCredentials},
+			&cli.StringFlag{Name: "authfile", Usage: "store credentials in `FILE`", Category: catCredentials},
+			&cli.BoolFlag{Name: "get-login", Usage: "print the user name stored for REGISTRY, and do nothing else", Category: catCredentials},
+			tlsVerifyFlag(catRegistry),
 		},
 		Action: func(c *cli.Context) error {
 			reg, err := registryArg(c)
@@ -154,8 +154,8 @@ Examples:
    crun-lite logout registry.example
    crun-lite logout --all`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove the credentials of every registry"},
-			&cli.StringFlag{Name: "authfile", Usage: "remove credentials from `FILE`"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove the credentials of every registry", Category: catSelection},
+			&cli.StringFlag{Name: "authfile", Usage: "remove credentials from `FILE`", Category: catCredentials},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("all") {

@@ -23,6 +23,12 @@ func systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "manage the store as a whole",
+		Description: `Commands for the whole store (--root): how much space it takes, and deleting
+everything in it.
+
+Examples:
+   crun-lite system df
+   crun-lite system reset --force`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "df",
@@ -36,7 +42,7 @@ Examples:
    crun-lite system df
    crun-lite system df --format json`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					du, err := e.store.DiskUsage(run.LiveImages(e.store))
@@ -65,7 +71,7 @@ Examples:
    crun-lite system reset -f
    crun-lite --root /tmp/store system reset -f`,
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation", Category: catSafety},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					if !c.Bool("force") {

@@ -19,9 +19,21 @@ func volumeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "volume",
 		Usage: "manage named volumes (-v NAME:/path creates them on first use)",
+		Description: `A named volume is a directory of the store that outlives the containers that
+mount it: run -v NAME:/path (or --mount type=volume,source=NAME,target=/path)
+creates it on first use; these commands list, inspect and remove them.
+
+Examples:
+   crun-lite run --rm -v cache:/var/cache/apt IMAGE apt-get update
+   crun-lite volume ls`,
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "create a named volume", ArgsUsage: "NAME",
+				Description: `Creates the volume NAME, empty, and prints its name; run -v NAME:/path would
+create it too.
+
+Examples:
+   crun-lite volume create cache`,
 				Action: withStore(func(c *cli.Context, e *env) error {
 					if c.NArg() != 1 {
 						return errors.New("volume create needs a NAME")
@@ -35,9 +47,14 @@ func volumeCommand() *cli.Command {
 			},
 			{
 				Name: "ls", Aliases: []string{"list"}, Usage: "list named volumes",
+				Description: `Lists every named volume with the directory that holds its data.
+
+Examples:
+   crun-lite volume ls
+   crun-lite volume ls --format json | jq -r '.[].name'`,
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names"},
-					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json"},
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names", Category: catOutput},
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					vols, err := e.store.Volumes()
@@ -66,6 +83,11 @@ func volumeCommand() *cli.Command {
 			},
 			{
 				Name: "inspect", Usage: "show volumes as JSON", ArgsUsage: "NAME...",
+				Description: `Prints a JSON array with one object per volume NAME: its name, the
+directory that holds its data (mountpoint) and when it was created.
+
+Examples:
+   crun-lite volume inspect cache`,
 				Action: withStore(func(c *cli.Context, e *env) error {
 					var out []store.Volume
 					for _, n := range c.Args().Slice() {
@@ -83,7 +105,13 @@ func volumeCommand() *cli.Command {
 			},
 			{
 				Name: "rm", Aliases: []string{"remove"}, Usage: "remove named volumes and their data", ArgsUsage: "NAME...",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even when containers use it"}},
+				Description: `Removes each volume NAME and all its data, and prints its name. A volume
+that a kept container mounts is refused unless --force.
+
+Examples:
+   crun-lite volume rm cache
+   crun-lite volume rm -f cache scratch`,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even when containers use it", Category: catSafety}},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					if c.NArg() == 0 {
 						return errors.New("volume rm needs a NAME")

@@ -31,6 +31,8 @@ func TestLeanBuildDependencies(t *testing.T) {
 		"google.golang.org/grpc/", "google.golang.org/protobuf/", "github.com/containers/ocicrypt/",
 		"github.com/sigstore/", "github.com/ProtonMail/go-crypto/", "github.com/cpuguy83/go-md2man/",
 		"github.com/russross/blackfriday/",
+		// rootlesskit is for doctor (and later networking), in crun-lite-full.
+		"github.com/rootless-containers/rootlesskit/",
 	}
 	for _, d := range deps {
 		for _, f := range forbidden {

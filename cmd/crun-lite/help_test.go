@@ -85,3 +85,76 @@ func matching(flags []cli.Flag, name string) []cli.Flag {
 	}
 	return out
 }
+
+// flagsNeedCategories is the number of visible flags above which a command
+// must group all of them under categories in --help and its man page.
+const flagsNeedCategories = 1
+
+// --help groups flags by category; with a single uncategorized flag among
+// categorized ones, urfave/cli would list that one apart, above the rest.
+func TestFlagsHaveCategories(t *testing.T) {
+	app := newApp()
+	check := func(what string, flags []cli.Flag) {
+		var with, without []string
+		for _, f := range visibleFlags(flags) {
+			if cf, ok := f.(cli.CategorizableFlag); ok && cf.GetCategory() != "" {
+				with = append(with, f.Names()[0])
+			} else {
+				without = append(without, f.Names()[0])
+			}
+		}
+		if len(without) > 0 && (len(with) > 0 || len(without) > flagsNeedCategories) {
+			t.Errorf("%s: flags without a category: --%s", what, strings.Join(without, ", --"))
+		}
+	}
+	check("global options", app.Flags)
+	for path, c := range allCommands(app.Commands, "") {
+		if !c.Hidden {
+			check(path, c.Flags)
+		}
+	}
+}
+
+// Every command page of --help and of man has an example: the first thing
+// people look for.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	for path, c := range allCommands(newApp().Commands, "") {
+		if c.Hidden {
+			continue
+		}
+		_, examples := splitExamples(c.Description)
+		if len(examples) == 0 {
+			t.Errorf("%s: no Examples: paragraph in its description", path)
+		}
+		for _, e := range examples {
+			if !strings.Contains(e, "crun-lite ") {
+				t.Errorf("%s: example %q does not run crun-lite", path, e)
+			}
+		}
+	}
+}
+
+// The categories reach the help output, one heading per category.
+func TestHelpGroupsFlags(t *testing.T) {
+	var out strings.Builder
+	app := newApp()
+	app.Writer = &out
+	if err := app.Run([]string{"crun-lite", "pull", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	last := -1
+	for _, cat := range []string{catCredentials, catOutput, catPlatform, catRegistry} {
+		i := strings.Index(help, "\n   "+cat+"\n\n")
+		if i < 0 || i < last {
+			t.Errorf("pull --help: no heading %q (in order) in:\n%s", cat, help)
+		}
+		last = i
+	}
+	if !strings.Contains(help, "\n   --help, -h ") {
+		t.Errorf("pull --help does not list --help:\n%s", help)
+	}
+	if i := strings.Index(help, "\n   --platform "); i < strings.Index(help, "\n   "+catPlatform+"\n") {
+		t.Errorf("pull --help: --platform is not under %s:\n%s", catPlatform, help)
+	}
+}

@@ -253,11 +253,11 @@ func writeFlag(b *strings.Builder, f cli.Flag) {
 	fmt.Fprintf(b, "%s\n: %s\n\n", head, usage)
 }
 
-// splitExamples cuts a Description at its "Examples:" line.
+// splitExamples cuts a Description at its "Examples:" (or "Example:") line.
 func splitExamples(desc string) (text string, examples []string) {
 	lines := strings.Split(desc, "\n")
 	for i, l := range lines {
-		if strings.TrimSpace(l) == "Examples:" {
+		if t := strings.TrimSpace(l); t == "Examples:" || t == "Example:" {
 			for _, e := range lines[i+1:] {
 				if e = strings.TrimSpace(e); e != "" {
 					examples = append(examples, e)

@@ -5,11 +5,15 @@
 package paths
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
 )
 
 // RuntimeDir returns the per-user directory for runtime state (pid files,
@@ -24,15 +28,27 @@ func RuntimeDir(hostUID int) string {
 }
 
 // DataDir returns $XDG_DATA_HOME/crun-lite, or ~/.local/share/crun-lite.
-func DataDir() (string, error) {
+// Without either variable the error's hint names the home directory that
+// /etc/passwd gives hostUID (env -i, some cron and systemd units lack HOME).
+func DataDir(hostUID int) (string, error) {
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
 		return filepath.Join(x, "crun-lite"), nil
 	}
 	home := os.Getenv("HOME")
 	if home == "" {
-		return "", fmt.Errorf("neither XDG_DATA_HOME nor HOME is set: pass --root")
+		return "", hint.Wrap(errors.New("neither XDG_DATA_HOME nor HOME is set, and no --root: the store has no default place"),
+			dataDirFix(hostUID))
 	}
 	return filepath.Join(home, ".local", "share", "crun-lite"), nil
+}
+
+// dataDirFix is the fix for a missing HOME: the user's home as /etc/passwd
+// has it, or --root.
+func dataDirFix(hostUID int) string {
+	if u, err := user.LookupId(strconv.Itoa(hostUID)); err == nil && u.HomeDir != "" {
+		return "export HOME=" + u.HomeDir + " (or pass --root DIR)"
+	}
+	return "set HOME to your home directory, or pass --root DIR"
 }
 
 // ownedDir reports whether p is a directory owned by the calling user (as

@@ -105,9 +105,8 @@ func inject(t *testing.T, apply func() error, restore string) {
 	}
 	fmt.Fprintln(f, restore)
 	f.Close()
-	watchdog := exec.Command("sh", "-c", "sleep 120; "+restore)
-	watchdog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives us
-	if err := watchdog.Start(); err != nil {
+	wd, err := startWatchdog(restore, watchdogLimit(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -115,13 +114,59 @@ func inject(t *testing.T, apply func() error, restore string) {
 			t.Errorf("RESTORE FAILED (%v): %s\n%s", err, restore, out)
 			return // the watchdog will try again
 		}
-		_ = syscall.Kill(-watchdog.Process.Pid, syscall.SIGKILL) // sh and its sleep
-		_ = watchdog.Wait()
+		wd.stop()
 		os.Remove(journal)
 	})
 	if err := apply(); err != nil {
 		t.Fatalf("inject: %v", err)
 	}
+}
+
+// watchdog runs restore when this test process dies, however it dies (a
+// -timeout, a kill, a crash): it reads a pipe whose only write end is
+// ours, which the kernel closes with our last fd. A fixed delay instead
+// would restore in the middle of a test that takes longer.
+type watchdog struct {
+	cmd  *exec.Cmd
+	pipe *os.File // the write end: open while the test runs
+}
+
+// startWatchdog starts the watchdog of restore; after limit it restores
+// even while this process lives (stopped, say), so a fault never outlasts
+// the test run by much.
+func startWatchdog(restore string, limit time.Duration) (*watchdog, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	secs := strconv.Itoa(max(1, int(limit.Seconds())))
+	// timeout --foreground stays in the watchdog's process group, which
+	// stop kills as a whole.
+	cmd := exec.Command("sh", "-c", "timeout --foreground "+secs+" cat >/dev/null; "+restore)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives us
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &watchdog{cmd: cmd, pipe: w}, nil
+}
+
+// stop ends the watchdog without restoring: the fault is undone already.
+func (wd *watchdog) stop() {
+	_ = syscall.Kill(-wd.cmd.Process.Pid, syscall.SIGKILL) // sh, timeout and cat
+	_ = wd.cmd.Wait()
+	wd.pipe.Close()
+}
+
+// watchdogLimit is how long the watchdog waits for a live test: until a
+// minute after go test's -timeout would have ended it.
+func watchdogLimit(t *testing.T) time.Duration {
+	if d, ok := t.Deadline(); ok {
+		return time.Until(d) + time.Minute
+	}
+	return 30 * time.Minute
 }
 
 type result struct {
@@ -296,24 +341,30 @@ func wantFailure(t *testing.T, r result, cause, fix string) {
 	}
 }
 
-func TestNoSubuidRange(t *testing.T) {
-	killHolder(t)
+// subuidLines returns the fault user's lines of /etc/subuid, the command
+// that deletes them, and the one that puts them back as they were.
+func subuidLines(t *testing.T) (mine []string, del, restore string) {
+	t.Helper()
 	orig, err := os.ReadFile("/etc/subuid")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mine []string
 	for _, l := range strings.Split(string(orig), "\n") {
 		if o, _, _ := strings.Cut(l, ":"); o == fault.Username || o == fault.Uid {
 			mine = append(mine, l)
 		}
 	}
 	if len(mine) == 0 {
-		t.Fatalf("%s has no line in /etc/subuid to remove (run hack/test-setup.sh)", fault.Username)
+		t.Fatalf("%s has no line in /etc/subuid (run hack/test-setup.sh)", fault.Username)
 	}
-	del := fmt.Sprintf(`sed -i -e '/^%s:/d' -e '/^%s:/d' /etc/subuid`, fault.Username, fault.Uid)
-	inject(t, func() error { return exec.Command("sh", "-c", del).Run() },
-		del+" && printf '%s\\n' "+strings.Join(mine, " ")+" >>/etc/subuid")
+	del = fmt.Sprintf(`sed -i -e '/^%s:/d' -e '/^%s:/d' /etc/subuid`, fault.Username, fault.Uid)
+	return mine, del, del + " && printf '%s\\n' " + strings.Join(mine, " ") + " >>/etc/subuid"
+}
+
+func TestNoSubuidRange(t *testing.T) {
+	killHolder(t)
+	_, del, restore := subuidLines(t)
+	inject(t, func() error { return exec.Command("sh", "-c", del).Run() }, restore)
 
 	c, r := doctor(t, nil, nil, "subuid")
 	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "no subordinate id range for "+fault.Username) ||
@@ -331,6 +382,83 @@ func TestNoSubuidRange(t *testing.T) {
 	}
 	if r := runBusybox(t, nil, newStore(t)); r.code != 0 {
 		t.Errorf("after %s, run still fails:\n%s", c.Fix, r)
+	}
+}
+
+// A range smaller than the 65536 ids images expect works for some images
+// only: a warning, whose fix adds a full range of the short kind.
+func TestSmallSubuidRange(t *testing.T) {
+	killHolder(t)
+	mine, del, restore := subuidLines(t)
+	f := strings.Split(mine[0], ":")
+	small := fault.Username + ":" + f[1] + ":1000"
+	inject(t, func() error { return exec.Command("sh", "-c", del+" && echo "+small+" >>/etc/subuid").Run() }, restore)
+
+	c, r := doctor(t, nil, nil, "subuid")
+	if r.code != 0 || c.Status != "warning" || !strings.Contains(c.Message, fault.Username+" has 1000 uids") ||
+		!strings.Contains(c.Message, "ids at or above 1001 cannot be used") ||
+		!strings.HasPrefix(c.Fix, "sudo usermod --add-subuids ") || strings.Contains(c.Fix, "subgids") ||
+		!strings.HasSuffix(c.Fix, " "+fault.Username) {
+		t.Fatalf("doctor: %+v\n%s", c, r)
+	}
+	if g, _ := doctor(t, nil, nil, "subgid"); g.Status != "ok" {
+		t.Errorf("subgid check with a full gid range: %+v", g)
+	}
+	t.Logf("doctor: %s\n  fix: %s", c.Message, c.Fix)
+	// The fix, as printed, mends it.
+	if out, err := exec.Command("sh", "-c", strings.TrimPrefix(c.Fix, "sudo ")).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", c.Fix, err, out)
+	}
+	if c, r := doctor(t, nil, nil, "subuid"); c.Status != "ok" || !strings.Contains(c.Message, "has 66536 uids") {
+		t.Errorf("after %s: %+v\n%s", c.Fix, c, r)
+	}
+}
+
+// A graph root on a file system that cannot hold overlay upper dirs (here
+// an overlay mount, as in a container whose root is overlay): doctor warns
+// with the fix, nothing blocks, and new stores use fuse-overlayfs. The
+// mount is in a directory of the test's own, so nobody else meets it.
+func TestGraphRootWithoutOverlayUpper(t *testing.T) {
+	killHolder(t)
+	global := newStore(t)
+	dir := filepath.Dir(global[1]) // newStore's directory, the fault user's
+	m := dir + "/m"
+	for _, d := range []string{"l", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inject(t, func() error {
+		opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", dir, dir, dir)
+		if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", opts, m).CombinedOutput(); err != nil {
+			return fmt.Errorf("mount overlay: %v: %s", err, out)
+		}
+		return os.Chown(m, uid, gid)
+	}, fmt.Sprintf("! mountpoint -q %s || umount -l %s", m, m))
+	global[1] = m + "/store"
+
+	c, r := doctor(t, nil, global, "overlay")
+	wantFix := "keep the store on a local ext4, xfs or btrfs file system: --root DIR"
+	if r.code != 0 || c.Status != "warning" || !strings.Contains(c.Message, m+" on overlay cannot hold overlay upper dirs in user namespaces") ||
+		c.Fix != wantFix {
+		t.Errorf("doctor: %+v, want a warning with the fix %q\n%s", c, wantFix, r)
+	}
+	if s, _ := doctor(t, nil, global, "storage"); s.Status != "ok" || s.Message != "new stores use overlay through /usr/bin/fuse-overlayfs" {
+		t.Errorf("doctor's storage check: %+v", s)
+	}
+	t.Logf("doctor: %s\n  fix: %s", c.Message, c.Fix)
+	if run := runBusybox(t, nil, global); run.code != 0 {
+		t.Fatalf("run on a graph root without overlay upper dirs:\n%s", run)
+	}
+	info := crun(t, nil, append(global, "info", "--format", "json")...)
+	var rep struct {
+		Store struct {
+			Driver       string `json:"driver"`
+			MountProgram string `json:"mount_program"`
+		} `json:"store"`
+	}
+	if err := json.Unmarshal([]byte(info.stdout), &rep); err != nil || rep.Store.Driver != "overlay" || rep.Store.MountProgram != "/usr/bin/fuse-overlayfs" {
+		t.Errorf("info: %v: the store does not use fuse-overlayfs as doctor said:\n%s", err, info)
 	}
 }
 
@@ -467,7 +595,7 @@ func TestMaxUserNamespacesZero(t *testing.T) {
 		}
 	}
 	run := crunNoUserns(t, nil, append(store, "run", "--rm", "oci-archive:"+testData+"/images/busybox.tar", "true")...)
-	wantFix := "sudo sysctl -w user.max_user_namespaces=15000 && echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/50-crun-lite.conf"
+	wantFix := "sudo sysctl -w user.max_user_namespaces=15000 && echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/50-crun-lite-user.max_user_namespaces.conf"
 	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "user.max_user_namespaces is 0") || c.Fix != wantFix {
 		t.Errorf("doctor: %+v\n%s", c, r)
 	}
@@ -522,5 +650,52 @@ func TestNoXDGRuntimeDir(t *testing.T) {
 	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
 	if r := runBusybox(t, []string{"XDG_RUNTIME_DIR=" + rundir}, newStore(t)); strings.Contains(r.stderr, "warning") || r.code != 0 {
 		t.Errorf("with the fix applied:\n%s", r)
+	}
+}
+
+// The watchdog restores as soon as the test process is gone (its end of the
+// pipe closed, as the kernel closes it when the process dies), and, should
+// the process live on, once its limit has passed; stopped, it restores
+// nothing.
+func TestWatchdog(t *testing.T) {
+	dir := t.TempDir()
+	restored := func(name string) bool {
+		for i := 0; i < 200; i++ { // up to 20 s: a bound, not a timing assertion
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	gone, err := startWatchdog("touch "+dir+"/gone", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gone.stop)
+	gone.pipe.Close()
+	if !restored("gone") {
+		t.Error("the watchdog did not restore when the test process's end of the pipe closed")
+	}
+
+	limited, err := startWatchdog("touch "+dir+"/limit", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(limited.stop)
+	if !restored("limit") {
+		t.Error("the watchdog did not restore after its limit")
+	}
+
+	stopped, err := startWatchdog("touch "+dir+"/stopped", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped.stop() // returns once the watchdog's shell has ended
+	if _, err := os.Stat(dir + "/stopped"); err == nil {
+		t.Error("a stopped watchdog restored")
+	}
+	if limit := watchdogLimit(t); limit < time.Minute {
+		t.Errorf("watchdog limit %v: shorter than the minute after go test's deadline", limit)
 	}
 }

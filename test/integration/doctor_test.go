@@ -3,8 +3,13 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
+	"os/user"
 	"slices"
 	"strings"
 	"testing"
@@ -116,5 +121,88 @@ func TestDoctorDriverConflict(t *testing.T) {
 	if !strings.Contains(text.Stdout, "problem  storage driver") || !strings.Contains(text.Stdout, "fix: "+fix) ||
 		!strings.Contains(text.Stdout, "1 problem blocks rootless containers") {
 		t.Errorf("doctor text output: %s", text)
+	}
+}
+
+// crunWithout runs crun-lite with args in the test's environment minus the
+// variables named in unset, and no --root: what env -u HOME crun-lite does.
+func crunWithout(t *testing.T, unset []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), crunTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Bin, args...)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(unset, k) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("crun-lite %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// Without HOME, XDG_DATA_HOME and --root there is no default store: doctor
+// reports that as the graph root's problem, with the fix, and exits 1 (not
+// 125), and a store command prints the same fix as its hint.
+func TestDoctorWithoutHome(t *testing.T) {
+	home := os.Getenv("HOME")
+	if u, err := user.Current(); err == nil {
+		home = u.HomeDir // what /etc/passwd says, which the fix names
+	}
+	unset := []string{"HOME", "XDG_DATA_HOME"}
+	r := crunWithout(t, unset, "doctor", "--format", "json")
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("doctor --format json: %v: %s", err, r)
+	}
+	st, msg, fix := rep.check("graphroot")
+	wantFix := "export HOME=" + home + " (or pass --root DIR)"
+	if r.Code != 1 || rep.OK || st != "problem" || !strings.Contains(msg, "neither XDG_DATA_HOME nor HOME is set") || fix != wantFix {
+		t.Fatalf("doctor without HOME: graphroot %s %q, fix %q (want %q):\n%s", st, msg, fix, wantFix, r)
+	}
+	for _, id := range []string{"overlay", "fuse-overlayfs", "storage", "runtime-dir", "network"} {
+		if st, _, _ := rep.check(id); st == "" {
+			t.Errorf("doctor without HOME skips the %s check", id)
+		}
+	}
+	text := crunWithout(t, unset, "doctor")
+	if text.Code != 1 || !strings.Contains(text.Stdout, "problem  graph root") || !strings.Contains(text.Stdout, "fix: "+wantFix+"\n") {
+		t.Errorf("doctor text output without HOME:\n%s", text)
+	}
+	images := crunWithout(t, unset, "images")
+	if images.Code != 125 || !strings.Contains(images.Stderr, msg) || !strings.Contains(images.Stderr, "\nhint: "+wantFix+"\n") {
+		t.Errorf("images without HOME: want exit 125, %q and the hint %q:\n%s", msg, wantFix, images)
+	}
+}
+
+// The network check names slirp4netns's version and the options it
+// supports (found through rootlesskit), as slirp4netns itself tells them.
+func TestDoctorNetworkHelpers(t *testing.T) {
+	path, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		t.Fatal("slirp4netns is not installed (hack/test-setup.sh installs it)")
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	version := strings.TrimSpace(strings.TrimPrefix(first, "slirp4netns version"))
+	help, _ := exec.Command(path, "--help").CombinedOutput()
+	rep, r := doctorJSON(t, testStore(t), nil)
+	st, msg, _ := rep.check("network")
+	if st != "ok" || !strings.Contains(msg, path+" ("+version+"; supports ") {
+		t.Fatalf("network check: %s %q, want %s with version %s\n%s", st, msg, path, version, r)
+	}
+	for _, opt := range []string{"--enable-ipv6", "--cidr", "--disable-host-loopback", "--api-socket", "--enable-sandbox"} {
+		if strings.Contains(string(help), opt) != strings.Contains(msg, " "+opt) {
+			t.Errorf("network check %q and slirp4netns --help disagree on %s", msg, opt)
+		}
 	}
 }

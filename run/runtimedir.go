@@ -1,0 +1,17 @@
+package run
+
+import (
+	"github.com/crun-lite/crun-lite/internal/paths"
+	"github.com/crun-lite/crun-lite/userns"
+)
+
+// RuntimeDirWarning returns the warning every command prints when
+// XDG_RUNTIME_DIR differs from the one the user's login sessions use, with
+// its fix, or "", "".
+func RuntimeDirWarning() (warning, fix string) {
+	cause, fix, split := paths.RuntimeDirIssue(userns.HostUID())
+	if !split {
+		return "", ""
+	}
+	return cause, fix
+}
