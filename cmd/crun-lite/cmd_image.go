@@ -265,7 +265,7 @@ Examples:
 				if c.Bool("all") {
 					what = "This removes every image that no container uses."
 				}
-				if err := confirm(c, what); err != nil {
+				if yes, err := confirm(c, what); err != nil || !yes {
 					return err
 				}
 			}

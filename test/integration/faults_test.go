@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -346,18 +347,49 @@ func TestDriverSwitch(t *testing.T) {
 	}
 }
 
-// TestSystemReset: reset asks unless -f and empties the store.
+// TestSystemReset: reset asks on a terminal unless -f: an answer other than
+// yes keeps the store (and is no error, as in Podman), yes empties it.
 func TestSystemReset(t *testing.T) {
 	s := testStore(t)
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	mustCrunIn(t, s, "run", "--name", "kept", "busybox", "true")
 	if r := crunIn(t, s, "system", "reset"); r.Code != 125 || !strings.Contains(r.Stderr, "-f") {
 		t.Errorf("reset without -f and without a terminal: want a refusal naming -f: %s", r)
 	}
 	if imgs := listImages(t, s); len(imgs) != 1 {
 		t.Errorf("a refused reset removed images")
 	}
-	mustCrunIn(t, s, "system", "reset", "-f")
+	se := startSession(t, s, 24, 80, "system", "reset")
+	se.expect(`deletes every image and container in ` + regexp.QuoteMeta(s.Root) + `.*\[y/N\] `)
+	se.send("n\r")
+	if code := se.exit(); code != 0 {
+		t.Errorf("reset answered n: exit %d, want 0", code)
+	}
+	if imgs := listImages(t, s); len(imgs) != 1 {
+		t.Errorf("reset answered n removed images: %+v", imgs)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "kept").Stdout; out != "kept\n" {
+		t.Errorf("run after reset answered n: %q", out)
+	}
+
+	se = startSession(t, s, 24, 80, "system", "reset")
+	se.expect(`\[y/N\] `)
+	se.send("y\r")
+	if code := se.exit(); code != 0 {
+		t.Errorf("reset answered y: exit %d", code)
+	}
+	if left, err := os.ReadDir(s.Root); err != nil || len(left) != 0 {
+		t.Errorf("reset answered y left the graph root with %v (%v)", left, err)
+	}
 	if imgs := listImages(t, s); len(imgs) != 0 {
 		t.Errorf("images after reset: %+v", imgs)
+	}
+	if ps := mustCrunIn(t, s, "ps", "-a", "-q").Stdout; ps != "" {
+		t.Errorf("containers after reset: %q", ps)
+	}
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	mustCrunIn(t, s, "system", "reset", "-f")
+	if imgs := listImages(t, s); len(imgs) != 0 {
+		t.Errorf("images after reset -f: %+v", imgs)
 	}
 }
