@@ -171,3 +171,43 @@ func TestSystemDF(t *testing.T) {
 		t.Errorf("system df: no header:\n%s", table)
 	}
 }
+
+type storeInfo struct {
+	Images, Containers, Running, Layers int
+}
+
+func infoOf(t *testing.T, s store) storeInfo {
+	t.Helper()
+	var rep struct{ Store storeInfo }
+	out := mustCrunIn(t, s, "info", "--format", "json").Stdout
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("info --format json: %v\n%s", err, out)
+	}
+	return rep.Store
+}
+
+// TestInfoCounts: info counts the containers in the store, and the running
+// ones, --rm runs included.
+func TestInfoCounts(t *testing.T) {
+	s := testStore(t)
+	image := Registry + "/test/busybox:latest"
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+	mustCrunIn(t, s, "run", "--name", "stopped", image, "true")
+	// Layers: the image's, and one of its own for each kept container.
+	if got, want := infoOf(t, s), (storeInfo{Images: 1, Containers: 1, Running: 0, Layers: 2}); got != want {
+		t.Errorf("info: %+v, want %+v", got, want)
+	}
+	stopRm := startSleeper(t, s, "--rm", image)
+	stopKept := startSleeper(t, s, "--name", "live", image)
+	if got, want := infoOf(t, s), (storeInfo{Images: 1, Containers: 2, Running: 2, Layers: 3}); got != want {
+		t.Errorf("info with a --rm and a kept container running: %+v, want %+v", got, want)
+	}
+	if text := mustCrunIn(t, s, "info").Stdout; !strings.Contains(text, "containers: 2 stored, 2 running\n") {
+		t.Errorf("info text does not count the running containers:\n%s", text)
+	}
+	stopRm()
+	stopKept()
+	if got := infoOf(t, s); got.Running != 0 {
+		t.Errorf("info after both runs ended: %+v, want none running", got)
+	}
+}
