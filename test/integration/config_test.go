@@ -1,0 +1,80 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// defaultPlaces returns an environment in which crun-lite finds its
+// configuration only where it looks by default: a private HOME, whose
+// ~/.config/containers the test fills (see userConfig), and a private
+// XDG_RUNTIME_DIR with a holder of its own; the variables that point
+// elsewhere are unset. The system's files in /etc/containers stay as the
+// machine has them: the tests must pass with and without them.
+func defaultPlaces(t *testing.T) (env []string, home, runtimeDir string) {
+	t.Helper()
+	home = t.TempDir()
+	env = privateHolder(t)
+	runtimeDir = strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	env = append(env, "HOME="+home, "XDG_CONFIG_HOME", "CONTAINERS_REGISTRIES_CONF",
+		"CONTAINERS_REGISTRIES_CONF_OVERRIDE", "REGISTRY_AUTH_FILE", "CONTAINERS_POLICY_JSON", "DOCKER_CONFIG")
+	return env, home, runtimeDir
+}
+
+// userConfig writes ~/.config/containers/NAME in home and returns its path.
+func userConfig(t *testing.T, home, name, content string) string {
+	t.Helper()
+	dir := filepath.Join(home, ".config", "containers")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPolicyFile: ~/.config/containers/policy.json decides what may be
+// pulled; one that cannot be parsed is an error naming it, never a silent
+// "accept anything".
+func TestPolicyFile(t *testing.T) {
+	env, home, _ := defaultPlaces(t)
+	image := Registry + "/test/busybox"
+	pull := func() result {
+		t.Helper()
+		return crunInEnv(t, testStore(t), env, "pull", "-q", "--tls-verify=false", image)
+	}
+	userConfig(t, home, "policy.json", `{"default": [{"type": "reject"}]}`)
+	if r := pull(); r.Code != 125 || !strings.Contains(r.Stderr, "rejected") {
+		t.Errorf("pull under a policy that rejects everything: want 125 and a refusal: %s", r)
+	}
+	path := userConfig(t, home, "policy.json", `{"default": [{"type": "reject"}`)
+	r := pull()
+	if r.Code != 125 || !strings.Contains(r.Stderr, path) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Errorf("pull with a truncated policy.json: want 125 and one line naming %s: %s", path, r)
+	}
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar.gz")
+	if err := os.WriteFile(rootfs, busyboxLayer(t).gz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := crunInEnv(t, testStore(t), env, "import", "-q", rootfs, "imported"); r.Code != 125 || !strings.Contains(r.Stderr, path) {
+		t.Errorf("import with a truncated policy.json: want 125 naming %s: %s", path, r)
+	}
+	userConfig(t, home, "policy.json", `{"default": [{"type": "insecureAcceptAnything"}]}`)
+	if r := pull(); r.Code != 0 {
+		t.Errorf("pull under a policy that accepts anything: %s", r)
+	}
+	// Without a policy of the user's: the system's, or, on a machine without
+	// one, images are accepted as on a fresh Podman install.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if r := pull(); r.Code != 0 {
+		t.Errorf("pull without a user policy.json: %s", r)
+	}
+}
