@@ -3,8 +3,11 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,5 +79,75 @@ func TestPolicyFile(t *testing.T) {
 	}
 	if r := pull(); r.Code != 0 {
 		t.Errorf("pull without a user policy.json: %s", r)
+	}
+}
+
+// TestDefaultRegistriesConf: ~/.config/containers/registries.conf, found
+// through HOME alone, resolves short names and marks registries insecure.
+func TestDefaultRegistriesConf(t *testing.T) {
+	env, home, _ := defaultPlaces(t)
+	s := testStore(t)
+	if r := crunInEnv(t, s, env, "pull", "-q", "test/busybox"); r.Code == 0 {
+		t.Fatalf("a short name resolved before ~/.config/containers/registries.conf existed: %s", r)
+	}
+	userConfig(t, home, "registries.conf", fmt.Sprintf(`unqualified-search-registries = [%q]
+[[registry]]
+location = %q
+insecure = true
+`, Registry, Registry))
+	if r := crunInEnv(t, s, env, "pull", "-q", "test/busybox"); r.Code != 0 {
+		t.Fatalf("short name through ~/.config/containers/registries.conf: %s", r)
+	}
+	imgs := listImages(t, s)
+	if len(imgs) != 1 || len(imgs[0].Names) != 1 || imgs[0].Names[0] != Registry+"/test/busybox:latest" {
+		t.Errorf("the short name was not stored under the search registry's name: %+v", imgs)
+	}
+	if r := crunInEnv(t, s, env, "run", "--rm", "test/busybox", "echo", "resolved"); r.Stdout != "resolved\n" {
+		t.Errorf("run by the short name: %s", r)
+	}
+	var rep struct {
+		Registries struct{ Search, Insecure []string }
+	}
+	out := crunInEnv(t, s, env, "info", "--format", "json").Stdout
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !slices.Equal(rep.Registries.Search, []string{Registry}) ||
+		!slices.Contains(rep.Registries.Insecure, Registry) {
+		t.Errorf("info does not show ~/.config/containers/registries.conf (%v):\n%s", err, out)
+	}
+}
+
+// TestDefaultAuthFiles: login without --authfile writes
+// $XDG_RUNTIME_DIR/containers/auth.json, which pull reads, and
+// ~/.config/containers/auth.json is read too.
+func TestDefaultAuthFiles(t *testing.T) {
+	addr := authRegistry(t)
+	image := addr + "/private/busybox"
+	env, home, runtimeDir := defaultPlaces(t)
+	s := testStore(t)
+	if r := loginStdin(t, s, env, addr, "s3cret"); r.Code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	written := filepath.Join(runtimeDir, "containers", "auth.json")
+	if data, err := os.ReadFile(written); err != nil || !strings.Contains(string(data), addr) {
+		t.Fatalf("login wrote no credentials for %s to %s (%v): %s", addr, written, err, data)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".config", "containers", "auth.json")); err == nil {
+		t.Errorf("login wrote ~/.config/containers/auth.json too")
+	}
+	if r := crunInEnv(t, s, env, "run", "--rm", "--tls-verify=false", image, "echo", "logged-in"); r.Stdout != "logged-in\n" {
+		t.Errorf("run with the credentials of login: %s", r)
+	}
+	mustCrunIn(t, s, "rmi", image)
+	if r := crunInEnv(t, s, env, "logout", addr); r.Code != 0 {
+		t.Fatalf("logout: %s", r)
+	}
+	if r := crunInEnv(t, s, env, "pull", "-q", "--tls-verify=false", image); r.Code == 0 {
+		t.Fatalf("pull after logout succeeded: %s", r)
+	}
+	userConfig(t, home, "auth.json", fmt.Sprintf(`{"auths":{%q:{"auth":"YWxpY2U6czNjcmV0"}}}`, addr)) // alice:s3cret
+	if r := crunInEnv(t, s, env, "pull", "-q", "--tls-verify=false", image); r.Code != 0 {
+		t.Errorf("pull with ~/.config/containers/auth.json: %s", r)
+	}
+	if r := crunInEnv(t, s, env, "login", "--get-login", addr); r.Stdout != "alice\n" {
+		t.Errorf("login --get-login from ~/.config/containers/auth.json: %s", r)
 	}
 }
