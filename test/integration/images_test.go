@@ -3,8 +3,11 @@
 package integration
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +195,30 @@ func TestImport(t *testing.T) {
 	}
 	if r := crunIn(t, s, "import", "-c", "RUN make", rootfs, "bad"); r.Code != 125 || !strings.Contains(r.Stderr, "RUN") {
 		t.Errorf("import with an unsupported instruction: %s", r)
+	}
+
+	// A plain, uncompressed tar: the same layer, so the same layer ID.
+	zr, err := gzip.NewReader(bytes.NewReader(busyboxLayer(t).gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "rootfs.tar")
+	if err := os.WriteFile(tarPath, plain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustCrunIn(t, s, "import", "-q", "-c", "CMD echo plain tar", tarPath, "plain")
+	if !hexID.MatchString(r.Stdout) {
+		t.Fatalf("import of a plain tar prints no ID: %s", r)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "plain").Stdout; out != "plain tar\n" {
+		t.Errorf("run of the image imported from a plain tar: %q", out)
+	}
+	if a, b := inspectField(t, s, "plain", "{{.Layers}}"), inspectField(t, s, "imported", "{{.Layers}}"); a != b {
+		t.Errorf("the plain tar made layer %s, the same tar gzip'ed %s", a, b)
 	}
 }
 
