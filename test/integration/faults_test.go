@@ -52,8 +52,9 @@ func scratchLeft(t *testing.T, s store) []string {
 }
 
 // TestPullInterrupted: pulls killed at random moments (SIGKILL, SIGTERM,
-// SIGINT) leave a store on which images works, the next pull of the same
-// image succeeds, and the image runs with its files intact.
+// SIGINT) leave a store on which images works; after each, the next pull of
+// the same image succeeds, cleans up what the killed one left, and the
+// image runs with its files intact.
 func TestPullInterrupted(t *testing.T) {
 	addr, _, _ := ownRegistry(t, "")
 	files := multiLayerImage(t, addr, "test/interrupted", 6, 4<<20)
@@ -81,8 +82,17 @@ func TestPullInterrupted(t *testing.T) {
 		if len(imgs) == 1 {
 			// The pull finished before the signal: the image must be whole.
 			checkLayersImage(t, s, image, files)
-			mustCrunIn(t, s, "rmi", image)
 		}
+		// The next pull succeeds and leaves neither the killed pull's
+		// scratch dir nor storage's staging dirs, and the image runs whole.
+		if r := crunIn(t, s, "pull", "-q", "--tls-verify=false", image); r.Code != 0 {
+			t.Fatalf("pull after %v: %s", sig, r)
+		}
+		if left := scratchLeft(t, s); len(left) != 0 {
+			t.Errorf("after %v, the next pull left scratch files: %v", sig, left)
+		}
+		checkLayersImage(t, s, image, files)
+		mustCrunIn(t, s, "rmi", image)
 	}
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
 	checkLayersImage(t, s, image, files)
