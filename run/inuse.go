@@ -24,6 +24,10 @@ func LiveImages(st *store.Store) store.Busy {
 	return func(imageID string) []string { return live[imageID] }
 }
 
+// Running counts the containers running now: every run whose monitor is
+// alive, kept or --rm (which the store never records).
+func Running(st *store.Store) int { return len(liveRuns(st)) }
+
 // liveRuns returns the state of every run whose monitor is alive, by run ID.
 func liveRuns(st *store.Store) map[string]runState {
 	runs := map[string]runState{}

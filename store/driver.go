@@ -76,11 +76,36 @@ func chooseDriver(opts Options) (DriverChoice, error) {
 	if err := adoptExisting(&want, opts); err != nil {
 		return want, err
 	}
-	b, _ := json.MarshalIndent(want, "", "  ")
-	if err := os.WriteFile(filepath.Join(opts.GraphRoot, driverFile), append(b, '\n'), 0o600); err != nil {
+	if err := rememberDriver(opts.GraphRoot, want); err != nil {
 		return want, fmt.Errorf("remember storage driver: %w", err)
 	}
 	return want, nil
+}
+
+// rememberDriver writes the driver record of a new store. The first
+// commands on a new store may run at once: each writes a temporary file and
+// renames it over the record, so that a reader finds either no record or a
+// whole one, never a half-written file.
+func rememberDriver(graphRoot string, d DriverChoice) error {
+	b, _ := json.MarshalIndent(d, "", "  ")
+	f, err := os.CreateTemp(graphRoot, "."+driverFile+".tmp-")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync() // the rename must not outlive the content in a crash
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(graphRoot, driverFile))
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 // savedDriver reads the driver remembered in a store's graph root; its Name

@@ -17,12 +17,14 @@ func isNoSpace(err error) bool {
 		strings.Contains(err.Error(), "disk quota exceeded")
 }
 
-// noSpaceHint says what a full disk means for the store: nothing half-made
-// was kept, and how to make room.
+// noSpaceHint says what a full disk means for the store: no image or layer
+// was half-made, but the layers a pull finished before the disk filled are
+// committed (layers.go), for the next pull to reuse; and how to make room.
 func noSpaceHint(err error) error {
 	if err == nil || !isNoSpace(err) {
 		return err
 	}
-	return hint.Wrap(fmt.Errorf("%w (the store is unchanged: partial layers were removed)", err),
+	return hint.Wrap(fmt.Errorf("%w (images in the store are intact and unfinished layers were removed; "+
+		"finished layers are kept for the next pull, and crun-lite image prune removes them)", err),
 		"free space on the store's filesystem, or remove images: crun-lite image prune, crun-lite rmi IMAGE; crun-lite system df shows what uses space")
 }

@@ -24,12 +24,22 @@ type RemoveReport struct {
 	Deleted  []string // image IDs deleted
 }
 
+// RemoveOptions are the flags of rmi.
+type RemoveOptions struct {
+	// Force removes an image named by ID with all its names, and the
+	// stopped containers made from it (rmi --force).
+	Force bool
+	// AllNames removes an image named by ID with all its names, but keeps
+	// it when containers use it: rmi --all without --force, as Podman's.
+	AllNames bool
+	// Busy tells which images live runs use: those always stay.
+	Busy Busy
+}
+
 // RemoveImage removes ref as podman rmi does: a name of an image that has
 // other names is only untagged; otherwise the image goes, unless containers
-// use it. force removes an image named by ID with all its names, and the
-// stopped containers made from it; containers that are running (busy)
-// always keep their image.
-func (st *Store) RemoveImage(ref string, force bool, busy Busy) (*RemoveReport, error) {
+// use it (see RemoveOptions).
+func (st *Store) RemoveImage(ref string, o RemoveOptions) (*RemoveReport, error) {
 	img, err := st.Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -40,11 +50,11 @@ func (st *Store) RemoveImage(ref string, force bool, busy Busy) (*RemoveReport, 
 		}
 		return &RemoveReport{Untagged: []string{name}}, nil
 	}
-	if len(img.Names) > 1 && !force {
+	if len(img.Names) > 1 && !o.Force && !o.AllNames {
 		return nil, fmt.Errorf("image %s has several names (%s): remove them one by one, or use --force",
 			shortID(img.ID), strings.Join(img.Names, ", "))
 	}
-	return st.deleteImage(img, force, busy)
+	return st.deleteImage(img, o.Force, o.Busy)
 }
 
 // nameOf returns the name of img that ref spells, or "" when ref is an ID.

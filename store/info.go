@@ -22,8 +22,11 @@ type StoreInfo struct {
 	GraphFS      string `json:"graph_root_filesystem"`
 	RunRoot      string `json:"run_root"`
 	Images       int    `json:"images"`
-	Containers   int    `json:"containers"`
-	Layers       int    `json:"layers"`
+	Containers   int    `json:"containers"` // kept in the store, running or not
+	// Running counts the containers running now, --rm ones included; the
+	// store does not know them, its caller sets it.
+	Running int `json:"running"`
+	Layers  int `json:"layers"`
 }
 
 // RegistryInfo is what crun-lite info reports about registries.conf.

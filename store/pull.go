@@ -26,6 +26,7 @@ import (
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
+	"go.podman.io/storage/pkg/configfile"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 )
@@ -342,14 +343,23 @@ func (st *Store) destRef(ctx context.Context, sys *types.SystemContext, raw type
 	return istorage.Transport.NewStoreReference(st.s, nil, img.ConfigInfo().Digest.Encoded())
 }
 
-// policyContext applies the user's or the system's policy.json; without
-// either, images are accepted as they are, as a fresh Podman install does.
+// policyContext applies the user's or the system's policy.json; when there
+// is none at all, images are accepted as they are, as a fresh Podman install
+// does. A policy file that exists but cannot be read or parsed is an error:
+// falling back would turn a broken "reject" policy into "accept anything".
 func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 	p, err := signature.DefaultPolicy(sys)
-	if err != nil {
-		p = &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
+	if errors.Is(err, configfile.ErrConfigFileNotFound) {
+		p, err = &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}, nil
 	}
-	return signature.NewPolicyContext(p)
+	if err != nil {
+		return nil, fmt.Errorf("signature policy: %w", err)
+	}
+	pc, err := signature.NewPolicyContext(p)
+	if err != nil {
+		return nil, fmt.Errorf("signature policy: %w", err)
+	}
+	return pc, nil
 }
 
 // platformMatches tells whether the stored image id is for the platform sys

@@ -140,13 +140,16 @@ func (st *Store) Reset() error {
 	if _, err := st.s.Shutdown(true); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
+	// Close must not shut storage down again: that would load it anew and
+	// make its directories and lock files again in the emptied roots.
+	st.s = nil
 	for _, dir := range []string{st.opts.GraphRoot, st.opts.RunRoot} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("reset: %w", err)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "userns.") {
+			if dir == st.opts.RunRoot && strings.HasPrefix(e.Name(), "userns.") {
 				continue
 			}
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {

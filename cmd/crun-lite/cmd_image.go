@@ -84,10 +84,10 @@ Examples:
 			} else if len(refs) == 0 {
 				return errors.New("rmi needs an IMAGE or --all")
 			}
-			busy := run.LiveImages(e.store)
+			o := store.RemoveOptions{Force: c.Bool("force"), AllNames: c.Bool("all"), Busy: run.LiveImages(e.store)}
 			var firstErr error
 			for _, ref := range refs {
-				rep, err := e.store.RemoveImage(ref, c.Bool("force") || c.Bool("all"), busy)
+				rep, err := e.store.RemoveImage(ref, o)
 				if err != nil {
 					if firstErr == nil {
 						firstErr = err
@@ -270,7 +270,7 @@ Examples:
 				if c.Bool("all") {
 					what = "This removes every image that no container uses."
 				}
-				if err := confirm(c, what); err != nil {
+				if yes, err := confirm(c, what); err != nil || !yes {
 					return err
 				}
 			}

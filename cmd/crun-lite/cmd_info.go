@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/store"
 )
 
@@ -43,6 +44,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			si.Running = run.Running(e.store)
 			ri, err := store.Registries()
 			if err != nil {
 				return err
@@ -76,7 +78,7 @@ func printInfo(w io.Writer, r *infoReport) {
 		fmt.Fprintf(w, "  volatile mounts: %t\n", s.Volatile)
 	}
 	fmt.Fprintf(w, "  graph root: %s (%s)\n  run root: %s\n", s.GraphRoot, s.GraphFS, s.RunRoot)
-	fmt.Fprintf(w, "  images: %d\n  containers: %d\n  layers: %d\n", s.Images, s.Containers, s.Layers)
+	fmt.Fprintf(w, "  images: %d\n  containers: %d stored, %d running\n  layers: %d\n", s.Images, s.Containers, s.Running, s.Layers)
 	fmt.Fprintf(w, "registries:\n  search: %s\n", listOrNone(r.Registries.Search))
 	fmt.Fprintf(w, "  insecure: %s\n  blocked: %s\n  mirrored: %s\n",
 		listOrNone(r.Registries.Insecure), listOrNone(r.Registries.Blocked), listOrNone(r.Registries.Mirrors))

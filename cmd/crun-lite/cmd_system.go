@@ -75,7 +75,8 @@ Examples:
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					if !c.Bool("force") {
-						if err := confirm(c, "This deletes every image and container in "+e.store.GraphRoot()+"."); err != nil {
+						yes, err := confirm(c, "This deletes every image and container in "+e.store.GraphRoot()+".")
+						if err != nil || !yes {
 							return err
 						}
 					}
@@ -104,15 +105,15 @@ func printDiskUsage(c *cli.Context, du *store.DiskUsage) error {
 	return w.Flush()
 }
 
-// confirm asks a yes/no question on the terminal; scripts must pass -f.
-func confirm(c *cli.Context, what string) error {
+// confirm asks a yes/no question on the terminal and tells whether the
+// answer was yes; scripts must pass -f. Any other answer does nothing and,
+// as in Podman, is no failure.
+func confirm(c *cli.Context, what string) (bool, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return errors.New(what + " Not asking without a terminal: pass -f")
+		return false, errors.New(what + " Not asking without a terminal: pass -f")
 	}
 	fmt.Fprintf(c.App.ErrWriter, "%s Continue? [y/N] ", what)
 	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-		return errors.New("cancelled")
-	}
-	return nil
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes", nil
 }

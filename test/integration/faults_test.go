@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,6 +23,13 @@ import (
 // content) intact.
 func checkLayersImage(t *testing.T, s store, image string, files map[string][]byte) {
 	t.Helper()
+	checkLayersImageEnv(t, s, nil, image, files)
+}
+
+// checkLayersImageEnv is checkLayersImage with env added to crun-lite's
+// environment.
+func checkLayersImageEnv(t *testing.T, s store, env []string, image string, files map[string][]byte) {
+	t.Helper()
 	var want bytes.Buffer
 	var paths []string
 	for p, data := range files {
@@ -29,7 +37,11 @@ func checkLayersImage(t *testing.T, s store, image string, files map[string][]by
 		fmt.Fprintf(&want, "%x  /%s\n", sha256.Sum256(data), p)
 	}
 	args := append([]string{"run", "--rm", image, "sha256sum"}, paths...)
-	out := mustCrunIn(t, s, args...).Stdout
+	r := crunInEnv(t, s, env, args...)
+	if r.Code != 0 {
+		t.Fatalf("crun-lite %s: %s", strings.Join(args, " "), r)
+	}
+	out := r.Stdout
 	for _, line := range strings.Split(strings.TrimSpace(want.String()), "\n") {
 		if !strings.Contains(out, line) {
 			t.Errorf("file content differs: want %q in\n%s", line, out)
@@ -51,8 +63,9 @@ func scratchLeft(t *testing.T, s store) []string {
 }
 
 // TestPullInterrupted: pulls killed at random moments (SIGKILL, SIGTERM,
-// SIGINT) leave a store on which images works, the next pull of the same
-// image succeeds, and the image runs with its files intact.
+// SIGINT) leave a store on which images works; after each, the next pull of
+// the same image succeeds, cleans up what the killed one left, and the
+// image runs with its files intact.
 func TestPullInterrupted(t *testing.T) {
 	addr, _, _ := ownRegistry(t, "")
 	files := multiLayerImage(t, addr, "test/interrupted", 6, 4<<20)
@@ -80,8 +93,17 @@ func TestPullInterrupted(t *testing.T) {
 		if len(imgs) == 1 {
 			// The pull finished before the signal: the image must be whole.
 			checkLayersImage(t, s, image, files)
-			mustCrunIn(t, s, "rmi", image)
 		}
+		// The next pull succeeds and leaves neither the killed pull's
+		// scratch dir nor storage's staging dirs, and the image runs whole.
+		if r := crunIn(t, s, "pull", "-q", "--tls-verify=false", image); r.Code != 0 {
+			t.Fatalf("pull after %v: %s", sig, r)
+		}
+		if left := scratchLeft(t, s); len(left) != 0 {
+			t.Errorf("after %v, the next pull left scratch files: %v", sig, left)
+		}
+		checkLayersImage(t, s, image, files)
+		mustCrunIn(t, s, "rmi", image)
 	}
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
 	checkLayersImage(t, s, image, files)
@@ -236,20 +258,7 @@ func TestCorruptBlob(t *testing.T) {
 // gives a clear error, and keeps what it had.
 func TestFullDisk(t *testing.T) {
 	requireDebian(t)
-	small := filepath.Join(TestData, "smallfs")
-	if fi, err := os.Stat(small); err != nil || !fi.IsDir() || syscall.Access(small, 2) != nil {
-		t.Skipf("no writable %s: run hack/test-setup.sh (it mounts a small tmpfs there)", small)
-	}
-	env := privateHolder(t)
-	base, err := os.MkdirTemp(small, "store-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := store{Root: base + "/root", RunRoot: t.TempDir()}
-	t.Cleanup(func() {
-		crunInEnv(t, s, env, "system", "reset", "-f")
-		removeStoreDir(t, base)
-	})
+	s, env, _ := smallStore(t)
 	run := func(args ...string) result {
 		t.Helper()
 		r := crunInEnv(t, s, env, args...)
@@ -278,6 +287,136 @@ func TestFullDisk(t *testing.T) {
 	}
 	run("rmi", "busybox")
 	run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+}
+
+// smallStore makes a store on the small tmpfs that hack/test-setup.sh
+// mounts, and returns it with the environment its commands need and the
+// directory that holds it (for other files on the same filesystem).
+func smallStore(t *testing.T) (s store, env []string, base string) {
+	t.Helper()
+	small := filepath.Join(TestData, "smallfs")
+	if fi, err := os.Stat(small); err != nil || !fi.IsDir() || syscall.Access(small, 2) != nil {
+		t.Skipf("no writable %s: run hack/test-setup.sh (it mounts a small tmpfs there)", small)
+	}
+	env = privateHolder(t)
+	base, err := os.MkdirTemp(small, "store-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = store{Root: base + "/root", RunRoot: t.TempDir()}
+	t.Cleanup(func() {
+		crunInEnv(t, s, env, "system", "reset", "-f")
+		removeStoreDir(t, base)
+	})
+	return s, env, base
+}
+
+// fillDisk writes a file of n bytes at path: tmpfs keeps written zeros.
+func fillDisk(t *testing.T, path string, n int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for n > 0 {
+		w := min(n, int64(len(chunk)))
+		if _, err := f.Write(chunk[:w]); err != nil {
+			t.Fatalf("fill %s: %v", path, err)
+		}
+		n -= w
+	}
+}
+
+// TestFullDiskKeepsFinishedLayers: a pull of a multi-layer image that fills
+// the disk says what it kept, and it is so: the layers it finished stay,
+// system df counts them unused, image prune removes them, and once there is
+// room the next pull reuses them.
+func TestFullDiskKeepsFinishedLayers(t *testing.T) {
+	s, env, base := smallStore(t)
+	addr, _, _ := ownRegistry(t, "")
+	const layers, size = 10, 3 << 20
+	files := multiLayerImage(t, addr, "test/big", layers, size)
+	image := addr + "/test/big:latest"
+	run := func(args ...string) result {
+		t.Helper()
+		r := crunInEnv(t, s, env, args...)
+		if r.Code != 0 {
+			t.Fatalf("crun-lite %s: %s", strings.Join(args, " "), r)
+		}
+		return r
+	}
+	run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox") // the big image's first layer
+	filler := filepath.Join(base, "filler")
+	// fill leaves room for about n layers.
+	fill := func(n int64) {
+		t.Helper()
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(base, &fs); err != nil {
+			t.Fatal(err)
+		}
+		free := int64(fs.Bavail) * fs.Bsize
+		if free < layers*size+8<<20 {
+			t.Skipf("%d MiB free on %s: too little to pull the %d MiB image once the disk has room", free>>20, base, layers*size>>20)
+		}
+		fillDisk(t, filler, free-n*size)
+	}
+	failedPull := func() []string {
+		t.Helper()
+		r := crunInEnv(t, s, env, "pull", "--tls-verify=false", image)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "no space left on device") ||
+			!strings.Contains(r.Stderr, "finished layers are kept for the next pull") ||
+			!strings.Contains(r.Stderr, "image prune") || !strings.Contains(r.Stderr, "hint:") {
+			t.Fatalf("pull onto a full disk: want 125, 'no space left on device' and what was kept: %s", r)
+		}
+		if ids := strings.Fields(run("images", "-q").Stdout); len(ids) != 1 {
+			t.Errorf("want only busybox after the failed pull: %v", ids)
+		}
+		if left := scratchLeft(t, s); len(left) != 0 {
+			t.Errorf("the failed pull left scratch files: %v", left)
+		}
+		kept := storeLayers(t, s)
+		t.Logf("the pull that filled the disk kept %d layers, busybox's included", len(kept))
+		return kept
+	}
+	// Layers download in parallel and share the room: when all of them
+	// filled it before the first was whole, none is kept; try again with
+	// more room, always less than the image needs.
+	var kept []string
+	for room := int64(layers / 2); ; room += 2 {
+		fill(room)
+		if kept = failedPull(); len(kept) >= 2 {
+			break
+		}
+		if room+2 >= layers {
+			t.Fatalf("no layer was finished before the disk filled, even with room for %d of %d: %v", room, layers, kept)
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	du := systemDF(t, s, env)
+	if du.UnusedLayers.Total != len(kept)-1 || du.UnusedLayers.Reclaimable < int64(len(kept)-1)*size {
+		t.Errorf("system df: want the %d finished layers as unused and reclaimable: %+v", len(kept)-1, du.UnusedLayers)
+	}
+	run("image", "prune", "-f")
+	if left := storeLayers(t, s); len(left) != 1 {
+		t.Errorf("image prune left %d layers, want busybox's only: %v", len(left), left)
+	}
+	if du := systemDF(t, s, env); du.UnusedLayers != (usageRow{}) {
+		t.Errorf("system df after image prune: %+v", du.UnusedLayers)
+	}
+
+	kept = failedPull()
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	r := run("pull", "--tls-verify=false", image)
+	if n := strings.Count(r.Stderr, "skipped: already exists"); n < len(kept) {
+		t.Errorf("%d layers were kept, the pull with room reused %d:\n%s", len(kept), n, r.Stderr)
+	}
+	checkLayersImageEnv(t, s, env, image, files)
 }
 
 // privateHolder gives the crun-lite commands run with the returned
@@ -346,18 +485,49 @@ func TestDriverSwitch(t *testing.T) {
 	}
 }
 
-// TestSystemReset: reset asks unless -f and empties the store.
+// TestSystemReset: reset asks on a terminal unless -f: an answer other than
+// yes keeps the store (and is no error, as in Podman), yes empties it.
 func TestSystemReset(t *testing.T) {
 	s := testStore(t)
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	mustCrunIn(t, s, "run", "--name", "kept", "busybox", "true")
 	if r := crunIn(t, s, "system", "reset"); r.Code != 125 || !strings.Contains(r.Stderr, "-f") {
 		t.Errorf("reset without -f and without a terminal: want a refusal naming -f: %s", r)
 	}
 	if imgs := listImages(t, s); len(imgs) != 1 {
 		t.Errorf("a refused reset removed images")
 	}
-	mustCrunIn(t, s, "system", "reset", "-f")
+	se := startSession(t, s, 24, 80, "system", "reset")
+	se.expect(`deletes every image and container in ` + regexp.QuoteMeta(s.Root) + `.*\[y/N\] `)
+	se.send("n\r")
+	if code := se.exit(); code != 0 {
+		t.Errorf("reset answered n: exit %d, want 0", code)
+	}
+	if imgs := listImages(t, s); len(imgs) != 1 {
+		t.Errorf("reset answered n removed images: %+v", imgs)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "kept").Stdout; out != "kept\n" {
+		t.Errorf("run after reset answered n: %q", out)
+	}
+
+	se = startSession(t, s, 24, 80, "system", "reset")
+	se.expect(`\[y/N\] `)
+	se.send("y\r")
+	if code := se.exit(); code != 0 {
+		t.Errorf("reset answered y: exit %d", code)
+	}
+	if left, err := os.ReadDir(s.Root); err != nil || len(left) != 0 {
+		t.Errorf("reset answered y left the graph root with %v (%v)", left, err)
+	}
 	if imgs := listImages(t, s); len(imgs) != 0 {
 		t.Errorf("images after reset: %+v", imgs)
+	}
+	if ps := mustCrunIn(t, s, "ps", "-a", "-q").Stdout; ps != "" {
+		t.Errorf("containers after reset: %q", ps)
+	}
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	mustCrunIn(t, s, "system", "reset", "-f")
+	if imgs := listImages(t, s); len(imgs) != 0 {
+		t.Errorf("images after reset -f: %+v", imgs)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -119,8 +120,7 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 
 	full := append(append([]string{"--root", s.Root, "--runroot", s.RunRoot}, s.Extra...), args...)
 	cmd := exec.CommandContext(ctx, Bin, full...)
-	// Later entries win in exec, so env overrides the inherited values.
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = withEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// On timeout kill the whole process group: helpers crun-lite starts
@@ -160,6 +160,30 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 		r.Stderr += err.Error()
 	}
 	return r
+}
+
+// withEnv is the test process's environment changed by env: "NAME=value"
+// entries override (later entries win in exec), a bare "NAME" unsets.
+func withEnv(env []string) []string {
+	var unset []string
+	for _, kv := range env {
+		if !strings.Contains(kv, "=") {
+			unset = append(unset, kv)
+		}
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(unset, name) {
+			out = append(out, kv)
+		}
+	}
+	for _, kv := range env {
+		if strings.Contains(kv, "=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // removeStoreDir deletes a store without ever failing the test: a leftover in

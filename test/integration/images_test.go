@@ -3,10 +3,15 @@
 package integration
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,6 +196,30 @@ func TestImport(t *testing.T) {
 	if r := crunIn(t, s, "import", "-c", "RUN make", rootfs, "bad"); r.Code != 125 || !strings.Contains(r.Stderr, "RUN") {
 		t.Errorf("import with an unsupported instruction: %s", r)
 	}
+
+	// A plain, uncompressed tar: the same layer, so the same layer ID.
+	zr, err := gzip.NewReader(bytes.NewReader(busyboxLayer(t).gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "rootfs.tar")
+	if err := os.WriteFile(tarPath, plain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustCrunIn(t, s, "import", "-q", "-c", "CMD echo plain tar", tarPath, "plain")
+	if !hexID.MatchString(r.Stdout) {
+		t.Fatalf("import of a plain tar prints no ID: %s", r)
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", "plain").Stdout; out != "plain tar\n" {
+		t.Errorf("run of the image imported from a plain tar: %q", out)
+	}
+	if a, b := inspectField(t, s, "plain", "{{.Layers}}"), inspectField(t, s, "imported", "{{.Layers}}"); a != b {
+		t.Errorf("the plain tar made layer %s, the same tar gzip'ed %s", a, b)
+	}
 }
 
 // TestRmiImageInUse: images of containers are kept unless --force, and
@@ -236,4 +265,97 @@ func TestRmiImageInUse(t *testing.T) {
 func processExists(pid int) bool {
 	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
 	return err == nil
+}
+
+// importLayer makes an image of one layer with crun-lite import, named
+// name ("" for none), and returns its ID.
+func importLayer(t *testing.T, s store, ly testLayer, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "layer.tar.gz")
+	if err := os.WriteFile(path, ly.gz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "-q", path}
+	if name != "" {
+		args = append(args, name)
+	}
+	return strings.TrimSpace(mustCrunIn(t, s, args...).Stdout)
+}
+
+// imageIDs lists the IDs of the images in the store.
+func imageIDs(t *testing.T, s store) []string {
+	t.Helper()
+	var ids []string
+	for _, img := range listImages(t, s) {
+		ids = append(ids, img.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func sorted(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
+}
+
+// startSleeper starts a container that sleeps until the test kills it,
+// and waits until its process runs.
+func startSleeper(t *testing.T, s store, args ...string) func() {
+	t.Helper()
+	marker := fmt.Sprintf("MARKER=%s-%d", filepath.Base(filepath.Dir(s.Root)), time.Now().UnixNano())
+	full := append(append([]string{"run"}, args...), "env", marker, "sleep", "1000")
+	cmd, done := startCrun(t, s, full...)
+	pid := waitForProcess(t, marker)
+	return func() {
+		t.Helper()
+		cmd.Process.Kill()
+		waitExit(t, cmd, done)
+		for deadline := time.Now().Add(10 * time.Second); processExists(pid) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestRmiAll: rmi --all removes every image no container uses, one with
+// several names too, and refuses those a kept container uses (exit 2) unless
+// --force, which removes the containers with them, as Podman does.
+func TestRmiAll(t *testing.T) {
+	s := testStore(t)
+	image := Registry + "/test/busybox:latest"
+	used := strings.TrimSpace(mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image).Stdout)
+	ly, _ := randomLayer(t, "free", 64<<10)
+	free := importLayer(t, s, ly, "free")
+	mustCrunIn(t, s, "tag", "free", "free:v2")
+	mustCrunIn(t, s, "run", "--name", "kept", image, "true")
+
+	r := crunIn(t, s, "rmi", "--all")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "kept") {
+		t.Errorf("rmi --all while a kept container uses an image: want exit 2 naming it: %s", r)
+	}
+	if !strings.Contains(r.Stdout, "Deleted: "+free) {
+		t.Errorf("rmi --all did not remove the unused image with two names: %s", r)
+	}
+	if ids := imageIDs(t, s); !slices.Equal(ids, []string{used}) {
+		t.Errorf("after rmi --all: want only the used image %s, have %v", used, ids)
+	}
+	if ps := mustCrunIn(t, s, "ps", "-a", "--quiet").Stdout; strings.TrimSpace(ps) == "" {
+		t.Fatalf("rmi --all without --force removed the kept container")
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", image, "echo", "intact").Stdout; out != "intact\n" {
+		t.Errorf("the kept image after rmi --all: %q", out)
+	}
+
+	r = mustCrunIn(t, s, "rmi", "--all", "--force")
+	if !strings.Contains(r.Stdout, "Deleted: "+used) {
+		t.Errorf("rmi --all --force: %s", r)
+	}
+	if ids := imageIDs(t, s); len(ids) != 0 {
+		t.Errorf("images after rmi --all --force: %v", ids)
+	}
+	if ps := mustCrunIn(t, s, "ps", "-a", "--quiet").Stdout; ps != "" {
+		t.Errorf("rmi --all --force left the container: %q", ps)
+	}
+	if layers := storeLayers(t, s); len(layers) != 0 {
+		t.Errorf("rmi --all --force left layers: %v", layers)
+	}
 }

@@ -225,10 +225,11 @@ insecure = true
 	}
 }
 
-// TestLogin: a registry with htpasswd authentication.
-func TestLogin(t *testing.T) {
-	dir := t.TempDir()
-	htpasswd := filepath.Join(dir, "htpasswd")
+// authRegistry starts a registry that lets only alice (password s3cret)
+// in, holding private/busybox:latest; it returns its address.
+func authRegistry(t *testing.T) string {
+	t.Helper()
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
 	out, err := exec.Command("htpasswd", "-Bbn", "alice", "s3cret").Output()
 	if err != nil {
 		t.Fatalf("htpasswd (apache2-utils, installed by hack/test-setup.sh): %v", err)
@@ -242,8 +243,14 @@ func TestLogin(t *testing.T) {
 		src, "docker://"+addr+"/private/busybox:latest").CombinedOutput(); err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
+	return addr
+}
+
+// TestLogin: a registry with htpasswd authentication.
+func TestLogin(t *testing.T) {
+	addr := authRegistry(t)
 	image := addr + "/private/busybox"
-	authFile := filepath.Join(dir, "auth.json")
+	authFile := filepath.Join(t.TempDir(), "auth.json")
 	env := []string{"REGISTRY_AUTH_FILE=" + authFile}
 	s := testStore(t)
 
@@ -291,7 +298,7 @@ func TestLogin(t *testing.T) {
 func loginStdin(t *testing.T, s store, env []string, addr, password string) result {
 	t.Helper()
 	cmd := exec.Command(Bin, "--root", s.Root, "--runroot", s.RunRoot, "login", "--tls-verify=false", "-u", "alice", "--password-stdin", addr)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = withEnv(env)
 	cmd.Stdin = strings.NewReader(password + "\n")
 	out, err := cmd.CombinedOutput()
 	r := result{Stderr: string(out)}
