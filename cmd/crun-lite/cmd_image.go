@@ -68,7 +68,7 @@ Examples:
    crun-lite rmi localhost/busybox
    crun-lite rmi --all --force`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image", Category: catSelection},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image (those containers use only with --force)", Category: catSelection},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image with several names, and the stopped containers that use it", Category: catSafety},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
