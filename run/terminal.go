@@ -65,15 +65,16 @@ func (s *stdio) prepare(l *opList) error {
 
 // execOps adds what the command's fds and session need in the last batch.
 // Every container gets a session of its own: no terminal of ours can be its
-// controlling terminal.
-func (s *stdio) execOps(l *opList, u *execUser) {
+// controlling terminal. With -t the terminal goes to uid:gid, the command's
+// user in the user namespace these ops run in.
+func (s *stdio) execOps(l *opList, uid, gid uint32) {
 	if !s.tty && !s.interactive {
 		l.open("/dev/null", 0)
 	}
 	l.setsid()
 	if s.tty {
 		l.setctty(0)
-		l.chownStdin(u.UID, u.GID)
+		l.chownStdin(uid, gid)
 	}
 }
 
