@@ -49,9 +49,7 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 		l.seccomp(c.cfg.seccomp)
 	}
 	l.add(opKeepCaps, 0, 1, "keep capabilities across setuid")
-	if setgroupsAllowed() {
-		l.setgroups(u.Groups)
-	}
+	c.setgroups(&l, u)
 	l.setgid(u.GID)
 	l.setuid(u.UID)
 	if u.UID == 0 {

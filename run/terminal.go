@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -147,6 +148,16 @@ func (s *stdio) finish() {
 	for _, f := range s.childEnds {
 		f.Close()
 	}
+}
+
+// warnf prints a one-line warning on our stderr, which may be our terminal
+// in raw mode: there a newline does not return the carriage.
+func (s *stdio) warnf(format string, args ...any) {
+	end := "\n"
+	if s.restore != nil {
+		end = "\r\n"
+	}
+	fmt.Fprintf(os.Stderr, "crun-lite: warning: "+format+end, args...)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
