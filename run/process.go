@@ -33,7 +33,10 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 	}
 	var l opList
 	l.chdir(wd, fMkdir) // created as root, like Podman, before dropping privileges
-	c.stdio.execOps(&l, u)
+	// The terminal is given away before the switch into keep-id's user
+	// namespace, so its owner is written in the holder's terms.
+	ttyUID, ttyGID := c.hostIDs(int(u.UID), int(u.GID))
+	c.stdio.execOps(&l, uint32(ttyUID), uint32(ttyGID))
 	if c.keep != nil {
 		l.setnsUser(c.keep.nsFD)
 	}
@@ -46,9 +49,7 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 		l.seccomp(c.cfg.seccomp)
 	}
 	l.add(opKeepCaps, 0, 1, "keep capabilities across setuid")
-	if setgroupsAllowed() {
-		l.setgroups(u.Groups)
-	}
+	c.setgroups(&l, u)
 	l.setgid(u.GID)
 	l.setuid(u.UID)
 	if u.UID == 0 {

@@ -303,6 +303,7 @@ func (c *container) run(argv []string) (int, error) {
 		return 125, err
 	}
 	fwd.forwardTo(ch.pid, c.opts.StopTimeout)
+	c.stdio.hangup = fwd.hangup
 	if err := ch.next(); err != nil {
 		ch.kill()
 		return 125, err
@@ -396,13 +397,14 @@ var forwardedSignals = []os.Signal{
 // which the kernel delivers to a namespace's init from outside.
 type forwarder struct {
 	ch   chan os.Signal
+	hup  chan struct{} // our terminal hung up
 	done chan struct{}
 }
 
 // catchSignals starts catching the forwarded signals; they wait in the
 // channel until forwardTo knows where to send them.
 func catchSignals() *forwarder {
-	f := &forwarder{ch: make(chan os.Signal, 16), done: make(chan struct{})}
+	f := &forwarder{ch: make(chan os.Signal, 16), hup: make(chan struct{}, 1), done: make(chan struct{})}
 	signal.Notify(f.ch, forwardedSignals...)
 	return f
 }
@@ -417,6 +419,12 @@ func (f *forwarder) forwardTo(pid int, stopTimeout time.Duration) {
 				if s == unix.SIGTERM && kill == nil && stopTimeout > 0 {
 					kill = time.After(stopTimeout)
 				}
+			case <-f.hup:
+				// Like SIGTERM: nobody is left to end the container.
+				_ = unix.Kill(pid, unix.SIGHUP)
+				if kill == nil && stopTimeout > 0 {
+					kill = time.After(stopTimeout)
+				}
 			case <-kill:
 				_ = unix.Kill(pid, unix.SIGKILL)
 			case <-f.done:
@@ -424,6 +432,16 @@ func (f *forwarder) forwardTo(pid int, stopTimeout time.Duration) {
 			}
 		}
 	}()
+}
+
+// hangup tells the container our terminal is gone: SIGHUP, then SIGKILL
+// after the stop timeout. A SIGHUP sent to us is only forwarded: a daemon may
+// take it as "reload".
+func (f *forwarder) hangup() {
+	select {
+	case f.hup <- struct{}{}:
+	default:
+	}
 }
 
 // stop ends forwarding. The signals stay caught (signal.Stop costs a round

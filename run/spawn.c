@@ -315,8 +315,17 @@ static int start_init(void)
 	pid_t child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
 	if (child < 0)
 		return -1;
-	if (child == 0)
+	if (child == 0) {
+		// The command gets a process group of its own and, on a terminal,
+		// the foreground, as a shell does for a job: the terminal's signals
+		// (Ctrl-C, Ctrl-\) then reach it alone, not also the init, which
+		// would forward them a second time. Without a terminal tcsetpgrp
+		// fails, which is fine. SIGTTOU, which a background group gets for
+		// tcsetpgrp, is blocked here.
+		setpgid(0, 0);
+		tcsetpgrp(0, getpid());
 		return 0;
+	}
 	// Only the command's exec may close the last copy of the socket: that
 	// EOF is how the monitor learns the command started.
 	close(sock_fd);

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -27,6 +28,9 @@ type stdio struct {
 	inputs    []func()
 	restore   func() // undoes raw mode
 	stopWinch func()
+	// hangup is called when our terminal hangs up under -it: the container
+	// loses its user, and a shell as pid 1 ignores the SIGHUP.
+	hangup func()
 }
 
 func newStdio(tty, interactive bool) *stdio {
@@ -65,15 +69,16 @@ func (s *stdio) prepare(l *opList) error {
 
 // execOps adds what the command's fds and session need in the last batch.
 // Every container gets a session of its own: no terminal of ours can be its
-// controlling terminal.
-func (s *stdio) execOps(l *opList, u *execUser) {
+// controlling terminal. With -t the terminal goes to uid:gid, the command's
+// user in the user namespace these ops run in.
+func (s *stdio) execOps(l *opList, uid, gid uint32) {
 	if !s.tty && !s.interactive {
 		l.open("/dev/null", 0)
 	}
 	l.setsid()
 	if s.tty {
 		l.setctty(0)
-		l.chownStdin(u.UID, u.GID)
+		l.chownStdin(uid, gid)
 	}
 }
 
@@ -105,14 +110,39 @@ func (s *stdio) startTerminal(master *os.File) {
 		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 	}
 	if s.interactive {
-		if isTerminal(os.Stdin) {
+		onTerminal := isTerminal(os.Stdin)
+		if onTerminal {
 			if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 				s.restore = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
 			}
 		}
-		s.inputs = append(s.inputs, func() { _, _ = io.Copy(master, os.Stdin) })
+		s.inputs = append(s.inputs, func() {
+			// A raw terminal has no end of file (Ctrl-D is a byte like
+			// any other): its read ends when it hung up, its window
+			// closed. A write that fails means the container is gone.
+			if copyInput(master, os.Stdin) && onTerminal && s.hangup != nil {
+				s.hangup()
+			}
+		})
 	}
 	s.copyOut(os.Stdout, master)
+}
+
+// copyInput copies src to dst until either fails; it reports whether src
+// ended.
+func copyInput(dst io.Writer, src io.Reader) (srcEnded bool) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return false
+			}
+		}
+		if err != nil {
+			return true
+		}
+	}
 }
 
 func (s *stdio) copyOut(dst io.Writer, src *os.File) {
@@ -146,6 +176,16 @@ func (s *stdio) finish() {
 	for _, f := range s.childEnds {
 		f.Close()
 	}
+}
+
+// warnf prints a one-line warning on our stderr, which may be our terminal
+// in raw mode: there a newline does not return the carriage.
+func (s *stdio) warnf(format string, args ...any) {
+	end := "\n"
+	if s.restore != nil {
+		end = "\r\n"
+	}
+	fmt.Fprintf(os.Stderr, "crun-lite: warning: "+format+end, args...)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
@@ -105,3 +106,26 @@ func readInRoot(root, name string) []byte {
 
 // procRoot is the container's root directory as the monitor sees it.
 func procRoot(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/root" }
+
+// setgroups adds the setting of u's supplementary groups. A user namespace
+// whose gid map was written without privilege forbids setgroups ("deny"):
+// ours never are (newgidmap writes the holder's, the holder's root the
+// keep-id one), but crun-lite itself may run as root of one, say under
+// `unshare -r`. The command then keeps our own groups, and a warning names
+// those of u it lacks rather than dropping them in silence.
+func (c *container) setgroups(l *opList, u *execUser) {
+	if setgroupsAllowed() {
+		l.setgroups(u.Groups)
+		return
+	}
+	have, _ := unix.Getgroups()
+	var missing []string
+	for _, g := range u.Groups {
+		if !slices.Contains(have, int(g)) {
+			missing = append(missing, strconv.Itoa(int(g)))
+		}
+	}
+	if len(missing) > 0 {
+		c.stdio.warnf("supplementary groups %s not set: setgroups is denied in this user namespace (/proc/self/setgroups)", strings.Join(missing, ","))
+	}
+}

@@ -28,10 +28,15 @@ from IMAGE, pulling IMAGE first when it is not in the store. crun-lite exits wit
 the command's exit code; 125 when crun-lite itself failed, 126 when the command
 cannot be executed, 127 when it is not found, 128+N when it died of signal N.
 
-Signals sent to crun-lite are passed on to the command. A command that is pid 1
-ignores signals it has no handler for (the kernel's rule for namespace inits),
-so after forwarding SIGTERM crun-lite kills the container --stop-timeout seconds
-later; --init puts a tiny init in front that forwards every signal.
+Signals sent to crun-lite are passed on to the command, whose handlers (a
+shell's trap) see them. A command that is pid 1 ignores the signals it has no
+handler for (the kernel's rule for namespace inits: sleep as pid 1 ignores
+SIGTERM), so after forwarding SIGTERM crun-lite kills the container with SIGKILL
+--stop-timeout seconds later and exits 137; the same follows a SIGHUP when the
+terminal of -it hangs up (its window closed). --init puts a tiny init in front
+that forwards every signal and reaps zombies; with -t the command's process
+group, not the init, is the terminal's foreground, so a Ctrl-C reaches the
+command once.
 
 Containers get Podman's isolation: root keeps Podman's default capabilities
 (other users none), a seccomp filter denies the calls Podman's default profile
@@ -51,7 +56,7 @@ Examples:
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
-			&cli.UintFlag{Name: "stop-timeout", Value: 10, Usage: "after forwarding SIGTERM, kill the container when it is still running `SECONDS` later (0: never)", Category: catContainer},
+			&cli.UintFlag{Name: "stop-timeout", Value: 10, Usage: "after forwarding SIGTERM, SIGKILL the container when it is still running `SECONDS` later (0: never)", Category: catContainer},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `NAME=VALUE` (or NAME: the host's value) in the container's environment", Category: catContainer},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment settings from `FILE` (NAME=VALUE lines)", Category: catContainer},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "run the command in `DIR` (created when missing)", Category: catContainer},
