@@ -6,7 +6,7 @@
 #   make test-integration the integration suite against bin/crun-lite (RUN=REGEXP: some tests)
 #   make test-root        the integration suite again as real root (root only)
 #   make test-faults      inject host faults as root, check doctor and run name them (root only)
-#   make bench            side-by-side benchmarks (see bench/README.md)
+#   make bench            side-by-side benchmarks, as root (QUICK=1, GROUPS=run,pull; see bench/README.md)
 #   make docs             regenerate man/ and completions/ from the CLI (commit them)
 #   make lint             gofmt, go vet
 #   make install          binary, man pages, completions under $(PREFIX)
@@ -109,8 +109,11 @@ else
 	@echo "test-faults: skipped: it injects host faults and must run as root"
 endif
 
+# As root: prepares images, a loopback registry and the peers' config, then
+# measures as the test user. QUICK=1 checks the harness in a minute or two;
+# GROUPS=run,pull,... picks groups (see bench/README.md).
 bench: build
-	bench/run.sh $(BIN)
+	bench/run.sh $(if $(filter-out 0,$(QUICK)),--quick) $(if $(GROUPS),--groups '$(GROUPS)') $(BIN)
 
 # Man pages and completion scripts are generated from the CLI definitions
 # (cmd/crun-lite/mangen.go, cmd_completion.go); TestGeneratedDocs, part of

@@ -33,11 +33,17 @@ add() { # add NAME DIR MEMBERS...: one layer holding DIR/MEMBERS under /opt
 	umoci raw add-layer --image "$layout:latest" --history.created_by="bench $name" "$work/$name.tar"
 	rm -f "$work/$name.tar"
 }
-rest=$(cd "$goroot" && ls -A | grep -v -x -e src -e pkg -e bin)
+rest=()
+for f in "$goroot"/* "$goroot"/.[!.]*; do
+	[ -e "$f" ] || continue
+	case ${f##*/} in
+	src | pkg | bin) ;;
+	*) rest+=("${f##*/}") ;;
+	esac
+done
 add go-src "$(dirname "$goroot")" "$(basename "$goroot")/src"
 add go-pkg "$(dirname "$goroot")" "$(basename "$goroot")/pkg" "$(basename "$goroot")/bin"
-# shellcheck disable=SC2086 # word splitting wanted: one member per name
-add go-rest "$goroot" $rest
+add go-rest "$goroot" "${rest[@]}"
 mkdir -p "$work/blob/data"
 for i in 1 2 3 4 5 6 7 8; do head -c 16M /dev/urandom >"$work/blob/data/part$i.bin"; done
 add random "$work/blob" data
