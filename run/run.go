@@ -192,15 +192,11 @@ func (c *container) argv() []string {
 // prepareRunDir makes the run dir, where the image is recorded for
 // LiveImages (rmi must not take layers from under a running --rm container).
 func (c *container) prepareRunDir(imageID string) error {
-	rd, err := createRunDir(c.st.RunsDir(), c.id)
+	rd, err := createRunDir(c.st.RunsDir(), c.id, runState{Image: imageID})
 	if err != nil {
 		return err
 	}
 	c.rd = rd
-	c.rd.state.Image = imageID
-	if err := c.rd.saveState(); err != nil {
-		return err
-	}
 	return c.writeEtc()
 }
 

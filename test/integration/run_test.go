@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -240,6 +241,52 @@ func TestCrashCleanup(t *testing.T) {
 		mustCrunIn(t, s, "images")
 		assertNoRunDirs(t, s)
 		mustCrunIn(t, s, "run", "--rm", image, "true")
+	})
+}
+
+// TestConcurrentRunsAndGC: every command collects the run dirs of dead runs
+// (run too, once its container started); none may take the dir of a run
+// that is still starting.
+func TestConcurrentRunsAndGC(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		stop := make(chan struct{})
+		collections := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					collections <- n
+					return
+				default:
+				}
+				crunIn(t, s, "images", "-q")
+				n++
+			}
+		}()
+		var runs sync.WaitGroup
+		failed := make(chan string, 100)
+		for range 4 {
+			runs.Add(1)
+			go func() {
+				defer runs.Done()
+				for range 15 {
+					if r := crunIn(t, s, "run", "--rm", image, "echo", "ok"); r.Code != 0 || r.Stdout != "ok\n" {
+						failed <- r.String()
+					}
+				}
+			}()
+		}
+		runs.Wait()
+		close(stop)
+		if n := <-collections; n == 0 {
+			t.Error("no other command ran alongside the runs")
+		}
+		close(failed)
+		for f := range failed {
+			t.Errorf("a run failed beside the garbage collection of others: %s", f)
+		}
+		assertNoRunDirs(t, s)
 	})
 }
 
