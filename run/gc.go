@@ -16,9 +16,10 @@ import (
 
 // CollectGarbage removes what crashed runs left behind: run dirs whose lock
 // no monitor holds, the fuse-overlayfs mounts recorded in them, and the
-// temporary storage containers of --rm runs on vfs. It returns how many run
-// dirs it removed. It is cheap when nothing is left (one readdir) and runs
-// at the start of every command that touches the store.
+// temporary storage containers of --rm runs on vfs; a kept container whose
+// monitor was killed is marked exited. It returns how many run dirs it
+// removed. It is cheap when nothing is left (one readdir) and runs at the
+// start of every command that touches the store.
 func CollectGarbage(st *store.Store) int {
 	entries, err := os.ReadDir(st.RunsDir())
 	if err != nil {
@@ -80,8 +81,9 @@ func collectRun(st *store.Store, path string) bool {
 	return os.RemoveAll(path) == nil
 }
 
-// undo reverts what a dead run's state says it left: its fuse mount and the
-// temporary storage container of a --rm run on vfs.
+// undo reverts what a dead run's state says it left: its fuse mount, the
+// temporary storage container of a --rm run on vfs, and the status and
+// mount of a kept container, which its monitor did not live to record.
 func undo(st *store.Store, path string, state runState) {
 	if state.FuseMounted {
 		_ = unix.Unmount(filepath.Join(path, "merged"), unix.MNT_DETACH)
@@ -90,6 +92,22 @@ func undo(st *store.Store, path string, state runState) {
 		st.UnmountContainer(state.TempContainer)
 		_ = st.DeleteContainer(state.TempContainer)
 	}
+	if state.Container != "" {
+		st.UnmountContainer(state.Container)
+		markKilled(st, state.Container)
+	}
+}
+
+// markKilled records a kept container whose monitor died as exited with
+// 128+SIGKILL: the kernel kills the container's first process when its
+// monitor dies (PR_SET_PDEATHSIG in spawn.c), so that is how it ended.
+func markKilled(st *store.Store, id string) {
+	ci, err := st.Container(id)
+	if err != nil || ci.Status != "running" {
+		return // removed already, or it never started
+	}
+	ci.Status, ci.ExitCode = "exited", 128+int(unix.SIGKILL)
+	_ = st.SaveContainer(ci)
 }
 
 // isFile reports whether path names the file open as f.

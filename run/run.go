@@ -210,11 +210,15 @@ func (c *container) createKept(img *store.Image) error {
 		return err
 	}
 	c.kept = info
+	// Recorded before the container can be running: if we die, GC must
+	// delete it (--rm) or mark it exited.
 	if c.opts.Remove {
 		c.rd.state.TempContainer = info.ID
-		if err := c.rd.saveState(); err != nil {
-			return err
-		}
+	} else {
+		c.rd.state.Container = info.ID
+	}
+	if err := c.rd.saveState(); err != nil {
+		return err
 	}
 	c.rootfs, err = c.st.ContainerRootfs(info.ID)
 	return err

@@ -36,6 +36,9 @@ type runState struct {
 	FuseMounted bool `json:"fuse_mounted,omitempty"`
 	// TempContainer: a storage container made for a --rm run on vfs.
 	TempContainer string `json:"temp_container,omitempty"`
+	// Container: the kept container (no --rm) this run runs, whose status
+	// GC sets to exited when the monitor died before it could.
+	Container string `json:"container,omitempty"`
 	// Volumes the container mounts, so that `volume rm` can refuse.
 	Volumes []string `json:"volumes,omitempty"`
 	// Image: the ID of the image the run uses, which rmi must keep.

@@ -244,6 +244,75 @@ func TestCrashCleanup(t *testing.T) {
 	})
 }
 
+// TestCrashCleanupKept: a kept container whose monitor is killed is not
+// left "running": the next command marks it exited (its first process died
+// with the monitor), rm removes it and later runs work.
+func TestCrashCleanupKept(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		marker := "MARKER=" + filepath.Base(filepath.Dir(s.Root))
+		start := time.Now()
+		cmd, done := startCrun(t, s, "run", "--name", "victim", image, "env", marker, "sleep", "100")
+		pid := waitForProcess(t, marker)
+		// The monitor records "running" right after the exec we saw.
+		for ps := ""; !strings.Contains(ps, "victim"); ps = mustCrunIn(t, s, "ps").Stdout {
+			if time.Since(start) > 20*time.Second {
+				t.Fatalf("ps does not list the running container:\n%s", ps)
+			}
+		}
+		if s.Extra != nil && len(holderMountsUnder(t, s.Root)) == 0 {
+			t.Error("no fuse-overlayfs mount seen while the container runs")
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		waitExit(t, cmd, done)
+		deadline := time.Now().Add(5 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		ps := mustCrunIn(t, s, "ps", "-a").Stdout
+		if !strings.Contains(ps, "victim") || !strings.Contains(ps, "Exited (137)") {
+			t.Errorf("ps -a does not show the killed container exited:\n%s", ps)
+		}
+		if ps := mustCrunIn(t, s, "ps").Stdout; strings.Contains(ps, "victim") {
+			t.Errorf("ps lists the killed container as running:\n%s", ps)
+		}
+		assertNoRunDirs(t, s)
+		if m := holderMountsUnder(t, s.Root); len(m) != 0 {
+			t.Errorf("the killed run's mounts are left: %v", m)
+		}
+		mustCrunIn(t, s, "rm", "victim")
+		if out := mustCrunIn(t, s, "run", "--name", "victim", image, "echo", "again").Stdout; out != "again\n" {
+			t.Errorf("a new container of the same name: %q", out)
+		}
+		mustCrunIn(t, s, "rm", "victim")
+		mustCrunIn(t, s, "run", "--rm", image, "true")
+		assertNoRunDirs(t, s)
+	})
+}
+
+// holderMountsUnder lists the mount points under dir in the mount namespace
+// where crun-lite mounts fuse-overlayfs: the user-namespace holder's (ours
+// as real root, which has none).
+func holderMountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	proc := "self"
+	if data, err := os.ReadFile(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "crun-lite", "userns.pid")); err == nil && os.Geteuid() != 0 {
+		proc = strings.Fields(string(data))[0]
+	}
+	data, err := os.ReadFile("/proc/" + proc + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var under []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			under = append(under, f[4])
+		}
+	}
+	return under
+}
+
 // TestConcurrentRunsAndGC: every command collects the run dirs of dead runs
 // (run too, once its container started); none may take the dir of a run
 // that is still starting.
