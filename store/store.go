@@ -106,6 +106,11 @@ func (st *Store) ensure() error {
 		GraphDriverOptions: st.Driver.Options,
 	})
 	if err != nil {
+		// storage's overlay refuses a missing mount program with its own
+		// words; ours name the fix.
+		if uerr := usable(st.Driver); uerr != nil {
+			return uerr
+		}
 		return fmt.Errorf("open store %s with driver %s: %w", st.opts.GraphRoot, st.Driver, err)
 	}
 	st.s = s

@@ -517,6 +517,44 @@ func TestRunCacheFollowsStore(t *testing.T) {
 	}
 }
 
+// TestFuseMountProgramGone: a fuse store whose host broke since (here its
+// mount program is gone; a /dev/fuse without the udev rule is the same
+// check) fails with the same one-line error and hint whether the run cache
+// answers for the image, the store must be opened, or the run is kept.
+func TestFuseMountProgramGone(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "fuse-overlayfs")
+	data, err := os.ReadFile("/usr/bin/fuse-overlayfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	s.Extra = []string{"--storage-driver", "overlay", "--storage-opt", "overlay.mount_program=" + prog}
+	image := Registry + "/test/busybox:latest"
+	id := strings.TrimSpace(mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image).Stdout)
+	mustCrunIn(t, s, "run", "--rm", image, "true")
+	if cache, _ := os.ReadFile(filepath.Join(s.Root, "crun-lite-runcache.json")); !strings.Contains(string(cache), image) {
+		t.Fatalf("the run cache does not know %s: %s", image, cache)
+	}
+	if err := os.Remove(prog); err != nil {
+		t.Fatal(err)
+	}
+	cached := crunIn(t, s, "run", "--rm", image, "true")
+	uncached := crunIn(t, s, "run", "--rm", id, "true") // not in the cache under its ID
+	kept := crunIn(t, s, "run", image, "true")
+	for _, r := range []result{cached, uncached, kept} {
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		if r.Code != 125 || len(lines) != 2 || !strings.Contains(lines[0], prog) || !strings.HasPrefix(lines[1], "hint: ") {
+			t.Errorf("want 125, one line naming %s and a hint: %s", prog, r)
+		}
+	}
+	if cached.Stderr != uncached.Stderr || kept.Stderr != cached.Stderr {
+		t.Errorf("the cached, the uncached and the kept run fail differently:\n%s\n%s\n%s", cached.Stderr, uncached.Stderr, kept.Stderr)
+	}
+}
+
 // TestRunPullsTransportReference: run of an image that is not stored yet,
 // given as a transport reference, pulls it and runs it (the name the image
 // gets is not the reference).
