@@ -62,6 +62,34 @@ func TestPullPrintsID(t *testing.T) {
 	}
 }
 
+// TestNewStoreSaysDriver: the command that makes a store says once, on
+// stderr, which driver it chose and why; info keeps saying it.
+func TestNewStoreSaysDriver(t *testing.T) {
+	wants := map[string]string{"native": "native overlay: kernel ", "fuse": "overlay (fuse-overlayfs): chosen with --storage-driver"}
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			// run (the lean binary) makes the store, then hands the pull to
+			// crun-lite-full, which must not say it again.
+			r := mustCrunIn(t, s, "run", "--rm", "oci-archive:"+imagePath("busybox")+".tar", "true")
+			prefix := "crun-lite: new store in " + s.Root + ": "
+			if n := strings.Count(r.Stderr, "new store"); n != 1 || !strings.HasPrefix(r.Stderr, prefix+wants[k.name]) {
+				t.Fatalf("want one line %q... first: %s", prefix+wants[k.name], r)
+			}
+			reason, _, _ := strings.Cut(strings.TrimPrefix(r.Stderr, prefix), "\n")
+			for _, args := range [][]string{{"images", "-q"}, {"run", "--rm", "busybox", "true"}} {
+				if r := mustCrunIn(t, s, args...); r.Stderr != "" {
+					t.Errorf("%v on the store made already: want nothing on stderr: %s", args, r)
+				}
+			}
+			if info := mustCrunIn(t, s, "info").Stdout; !strings.Contains(info, "  why: "+reason+"\n") {
+				t.Errorf("info does not give the reason %q:\n%s", reason, info)
+			}
+		})
+	}
+}
+
 func TestRunBasics(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store, image string) {
 		if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
@@ -389,6 +417,7 @@ func TestPullTransports(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	s := testStore(t)
+	mustCrunIn(t, s, "images") // the store is made: its one line is not the error's
 	cases := []struct{ ref, want string }{
 		{Registry + "/test/no-such-image:latest", "no-such-image"},
 		{"Not A Valid Reference!", "Not A Valid Reference!"},
