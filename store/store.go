@@ -148,6 +148,7 @@ func (st *Store) Reset() error {
 	if _, err := st.s.Shutdown(true); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
+	st.s = nil // Close must not shut it down again: that remakes its run root dirs
 	for _, dir := range []string{st.opts.GraphRoot, st.opts.RunRoot} {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {

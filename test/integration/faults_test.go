@@ -357,6 +357,14 @@ func TestSystemReset(t *testing.T) {
 		t.Errorf("a refused reset removed images")
 	}
 	mustCrunIn(t, s, "system", "reset", "-f")
+	for _, dir := range []string{s.Root, s.RunRoot} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), "userns.") { // the holder's, and storage's lock of that name
+				t.Errorf("reset left %s in %s", e.Name(), dir)
+			}
+		}
+	}
 	if imgs := listImages(t, s); len(imgs) != 0 {
 		t.Errorf("images after reset: %+v", imgs)
 	}
