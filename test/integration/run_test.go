@@ -92,28 +92,46 @@ func TestNewStoreSaysDriver(t *testing.T) {
 
 func TestRunBasics(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store, image string) {
-		if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
-			t.Errorf("id -u = %q, want 0", out)
-		}
-		// Container root is the user; 1..N are the subordinate range.
-		uidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/uid_map").Stdout
-		if n := mappedIDs(t, uidMap); n < 65537 {
-			t.Errorf("uid_map maps %d ids, want at least 65537:\n%s", n, uidMap)
-		}
-		gidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/gid_map").Stdout
-		if n := mappedIDs(t, gidMap); n < 65537 {
-			t.Errorf("gid_map maps %d ids, want at least 65537:\n%s", n, gidMap)
-		}
-		if out := mustCrunIn(t, s, "run", "--rm", image, "stat", "-c", "%u:%g", "/home/user/owned-by-1000").Stdout; out != "1000:1000\n" {
-			t.Errorf("file owned by 1000 in the image shows as %q", out)
-		}
-		host, _ := os.Hostname()
-		hn := mustCrunIn(t, s, "run", "--rm", image, "hostname").Stdout
-		if strings.TrimSpace(hn) == host || !regexp.MustCompile(`^[0-9a-f]{12}\n$`).MatchString(hn) {
-			t.Errorf("hostname inside = %q, want the container's 12-hex id (host is %q)", hn, host)
-		}
+		checkBasics(t, s, image)
 		assertNoRunDirs(t, s)
 	})
+}
+
+// checkBasics runs the checks of the issue's "Done when" in image: root in
+// the container is the user, with the whole subordinate range mapped; image
+// files keep their owners; exit codes pass through; the container sees
+// only its own processes and its own hostname.
+func checkBasics(t *testing.T, s store, image string) {
+	t.Helper()
+	if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
+		t.Errorf("id -u = %q, want 0", out)
+	}
+	// Container root is the user; 1..N are the subordinate range.
+	for _, f := range []string{"uid_map", "gid_map"} {
+		idMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/"+f).Stdout
+		if n := mappedIDs(t, idMap); n < 65537 {
+			t.Errorf("%s maps %d ids, want at least 65537:\n%s", f, n, idMap)
+		}
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", image, "stat", "-c", "%u:%g", "/home/user/owned-by-1000").Stdout; out != "1000:1000\n" {
+		t.Errorf("file owned by 1000 in the image shows as %q", out)
+	}
+	if r := crunIn(t, s, "run", "--rm", image, "sh", "-c", "exit 7"); r.Code != 7 {
+		t.Errorf("sh -c 'exit 7': %s", r)
+	}
+	if r := crunIn(t, s, "run", "--rm", image, "/nonexistent"); r.Code != 127 {
+		t.Errorf("/nonexistent: want 127: %s", r)
+	}
+	// Only the container's processes: ps itself is PID 1.
+	ps := mustCrunIn(t, s, "run", "--rm", image, "ps", "-o", "pid,comm").Stdout
+	if lines := strings.Split(strings.TrimSpace(ps), "\n"); len(lines) != 2 || strings.Fields(lines[1])[0] != "1" {
+		t.Errorf("ps inside lists more than the container:\n%s", ps)
+	}
+	host, _ := os.Hostname()
+	hn := mustCrunIn(t, s, "run", "--rm", image, "hostname").Stdout
+	if strings.TrimSpace(hn) == host || !regexp.MustCompile(`^[0-9a-f]{12}\n$`).MatchString(hn) {
+		t.Errorf("hostname inside = %q, want the container's 12-hex id (host is %q)", hn, host)
+	}
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -397,21 +415,49 @@ func TestConcurrentRunsAndGC(t *testing.T) {
 	})
 }
 
+// TestPullTransports: the checks of TestRunBasics pass after a pull through
+// each of containers/image's local transports, into each kind of store.
+// The docker-archive and dir copies are made here with skopeo.
 func TestPullTransports(t *testing.T) {
-	s := testStore(t)
-	r := mustCrunIn(t, s, "pull", "-q", "oci-archive:"+imagePath("busybox")+".tar")
-	if !hexID.MatchString(r.Stdout) {
-		t.Fatalf("oci-archive pull: %s", r)
+	layout := imagePath("busybox")
+	tmp := t.TempDir()
+	skopeo := func(dst string) {
+		t.Helper()
+		cmd := exec.Command("skopeo", "--insecure-policy", "copy", "-q", "oci:"+layout+":latest", dst)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy to %s: %v\n%s", dst, err, out)
+		}
 	}
-	// The archive's index names the image; a short name finds it.
-	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "archive").Stdout; out != "archive\n" {
-		t.Errorf("run after oci-archive pull: %q", out)
+	skopeo("docker-archive:" + tmp + "/busybox-docker.tar:localhost/docker-archived:v1")
+	skopeo("dir:" + tmp + "/busybox-dir")
+	transports := []struct {
+		name, ref string
+		as        string // a name the pulled image must answer to, besides its ID
+	}{
+		{"oci-archive", "oci-archive:" + layout + ".tar", "busybox"}, // the archive's index names it
+		{"oci", "oci:" + layout + ":latest", "localhost" + layout + ":latest"},
+		{"docker-archive", "docker-archive:" + tmp + "/busybox-docker.tar", "localhost/docker-archived:v1"},
+		{"dir", "dir:" + tmp + "/busybox-dir", ""},
 	}
-	s2 := testStore(t)
-	mustCrunIn(t, s2, "pull", "-q", "oci:"+imagePath("busybox")+":latest")
-	name := "localhost" + imagePath("busybox") + ":latest"
-	if out := mustCrunIn(t, s2, "run", "--rm", name, "echo", "dir").Stdout; out != "dir\n" {
-		t.Errorf("run after oci: pull: %q", out)
+	for _, k := range storeKinds {
+		for _, tr := range transports {
+			t.Run(k.name+"/"+tr.name, func(t *testing.T) {
+				s := testStore(t)
+				s.Extra = k.extra
+				r := mustCrunIn(t, s, "pull", "-q", tr.ref)
+				if !hexID.MatchString(r.Stdout) {
+					t.Fatalf("pull %s: want the image ID: %s", tr.ref, r)
+				}
+				checkBasics(t, s, strings.TrimSpace(r.Stdout))
+				if tr.as != "" {
+					if out := mustCrunIn(t, s, "run", "--rm", tr.as, "echo", "named").Stdout; out != "named\n" {
+						t.Errorf("run %s after pull %s: %q", tr.as, tr.ref, out)
+					}
+				}
+				assertNoRunDirs(t, s)
+			})
+		}
 	}
 }
 
