@@ -2,7 +2,8 @@
 #
 #   make build            bin/crun-lite
 #   make test             setup (as root) + unit + integration tests as the test user
-#   make test-unit        go test ./... (as the test user when run as root)
+#   make test-unit        go test ./... (as the test user when run as root, in a copy
+#                         under $(TESTDATA)/src if it cannot read this tree)
 #   make test-integration the integration suite against bin/crun-lite (RUN=REGEXP: some tests)
 #   make test-root        the integration suite again as real root (root only)
 #   make test-faults      inject host faults as root, check doctor and run name them (root only)
@@ -26,7 +27,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 TESTDATA ?= /var/cache/crun-lite-test
 # The test user reads modules from here: root's own cache sits in /root (0700).
 GOMODCACHE_SHARED ?= $(TESTDATA)/gomod
-AS_USER  := GOMODCACHE_SHARED=$(GOMODCACHE_SHARED) hack/as-test-user.sh
+AS_USER  := GOMODCACHE_SHARED=$(GOMODCACHE_SHARED) $(CURDIR)/hack/as-test-user.sh
+# The test user runs go test in this tree, or in a copy of it when it cannot
+# read it (a clone in /root): hack/test-tree.sh prints which.
+TEST_TREE = hack/test-tree.sh $(1) $(TESTDATA)
 IS_ROOT  := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 BIN      := $(CURDIR)/bin/crun-lite
 INTEGRATION_TIMEOUT ?= 18m
@@ -68,7 +72,8 @@ endif
 
 test-unit:
 ifeq ($(IS_ROOT),yes)
-	$(AS_USER) $(GO) test $(GOFLAGS_) -count=1 ./...
+	tree=$$($(call TEST_TREE)) && cd "$$tree" && \
+		$(AS_USER) $(GO) test $(GOFLAGS_) -count=1 ./...
 else
 	$(GO) test $(GOFLAGS_) -count=1 ./...
 endif
@@ -76,7 +81,9 @@ endif
 # -v: a skipped suite must show as skipped in CI logs, not as a bare "ok".
 test-integration: build
 ifeq ($(IS_ROOT),yes)
-	$(AS_USER) env CRUNLITE_BIN=$(BIN) CRUNLITE_TESTDATA=$(TESTDATA) \
+	tree=$$($(call TEST_TREE,--bin)) && cd "$$tree" && \
+		bin=$(BIN) && if [ "$$tree" != "$(CURDIR)" ]; then bin=$$tree/bin/crun-lite; fi && \
+		$(AS_USER) env CRUNLITE_BIN=$$bin CRUNLITE_TESTDATA=$(TESTDATA) \
 		$(GO) test $(GOFLAGS_) -tags "$(TAGS) integration" -count=1 -v $(RUNFLAG) -timeout $(INTEGRATION_TIMEOUT) ./test/integration/
 else
 	@if [ -f $(TESTDATA)/env ]; then \

@@ -63,6 +63,36 @@ else
 	fi
 fi
 
+# --- docker-registry.service ----------------------------------------------------
+# Debian's docker-registry package enables docker-registry.service, which
+# serves on :5000 on every interface. The tests start their own registry on
+# 127.0.0.1 and nothing this script installs may listen beyond it: stop and
+# disable the unit where systemd manages it. Without systemd running (CI
+# containers), disabling it still works offline and keeps a later boot from
+# starting it; without systemctl there is nothing to do.
+disable_registry_service() {
+	local unit=docker-registry.service state
+	if ! command -v systemctl >/dev/null 2>&1; then
+		log "registry service: no systemctl, nothing to disable"
+		return
+	fi
+	if [ -d /run/systemd/system ] && systemctl is-active --quiet "$unit"; then
+		systemctl stop "$unit" || die "could not stop $unit"
+		log "registry service: stopped $unit (it listened on :5000 on all interfaces)"
+	fi
+	state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
+	case $state in
+	enabled | enabled-runtime)
+		systemctl disable --quiet "$unit" || die "could not disable $unit"
+		log "registry service: disabled $unit"
+		;;
+	*)
+		log "registry service: $unit is ${state:-not installed}"
+		;;
+	esac
+}
+disable_registry_service
+
 # --- device nodes --------------------------------------------------------------
 # fuse-overlayfs and pasta/slirp4netns open these as the unprivileged user;
 # on a desktop, udev makes them 0666. Here they come 0600.

@@ -2,9 +2,11 @@ package run
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,9 +16,10 @@ import (
 
 // CollectGarbage removes what crashed runs left behind: run dirs whose lock
 // no monitor holds, the fuse-overlayfs mounts recorded in them, and the
-// temporary storage containers of --rm runs on vfs. It returns how many run
-// dirs it removed. It is cheap when nothing is left (one readdir) and runs
-// at the start of every command that touches the store.
+// temporary storage containers of --rm runs on vfs; a kept container whose
+// monitor was killed is marked exited. It returns how many run dirs it
+// removed. It is cheap when nothing is left (one readdir) and runs at the
+// start of every command that touches the store.
 func CollectGarbage(st *store.Store) int {
 	entries, err := os.ReadDir(st.RunsDir())
 	if err != nil {
@@ -24,11 +27,18 @@ func CollectGarbage(st *store.Store) int {
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Name() == trashDir {
-			emptyTrash(filepath.Join(st.RunsDir(), trashDir))
-			continue
-		}
-		if collectRun(st, filepath.Join(st.RunsDir(), e.Name())) {
+		path := filepath.Join(st.RunsDir(), e.Name())
+		switch {
+		case e.Name() == trashDir:
+			emptyTrash(path)
+		case strings.HasPrefix(e.Name(), newRunPrefix):
+			// Renamed to its ID within microseconds unless its maker died.
+			if !recent(path) && os.RemoveAll(path) == nil {
+				n++
+			}
+		case strings.HasPrefix(e.Name(), "."):
+			// not a run dir
+		case collectRun(st, path):
 			n++
 		}
 	}
@@ -46,20 +56,35 @@ func emptyTrash(trash string) {
 	}
 }
 
+// collectRun removes the run dir at path unless a live monitor holds its
+// lock, after undoing what its state records: a run dir appears under its
+// ID locked (see createRunDir), so an unlocked one belongs to a dead run.
 func collectRun(st *store.Store, path string) bool {
 	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err == nil {
-		defer lock.Close()
-		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-			return false // a live monitor owns it
-		}
-	} else if !os.IsNotExist(err) || recent(path) {
-		return false // or a monitor is between mkdir and flock
+	if err != nil {
+		// No lock file: not made by createRunDir (an older crun-lite, or
+		// a stray dir); leave it a minute in case its maker is alive.
+		return os.IsNotExist(err) && !recent(path) && os.RemoveAll(path) == nil
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false // a live monitor owns it
+	}
+	if !isFile(filepath.Join(path, "lock"), lock) {
+		return false // its monitor finished and moved it to the trash
 	}
 	var state runState
-	if b, err := os.ReadFile(filepath.Join(path, "lock")); err == nil {
+	if b, err := io.ReadAll(lock); err == nil {
 		_ = json.Unmarshal(b, &state)
 	}
+	undo(st, path, state)
+	return os.RemoveAll(path) == nil
+}
+
+// undo reverts what a dead run's state says it left: its fuse mount, the
+// temporary storage container of a --rm run on vfs, and the status and
+// mount of a kept container, which its monitor did not live to record.
+func undo(st *store.Store, path string, state runState) {
 	if state.FuseMounted {
 		_ = unix.Unmount(filepath.Join(path, "merged"), unix.MNT_DETACH)
 	}
@@ -67,7 +92,28 @@ func collectRun(st *store.Store, path string) bool {
 		st.UnmountContainer(state.TempContainer)
 		_ = st.DeleteContainer(state.TempContainer)
 	}
-	return os.RemoveAll(path) == nil
+	if state.Container != "" {
+		st.UnmountContainer(state.Container)
+		markKilled(st, state.Container)
+	}
+}
+
+// markKilled records a kept container whose monitor died as exited with
+// 128+SIGKILL: the kernel kills the container's first process when its
+// monitor dies (PR_SET_PDEATHSIG in spawn.c), so that is how it ended.
+func markKilled(st *store.Store, id string) {
+	ci, err := st.Container(id)
+	if err != nil || ci.Status != "running" {
+		return // removed already, or it never started
+	}
+	ci.Status, ci.ExitCode = "exited", 128+int(unix.SIGKILL)
+	_ = st.SaveContainer(ci)
+}
+
+// isFile reports whether path names the file open as f.
+func isFile(path string, f *os.File) bool {
+	var a, b unix.Stat_t
+	return unix.Stat(path, &a) == nil && unix.Fstat(int(f.Fd()), &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 func recent(path string) bool {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -33,7 +34,9 @@ func liveRuns(st *store.Store) map[string]runState {
 	runs := map[string]runState{}
 	entries, _ := os.ReadDir(st.RunsDir())
 	for _, e := range entries {
-		if e.Name() == trashDir {
+		// The trash, and run dirs in the making (see createRunDir): the
+		// run holds storage's read locks until its dir has its name.
+		if strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		dir := filepath.Join(st.RunsDir(), e.Name())

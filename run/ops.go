@@ -11,24 +11,55 @@ import (
 	"unsafe"
 )
 
-// The monitor and the container's first process talk over a socketpair:
+// The handshake. The monitor and the container's first process talk over a
+// socketpair; the child's end is close-on-exec, so the EOF the monitor reads
+// after the last batch means the command's execve succeeded. The child only
+// ever sends struct cl_msg (type, op index, errno, code), the messages below:
 //
-//	monitor (Go, in the user namespace)          child (C, spawn.c, new namespaces)
+//	monitor (Go, in the user namespace)             child (C, spawn.c, in new namespaces)
 //	  build batch 1: rootfs ops ... SYNC
-//	  clone(NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET]) -->  run batch 1: mounts, pivot_root
-//	  <------------------------------------------  READY
+//	  clone(NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET]),
+//	    CLONE_VM (not with --init), batch 1 ------>
+//	  <-------------------------------------------- TIME{op: CL_OP_START, ns}     --timing only
+//	                                                run batch 1: mounts, pivot_root,
+//	                                                  hostname, [-t: open the pty]
+//	  <-------------------------------------------- TIME{op, ns} after each op     --timing only:
+//	                                                  flagged CL_F_TIMED (phaseEnd)  ends of phases
+//	  <-------------------------------------------- PTY{op} + the master fd        -t only
+//	                                                  (SCM_RIGHTS)
+//	  <-------------------------------------------- READY{op: the SYNC}
 //	  release the store's read locks
 //	  read /proc/PID/root/etc/{passwd,group}
-//	  batch 2: groups, gid, uid, caps, cwd, EXEC --->  (u32 length, then the ops)
-//	                                                  run batch 2, execve(command)
-//	  <------------------------------------------  EOF: the socket is close-on-exec
-//	  or <---------------------------------------  ERROR{op, errno, exit code}
+//	  u32 length, batch 2: cwd, stdio, caps,
+//	    seccomp, groups, gid, uid ... EXEC ------->
+//	                                                run batch 2 [--init: fork; the
+//	                                                  parent stays pid 1, see init.c]
+//	                                                execve(command)
+//	  <-------------------------------------------- EOF
 //	  wait4(PID), forward signals
 //
-// An op is a cl_op_header (spawn.h) followed by nstr strings, each a u32
-// length (counting the NUL) and the bytes with their NUL. The monitor keeps a
-// description of every op it sent so that an ERROR, which only carries the
-// op's index, prints as "mount proc on /proc: permission denied".
+//	any failing op, in either batch:
+//	  <-------------------------------------------- ERROR{op, errno, code}; _exit(code)
+//
+// code is what crun-lite exits with: 127 for a command not found, 126 for
+// one that cannot be executed, 125 for anything else. A child whose monitor
+// dies gets SIGKILL (PR_SET_PDEATHSIG); one that finds the socket closed
+// while it waits for batch 2 exits 125.
+const (
+	msgReady     = C.CL_MSG_READY // batch done (SYNC): send the next one
+	msgError     = C.CL_MSG_ERROR // op failed: errno, and the exit code for it
+	msgPty       = C.CL_MSG_PTY   // the pty master of -t rides along (SCM_RIGHTS)
+	msgTime      = C.CL_MSG_TIME  // --timing: CLOCK_MONOTONIC ns after op (errno: low half, code: high)
+	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
+	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
+)
+
+// The ops: a batch is a sequence of cl_op_header (spawn.h), each followed by
+// nstr strings, each a u32 length (counting the NUL) and the bytes with
+// their NUL. A batch sent after the first is preceded by its u32 length.
+// The monitor keeps a description of every op it sent so that an ERROR,
+// which only carries the op's index, prints as "mount proc on /proc:
+// permission denied".
 
 // op codes and flags, from spawn.h.
 const (
@@ -245,13 +276,3 @@ func (l *opList) setnsUser(fd int) {
 func (l *opList) exec(argv, env []string) {
 	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
 }
-
-// Messages from the child, from spawn.h.
-const (
-	msgReady     = C.CL_MSG_READY
-	msgError     = C.CL_MSG_ERROR
-	msgPty       = C.CL_MSG_PTY
-	msgTime      = C.CL_MSG_TIME
-	msgSize      = int(unsafe.Sizeof(C.struct_cl_msg{}))
-	opHeaderSize = int(unsafe.Sizeof(C.struct_cl_op_header{}))
-)

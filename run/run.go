@@ -219,15 +219,11 @@ func (c *container) argv() []string {
 // prepareRunDir makes the run dir, where the image is recorded for
 // LiveImages (rmi must not take layers from under a running --rm container).
 func (c *container) prepareRunDir(imageID string) error {
-	rd, err := createRunDir(c.st.RunsDir(), c.id)
+	rd, err := createRunDir(c.st.RunsDir(), c.id, runState{Image: imageID})
 	if err != nil {
 		return err
 	}
 	c.rd = rd
-	c.rd.state.Image = imageID
-	if err := c.rd.saveState(); err != nil {
-		return err
-	}
 	return c.writeEtc()
 }
 
@@ -241,11 +237,15 @@ func (c *container) createKept(img *store.Image) error {
 		return err
 	}
 	c.kept = info
+	// Recorded before the container can be running: if we die, GC must
+	// delete it (--rm) or mark it exited.
 	if c.opts.Remove {
 		c.rd.state.TempContainer = info.ID
-		if err := c.rd.saveState(); err != nil {
-			return err
-		}
+	} else {
+		c.rd.state.Container = info.ID
+	}
+	if err := c.rd.saveState(); err != nil {
+		return err
 	}
 	c.rootfs, err = c.st.ContainerRootfs(info.ID)
 	return err

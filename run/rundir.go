@@ -36,6 +36,9 @@ type runState struct {
 	FuseMounted bool `json:"fuse_mounted,omitempty"`
 	// TempContainer: a storage container made for a --rm run on vfs.
 	TempContainer string `json:"temp_container,omitempty"`
+	// Container: the kept container (no --rm) this run runs, whose status
+	// GC sets to exited when the monitor died before it could.
+	Container string `json:"container,omitempty"`
 	// Volumes the container mounts, so that `volume rm` can refuse.
 	Volumes []string `json:"volumes,omitempty"`
 	// Image: the ID of the image the run uses, which rmi must keep.
@@ -48,27 +51,60 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-func createRunDir(runsDir, id string) (*runDir, error) {
+// newRunPrefix names a run dir while it is being made. Garbage collection
+// takes an unlocked run dir for a dead one, so a run dir must never be
+// visible under its ID before its lock is held: it is made under this name
+// (skipped by every listing, like all dot names), locked and filled, and
+// only then renamed to its ID. A crash before the rename leaves a dot dir
+// that GC removes once it is old.
+const newRunPrefix = ".new-"
+
+// createRunDir makes the run dir of run id, locked, with state saved.
+func createRunDir(runsDir, id string, state runState) (*runDir, error) {
+	if err := os.MkdirAll(runsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create run dir: %w", err)
+	}
+	tmp := filepath.Join(runsDir, newRunPrefix+id)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("create run dir: %w", err)
+	}
+	rd := &runDir{path: tmp, state: state}
+	if err := rd.fill(); err != nil {
+		if rd.lock != nil {
+			rd.lock.Close()
+		}
+		_ = os.RemoveAll(tmp)
+		return nil, err
+	}
 	path := filepath.Join(runsDir, id)
-	if err := os.MkdirAll(path, 0o700); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
+		_ = rd.remove()
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	rd.path = path
+	return rd, nil
+}
+
+// fill creates and locks the lock file, saves the state and makes the
+// dirs every run needs.
+func (rd *runDir) fill() error {
+	lock, err := os.OpenFile(rd.join("lock"), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create run dir: %w", err)
+		return fmt.Errorf("create run dir: %w", err)
 	}
+	rd.lock = lock
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("lock run dir: %w", err)
+		return fmt.Errorf("lock run dir: %w", err)
 	}
-	rd := &runDir{path: path, lock: lock}
+	if err := rd.saveState(); err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
 	for _, d := range []string{"merged", "etc"} {
 		if err := os.Mkdir(rd.join(d), 0o755); err != nil {
-			rd.remove()
-			return nil, fmt.Errorf("create run dir: %w", err)
+			return fmt.Errorf("create run dir: %w", err)
 		}
 	}
-	return rd, nil
+	return nil
 }
 
 func (rd *runDir) join(name string) string { return filepath.Join(rd.path, name) }

@@ -61,7 +61,7 @@ struct cl_caps {
 	uint64_t effective, permitted, inheritable, ambient;
 };
 
-// Messages from the child.
+// Messages from the child; ops.go draws the handshake they make.
 enum {
 	CL_MSG_READY = 1,
 	CL_MSG_ERROR = 2,

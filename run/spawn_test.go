@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -204,6 +205,43 @@ func TestRefusedInNamespace(t *testing.T) {
 	for _, c := range cases {
 		if got := refusedInNamespace(c.err); got != c.want {
 			t.Errorf("%v: got %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// The handshake diagram in ops.go sits right above the message constants
+// and shows every message spawn.h defines, as NAME{...}.
+func TestHandshakeDiagramCoversMessages(t *testing.T) {
+	header, err := os.ReadFile("spawn.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("ops.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`\bCL_MSG_([A-Z]+) =`).FindAllSubmatch(header, -1)
+	if len(names) < 4 {
+		t.Fatalf("found %d messages in spawn.h", len(names))
+	}
+	// The comment block and the const block that follows it.
+	block := regexp.MustCompile(`(?s)((?:\n//[^\n]*)+)\nconst \(\n(.*?)\n\)`).FindAllSubmatch(src, -1)
+	var diagram, consts string
+	for _, b := range block {
+		if strings.Contains(string(b[2]), "C.CL_MSG_") {
+			diagram, consts = string(b[1]), string(b[2])
+		}
+	}
+	if diagram == "" {
+		t.Fatal("no comment right above the const block of the CL_MSG_ constants in ops.go")
+	}
+	for _, n := range names {
+		name := string(n[1])
+		if !strings.Contains(diagram, name+"{") {
+			t.Errorf("the handshake diagram does not show %s", name)
+		}
+		if !strings.Contains(consts, "C.CL_MSG_"+name) {
+			t.Errorf("CL_MSG_%s has no Go constant beside the diagram", name)
 		}
 	}
 }

@@ -51,35 +51,33 @@ func (d DriverChoice) same(o DriverChoice) bool {
 const driverFile = "crun-lite-driver.json"
 
 // chooseDriver returns the store's remembered driver, checks that an
-// explicit choice agrees with it, or probes the host for a new store.
-func chooseDriver(opts Options) (DriverChoice, error) {
+// explicit choice agrees with it, or probes the host for a new store, and
+// then reports made.
+func chooseDriver(opts Options) (choice DriverChoice, made bool, err error) {
 	saved, err := savedDriver(opts.GraphRoot)
 	if err != nil {
-		return saved, err
+		return saved, false, err
 	}
 	explicit := opts.Driver != "" || len(opts.DriverOpts) > 0
 	if saved.Name != "" {
-		if err := driverConflict(opts, saved); err != nil {
-			return saved, err
-		}
-		return saved, nil
+		return saved, false, driverConflict(opts, saved)
 	}
 	var want DriverChoice
 	if explicit {
 		want = explicitDriver(opts)
 		if err := probeExplicit(&want, opts.GraphRoot); err != nil {
-			return want, err
+			return want, false, err
 		}
 	} else {
 		want = probeDriver(opts.GraphRoot)
 	}
 	if err := adoptExisting(&want, opts); err != nil {
-		return want, err
+		return want, false, err
 	}
 	if err := rememberDriver(opts.GraphRoot, want); err != nil {
-		return want, fmt.Errorf("remember storage driver: %w", err)
+		return want, false, fmt.Errorf("remember storage driver: %w", err)
 	}
-	return want, nil
+	return want, true, nil
 }
 
 // rememberDriver writes the driver record of a new store. The first
@@ -178,7 +176,9 @@ func explicitDriver(opts Options) DriverChoice {
 	if name == "" {
 		name = "overlay"
 	}
-	return DriverChoice{Name: name, Options: slices.Clone(opts.DriverOpts), Reason: "chosen with --storage-driver/--storage-opt"}
+	d := DriverChoice{Name: name, Options: slices.Clone(opts.DriverOpts)}
+	d.Reason = d.String() + ": chosen with --storage-driver/--storage-opt"
+	return d
 }
 
 // probeExplicit checks that an explicitly chosen driver can work here, and

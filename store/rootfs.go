@@ -43,13 +43,13 @@ type Rootfs struct {
 // releases. A layer directory that vanished in between (a concurrent rmi)
 // is reported as an error.
 func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
-	if err := st.ensure(); err != nil {
-		return nil, nil, err
-	}
 	if st.Driver.Name != "overlay" {
 		return nil, nil, fmt.Errorf("direct mounts need the overlay driver, the store uses %s", st.Driver.Name)
 	}
 	if err := usable(st.Driver); err != nil {
+		return nil, nil, err
+	}
+	if err := st.ensure(); err != nil {
 		return nil, nil, err
 	}
 	rf = st.newRootfs()

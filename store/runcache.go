@@ -53,6 +53,12 @@ func (st *Store) ForRun(ref string) (*RunImage, func(), error) {
 	if st.Driver.Name != "overlay" {
 		return nil, nil, fmt.Errorf("direct mounts need the overlay driver, the store uses %s", st.Driver.Name)
 	}
+	// Before the cache, which would otherwise skip the check Rootfs makes:
+	// a fuse store with no usable /dev/fuse must fail the same way, with
+	// the same hint, whether the image is cached or not.
+	if err := usable(st.Driver); err != nil {
+		return nil, nil, err
+	}
 	if ri, release, ok := st.fromRunCache(ref); ok {
 		return ri, release, nil
 	}

@@ -53,6 +53,9 @@ type Store struct {
 	s      storage.Store
 	opts   Options
 	Driver DriverChoice
+	// Created is set when this Open made the store: it chose the driver,
+	// which the caller tells the user about once (Driver.Reason).
+	Created bool
 }
 
 // DefaultOptions returns the per-user default paths for a host uid.
@@ -87,11 +90,11 @@ func OpenLazy(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	choice, err := chooseDriver(opts)
+	choice, made, err := chooseDriver(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{opts: opts, Driver: choice}, nil
+	return &Store{opts: opts, Driver: choice, Created: made}, nil
 }
 
 // ensure opens containers/storage if it is not open yet.
@@ -106,6 +109,11 @@ func (st *Store) ensure() error {
 		GraphDriverOptions: st.Driver.Options,
 	})
 	if err != nil {
+		// storage's overlay refuses a missing mount program with its own
+		// words; ours name the fix.
+		if uerr := usable(st.Driver); uerr != nil {
+			return uerr
+		}
 		return fmt.Errorf("open store %s with driver %s: %w", st.opts.GraphRoot, st.Driver, err)
 	}
 	st.s = s

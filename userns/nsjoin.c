@@ -76,6 +76,16 @@ static int wants_namespace(int argc, char **argv)
 	return cmd == NULL || strcmp(cmd, "doctor") != 0;
 }
 
+// Go test binaries link this file too (the tests of userns, run and
+// cmd/crun-lite): they must not join the user's holder, or unit tests would
+// run as root in whatever namespace a crun-lite of the user left alive.
+// go test starts them with its -test.* flags first, which no crun-lite
+// command line has (crun-lite would refuse such a flag).
+static int is_go_test(int argc, char **argv)
+{
+	return argc > 1 && strncmp(argv[1], "-test.", 6) == 0;
+}
+
 static int pidfile_path(char *buf, size_t len)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
@@ -192,8 +202,8 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 
 	crunlite_host_uid = getuid();
 	crunlite_host_gid = getgid();
-	if (role || geteuid() == 0 || argc < 1)
-		return; // real root, a re-exec role, or a helper already inside
+	if (role || geteuid() == 0 || argc < 1 || is_go_test(argc, argv))
+		return; // real root, a re-exec role, a helper already inside, a test
 	if (wants_namespace(argc, argv))
 		join_holder();
 }

@@ -160,6 +160,10 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			return err
 		}
 		defer st.Close()
+		if st.Created {
+			// Once per store, on stderr: scripts see it once, info keeps saying it.
+			fmt.Fprintf(c.App.ErrWriter, "crun-lite: new store in %s: %s\n", st.GraphRoot(), st.Driver.Reason)
+		}
 		rec.Mark("store open")
 		if c.Command.Name != "run" { // run collects in the background
 			run.CollectGarbage(st)

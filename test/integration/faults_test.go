@@ -519,6 +519,13 @@ func TestSystemReset(t *testing.T) {
 	if left, err := os.ReadDir(s.Root); err != nil || len(left) != 0 {
 		t.Errorf("reset answered y left the graph root with %v (%v)", left, err)
 	}
+	// The run root keeps only the namespace holder's files (userns.*).
+	entries, _ := os.ReadDir(s.RunRoot)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "userns.") {
+			t.Errorf("reset left %s in %s", e.Name(), s.RunRoot)
+		}
+	}
 	if imgs := listImages(t, s); len(imgs) != 0 {
 		t.Errorf("images after reset: %+v", imgs)
 	}

@@ -38,6 +38,15 @@ type store struct {
 	Extra []string
 }
 
+// globalFlags place crun-lite in the store; a store without a Root is the
+// default one, whose paths crun-lite derives from the environment.
+func (s store) globalFlags() []string {
+	if s.Root == "" {
+		return nil
+	}
+	return []string{"--root", s.Root, "--runroot", s.RunRoot}
+}
+
 // crunTimeout bounds one invocation, so that a hung container fails one test
 // instead of the whole run hitting go test's -timeout without a useful message.
 const crunTimeout = 2 * time.Minute
@@ -118,7 +127,7 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), crunTimeout)
 	defer cancel()
 
-	full := append(append([]string{"--root", s.Root, "--runroot", s.RunRoot}, s.Extra...), args...)
+	full := append(append(s.globalFlags(), s.Extra...), args...)
 	cmd := exec.CommandContext(ctx, Bin, full...)
 	cmd.Env = withEnv(env)
 	var stdout, stderr bytes.Buffer

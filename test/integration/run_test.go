@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,30 +62,76 @@ func TestPullPrintsID(t *testing.T) {
 	}
 }
 
+// TestNewStoreSaysDriver: the command that makes a store says once, on
+// stderr, which driver it chose and why; info keeps saying it.
+func TestNewStoreSaysDriver(t *testing.T) {
+	wants := map[string]string{"native": "native overlay: kernel ", "fuse": "overlay (fuse-overlayfs): chosen with --storage-driver"}
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			// run (the lean binary) makes the store, then hands the pull to
+			// crun-lite-full, which must not say it again.
+			r := mustCrunIn(t, s, "run", "--rm", "oci-archive:"+imagePath("busybox")+".tar", "true")
+			prefix := "crun-lite: new store in " + s.Root + ": "
+			if n := strings.Count(r.Stderr, "new store"); n != 1 || !strings.HasPrefix(r.Stderr, prefix+wants[k.name]) {
+				t.Fatalf("want one line %q... first: %s", prefix+wants[k.name], r)
+			}
+			reason, _, _ := strings.Cut(strings.TrimPrefix(r.Stderr, prefix), "\n")
+			for _, args := range [][]string{{"images", "-q"}, {"run", "--rm", "busybox", "true"}} {
+				if r := mustCrunIn(t, s, args...); r.Stderr != "" {
+					t.Errorf("%v on the store made already: want nothing on stderr: %s", args, r)
+				}
+			}
+			if info := mustCrunIn(t, s, "info").Stdout; !strings.Contains(info, "  why: "+reason+"\n") {
+				t.Errorf("info does not give the reason %q:\n%s", reason, info)
+			}
+		})
+	}
+}
+
 func TestRunBasics(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store, image string) {
-		if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
-			t.Errorf("id -u = %q, want 0", out)
-		}
-		// Container root is the user; 1..N are the subordinate range.
-		uidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/uid_map").Stdout
-		if n := mappedIDs(t, uidMap); n < 65537 {
-			t.Errorf("uid_map maps %d ids, want at least 65537:\n%s", n, uidMap)
-		}
-		gidMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/gid_map").Stdout
-		if n := mappedIDs(t, gidMap); n < 65537 {
-			t.Errorf("gid_map maps %d ids, want at least 65537:\n%s", n, gidMap)
-		}
-		if out := mustCrunIn(t, s, "run", "--rm", image, "stat", "-c", "%u:%g", "/home/user/owned-by-1000").Stdout; out != "1000:1000\n" {
-			t.Errorf("file owned by 1000 in the image shows as %q", out)
-		}
-		host, _ := os.Hostname()
-		hn := mustCrunIn(t, s, "run", "--rm", image, "hostname").Stdout
-		if strings.TrimSpace(hn) == host || !regexp.MustCompile(`^[0-9a-f]{12}\n$`).MatchString(hn) {
-			t.Errorf("hostname inside = %q, want the container's 12-hex id (host is %q)", hn, host)
-		}
+		checkBasics(t, s, image)
 		assertNoRunDirs(t, s)
 	})
+}
+
+// checkBasics runs the checks of the issue's "Done when" in image: root in
+// the container is the user, with the whole subordinate range mapped; image
+// files keep their owners; exit codes pass through; the container sees
+// only its own processes and its own hostname.
+func checkBasics(t *testing.T, s store, image string) {
+	t.Helper()
+	if out := mustCrunIn(t, s, "run", "--rm", image, "id", "-u").Stdout; out != "0\n" {
+		t.Errorf("id -u = %q, want 0", out)
+	}
+	// Container root is the user; 1..N are the subordinate range.
+	for _, f := range []string{"uid_map", "gid_map"} {
+		idMap := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/self/"+f).Stdout
+		if n := mappedIDs(t, idMap); n < 65537 {
+			t.Errorf("%s maps %d ids, want at least 65537:\n%s", f, n, idMap)
+		}
+	}
+	if out := mustCrunIn(t, s, "run", "--rm", image, "stat", "-c", "%u:%g", "/home/user/owned-by-1000").Stdout; out != "1000:1000\n" {
+		t.Errorf("file owned by 1000 in the image shows as %q", out)
+	}
+	if r := crunIn(t, s, "run", "--rm", image, "sh", "-c", "exit 7"); r.Code != 7 {
+		t.Errorf("sh -c 'exit 7': %s", r)
+	}
+	if r := crunIn(t, s, "run", "--rm", image, "/nonexistent"); r.Code != 127 {
+		t.Errorf("/nonexistent: want 127: %s", r)
+	}
+	// Only the container's processes: ps itself is PID 1.
+	ps := mustCrunIn(t, s, "run", "--rm", image, "ps", "-o", "pid,comm").Stdout
+	if lines := strings.Split(strings.TrimSpace(ps), "\n"); len(lines) != 2 || strings.Fields(lines[1])[0] != "1" {
+		t.Errorf("ps inside lists more than the container:\n%s", ps)
+	}
+	host, _ := os.Hostname()
+	hn := mustCrunIn(t, s, "run", "--rm", image, "hostname").Stdout
+	if strings.TrimSpace(hn) == host || !regexp.MustCompile(`^[0-9a-f]{12}\n$`).MatchString(hn) {
+		t.Errorf("hostname inside = %q, want the container's 12-hex id (host is %q)", hn, host)
+	}
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -126,12 +173,22 @@ func TestRunIsolation(t *testing.T) {
 		if r := crunIn(t, s, "run", "--rm", image, "cat", "/new-file"); r.Code == 0 {
 			t.Errorf("a file written in one --rm container shows up in the next: %s", r)
 		}
-		// /sys is read-only, /proc is a fresh proc of the container.
-		if r := crunIn(t, s, "run", "--rm", image, "touch", "/sys/kernel/x"); r.Code == 0 {
-			t.Errorf("/sys is writable: %s", r)
+		// /sys is read-only. Creating a file in sysfs fails even when it is
+		// writable, so what tells is the error: EROFS from a read-only
+		// mount, EACCES from a writable one (as --privileged leaves it).
+		ro := crunIn(t, s, "run", "--rm", image, "touch", "/sys/kernel/x")
+		if ro.Code == 0 || !strings.Contains(ro.Stderr, "Read-only file system") {
+			t.Errorf("/sys is not read-only: %s", ro)
 		}
+		if rw := crunIn(t, s, "run", "--rm", "--privileged", image, "touch", "/sys/kernel/x"); strings.Contains(rw.Stderr, "Read-only file system") {
+			t.Errorf("--privileged: /sys is read-only, so the check above proves nothing: %s", rw)
+		}
+		// /proc is a fresh proc of the container.
 		mounts := mustCrunIn(t, s, "run", "--rm", image, "cat", "/proc/mounts").Stdout
-		for _, want := range []string{" /proc proc ", " /dev tmpfs ", " /dev/pts devpts ", " /dev/shm tmpfs ", " /sys sysfs ro,", " /etc/hosts ", " /etc/resolv.conf "} {
+		for _, want := range []string{
+			" /proc proc ", " /dev tmpfs ", " /dev/pts devpts ", " /dev/shm tmpfs ", " /dev/mqueue mqueue ", " /sys sysfs ro,",
+			" /etc/hostname ", " /etc/hosts ", " /etc/resolv.conf ",
+		} {
 			if !strings.Contains(mounts, want) {
 				t.Errorf("no %q in the container's mounts:\n%s", want, mounts)
 			}
@@ -247,26 +304,170 @@ func TestCrashCleanup(t *testing.T) {
 	})
 }
 
+// TestCrashCleanupKept: a kept container whose monitor is killed is not
+// left "running": the next command marks it exited (its first process died
+// with the monitor), rm removes it and later runs work.
+func TestCrashCleanupKept(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		marker := "MARKER=" + filepath.Base(filepath.Dir(s.Root))
+		start := time.Now()
+		cmd, done := startCrun(t, s, "run", "--name", "victim", image, "env", marker, "sleep", "100")
+		pid := waitForProcess(t, marker)
+		// The monitor records "running" right after the exec we saw.
+		for ps := ""; !strings.Contains(ps, "victim"); ps = mustCrunIn(t, s, "ps").Stdout {
+			if time.Since(start) > 20*time.Second {
+				t.Fatalf("ps does not list the running container:\n%s", ps)
+			}
+		}
+		if s.Extra != nil && len(holderMountsUnder(t, s.Root)) == 0 {
+			t.Error("no fuse-overlayfs mount seen while the container runs")
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		waitExit(t, cmd, done)
+		deadline := time.Now().Add(5 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		ps := mustCrunIn(t, s, "ps", "-a").Stdout
+		if !strings.Contains(ps, "victim") || !strings.Contains(ps, "Exited (137)") {
+			t.Errorf("ps -a does not show the killed container exited:\n%s", ps)
+		}
+		if ps := mustCrunIn(t, s, "ps").Stdout; strings.Contains(ps, "victim") {
+			t.Errorf("ps lists the killed container as running:\n%s", ps)
+		}
+		assertNoRunDirs(t, s)
+		if m := holderMountsUnder(t, s.Root); len(m) != 0 {
+			t.Errorf("the killed run's mounts are left: %v", m)
+		}
+		mustCrunIn(t, s, "rm", "victim")
+		if out := mustCrunIn(t, s, "run", "--name", "victim", image, "echo", "again").Stdout; out != "again\n" {
+			t.Errorf("a new container of the same name: %q", out)
+		}
+		mustCrunIn(t, s, "rm", "victim")
+		mustCrunIn(t, s, "run", "--rm", image, "true")
+		assertNoRunDirs(t, s)
+	})
+}
+
+// holderMountsUnder lists the mount points under dir in the mount namespace
+// where crun-lite mounts fuse-overlayfs: the user-namespace holder's (ours
+// as real root, which has none).
+func holderMountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	proc := "self"
+	if data, err := os.ReadFile(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "crun-lite", "userns.pid")); err == nil && os.Geteuid() != 0 {
+		proc = strings.Fields(string(data))[0]
+	}
+	data, err := os.ReadFile("/proc/" + proc + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var under []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			under = append(under, f[4])
+		}
+	}
+	return under
+}
+
+// TestConcurrentRunsAndGC: every command collects the run dirs of dead runs
+// (run too, once its container started); none may take the dir of a run
+// that is still starting.
+func TestConcurrentRunsAndGC(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		stop := make(chan struct{})
+		collections := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					collections <- n
+					return
+				default:
+				}
+				crunIn(t, s, "images", "-q")
+				n++
+			}
+		}()
+		var runs sync.WaitGroup
+		failed := make(chan string, 100)
+		for range 4 {
+			runs.Add(1)
+			go func() {
+				defer runs.Done()
+				for range 15 {
+					if r := crunIn(t, s, "run", "--rm", image, "echo", "ok"); r.Code != 0 || r.Stdout != "ok\n" {
+						failed <- r.String()
+					}
+				}
+			}()
+		}
+		runs.Wait()
+		close(stop)
+		if n := <-collections; n == 0 {
+			t.Error("no other command ran alongside the runs")
+		}
+		close(failed)
+		for f := range failed {
+			t.Errorf("a run failed beside the garbage collection of others: %s", f)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+// TestPullTransports: the checks of TestRunBasics pass after a pull through
+// each of containers/image's local transports, into each kind of store.
+// The docker-archive and dir copies are made here with skopeo.
 func TestPullTransports(t *testing.T) {
-	s := testStore(t)
-	r := mustCrunIn(t, s, "pull", "-q", "oci-archive:"+imagePath("busybox")+".tar")
-	if !hexID.MatchString(r.Stdout) {
-		t.Fatalf("oci-archive pull: %s", r)
+	layout := imagePath("busybox")
+	tmp := t.TempDir()
+	skopeo := func(dst string) {
+		t.Helper()
+		cmd := exec.Command("skopeo", "--insecure-policy", "copy", "-q", "oci:"+layout+":latest", dst)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy to %s: %v\n%s", dst, err, out)
+		}
 	}
-	// The archive's index names the image; a short name finds it.
-	if out := mustCrunIn(t, s, "run", "--rm", "busybox", "echo", "archive").Stdout; out != "archive\n" {
-		t.Errorf("run after oci-archive pull: %q", out)
+	skopeo("docker-archive:" + tmp + "/busybox-docker.tar:localhost/docker-archived:v1")
+	skopeo("dir:" + tmp + "/busybox-dir")
+	transports := []struct {
+		name, ref string
+		as        string // a name the pulled image must answer to, besides its ID
+	}{
+		{"oci-archive", "oci-archive:" + layout + ".tar", "busybox"}, // the archive's index names it
+		{"oci", "oci:" + layout + ":latest", "localhost" + layout + ":latest"},
+		{"docker-archive", "docker-archive:" + tmp + "/busybox-docker.tar", "localhost/docker-archived:v1"},
+		{"dir", "dir:" + tmp + "/busybox-dir", ""},
 	}
-	s2 := testStore(t)
-	mustCrunIn(t, s2, "pull", "-q", "oci:"+imagePath("busybox")+":latest")
-	name := "localhost" + imagePath("busybox") + ":latest"
-	if out := mustCrunIn(t, s2, "run", "--rm", name, "echo", "dir").Stdout; out != "dir\n" {
-		t.Errorf("run after oci: pull: %q", out)
+	for _, k := range storeKinds {
+		for _, tr := range transports {
+			t.Run(k.name+"/"+tr.name, func(t *testing.T) {
+				s := testStore(t)
+				s.Extra = k.extra
+				r := mustCrunIn(t, s, "pull", "-q", tr.ref)
+				if !hexID.MatchString(r.Stdout) {
+					t.Fatalf("pull %s: want the image ID: %s", tr.ref, r)
+				}
+				checkBasics(t, s, strings.TrimSpace(r.Stdout))
+				if tr.as != "" {
+					if out := mustCrunIn(t, s, "run", "--rm", tr.as, "echo", "named").Stdout; out != "named\n" {
+						t.Errorf("run %s after pull %s: %q", tr.as, tr.ref, out)
+					}
+				}
+				assertNoRunDirs(t, s)
+			})
+		}
 	}
 }
 
 func TestBadInput(t *testing.T) {
 	s := testStore(t)
+	mustCrunIn(t, s, "images") // the store is made: its one line is not the error's
 	cases := []struct{ ref, want string }{
 		{Registry + "/test/no-such-image:latest", "no-such-image"},
 		{"Not A Valid Reference!", "Not A Valid Reference!"},
@@ -402,6 +603,44 @@ func TestRunCacheFollowsStore(t *testing.T) {
 	mustCrunIn(t, s, "rmi", "cached")
 	if r := crunIn(t, s, "run", "--rm", "cached", "sh", "-c", "echo $MARK"); r.Code == 0 || r.Stdout != "" {
 		t.Errorf("the image is gone but run used it: %s", r)
+	}
+}
+
+// TestFuseMountProgramGone: a fuse store whose host broke since (here its
+// mount program is gone; a /dev/fuse without the udev rule is the same
+// check) fails with the same one-line error and hint whether the run cache
+// answers for the image, the store must be opened, or the run is kept.
+func TestFuseMountProgramGone(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "fuse-overlayfs")
+	data, err := os.ReadFile("/usr/bin/fuse-overlayfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	s.Extra = []string{"--storage-driver", "overlay", "--storage-opt", "overlay.mount_program=" + prog}
+	image := Registry + "/test/busybox:latest"
+	id := strings.TrimSpace(mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image).Stdout)
+	mustCrunIn(t, s, "run", "--rm", image, "true")
+	if cache, _ := os.ReadFile(filepath.Join(s.Root, "crun-lite-runcache.json")); !strings.Contains(string(cache), image) {
+		t.Fatalf("the run cache does not know %s: %s", image, cache)
+	}
+	if err := os.Remove(prog); err != nil {
+		t.Fatal(err)
+	}
+	cached := crunIn(t, s, "run", "--rm", image, "true")
+	uncached := crunIn(t, s, "run", "--rm", id, "true") // not in the cache under its ID
+	kept := crunIn(t, s, "run", image, "true")
+	for _, r := range []result{cached, uncached, kept} {
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		if r.Code != 125 || len(lines) != 2 || !strings.Contains(lines[0], prog) || !strings.HasPrefix(lines[1], "hint: ") {
+			t.Errorf("want 125, one line naming %s and a hint: %s", prog, r)
+		}
+	}
+	if cached.Stderr != uncached.Stderr || kept.Stderr != cached.Stderr {
+		t.Errorf("the cached, the uncached and the kept run fail differently:\n%s\n%s\n%s", cached.Stderr, uncached.Stderr, kept.Stderr)
 	}
 }
 
