@@ -160,8 +160,9 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			return err
 		}
 		defer st.Close()
-		if st.Created {
-			// Once per store, on stderr: scripts see it once, info keeps saying it.
+		if st.Created && !c.Bool("quiet") {
+			// Once per store, on stderr: scripts see it once (never with
+			// -q, which promises nothing but the answer), info keeps saying it.
 			fmt.Fprintf(c.App.ErrWriter, "crun-lite: new store in %s: %s\n", st.GraphRoot(), st.Driver.Reason)
 		}
 		rec.Mark("store open")

@@ -106,9 +106,11 @@ func TestMakeInstall(t *testing.T) {
 	for _, args := range [][]string{{"--version"}, {"--root", s.Root, "--runroot", s.RunRoot, "images"}} {
 		c := exec.Command(installed, args...)
 		c.Env = env
-		out, err := c.CombinedOutput()
+		var stderr strings.Builder
+		c.Stderr = &stderr // a new store is announced there
+		out, err := c.Output()
 		if err != nil {
-			t.Fatalf("installed crun-lite %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("installed crun-lite %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 		}
 		if args[0] == "--version" && !strings.HasPrefix(string(out), "crun-lite version ") ||
 			args[0] != "--version" && !strings.HasPrefix(string(out), "REPOSITORY ") {
