@@ -92,6 +92,11 @@ func (c *container) rootMount(l *opList, m string) error {
 		return nil
 	}
 	upper, work := rf.Upper, rf.Work
+	// volatile (no syncs) only for a throwaway upper: a kept container's
+	// must survive a crash, and the kernel refuses to mount an upper dir
+	// again once it was mounted volatile. fuse-overlayfs takes the option
+	// too (it then skips fsync), as Podman passes it.
+	volatile := upper == "" && (rf.Volatile || rf.MountProgram != "")
 	if upper == "" { // --rm: a throwaway upper dir in the run dir
 		upper, work = c.rd.join("upper"), c.rd.join("work")
 		if err := mkdirOwned(upper, rf.RootMode, rf.RootUID, rf.RootGID); err != nil {
@@ -108,9 +113,11 @@ func (c *container) rootMount(l *opList, m string) error {
 		}
 	}
 	if c.keep != nil {
-		return c.mountKeepID(upper, work, empty)
+		return c.mountKeepID(upper, work, empty, volatile)
 	}
-	data, dir := rf.OverlayData(upper, work, empty)
+	mrf := *rf
+	mrf.Volatile = volatile
+	data, dir := mrf.OverlayData(upper, work, empty)
 	if rf.MountProgram != "" {
 		return c.mountFuse(rf.MountProgram, data, dir)
 	}
@@ -123,13 +130,13 @@ func (c *container) rootMount(l *opList, m string) error {
 
 // mountKeepID mounts the root filesystem with fuse-overlayfs shifting
 // ownership into the keep-id namespace (see keepid.go).
-func (c *container) mountKeepID(upper, work, empty string) error {
+func (c *container) mountKeepID(upper, work, empty string, volatile bool) error {
 	rf := *c.rootfs
 	prog, err := fuseProgram(rf.MountProgram)
 	if err != nil {
 		return err
 	}
-	rf.UserXattr, rf.Volatile = false, false // options of the kernel's overlay only
+	rf.UserXattr, rf.Volatile = false, volatile // userxattr is the kernel overlay's only
 	data, dir := rf.OverlayData(upper, work, empty)
 	data += ",uidmapping=" + fuseMapping(c.keep.uids) + ",gidmapping=" + fuseMapping(c.keep.gids)
 	return c.mountFuse(prog, data, dir)

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -655,4 +656,60 @@ func TestRunPullsTransportReference(t *testing.T) {
 			t.Errorf("%v: %s", args, r)
 		}
 	}
+}
+
+// TestVolatileOnlyForThrowawayUppers: a --rm container's upper dir is
+// mounted volatile (no syncs: it is deleted at exit), on the kernel's
+// overlay and on fuse-overlayfs alike, as Podman does; a kept container's
+// is not, since its files must survive a crash and the kernel refuses to
+// mount an upper dir again once it was mounted volatile.
+func TestVolatileOnlyForThrowawayUppers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		fuse := len(s.Extra) > 0
+		for _, c := range []struct {
+			args []string
+			want bool
+		}{
+			{[]string{"run", "--rm"}, true},
+			{[]string{"run", "--name", "kept"}, false},
+		} {
+			var got bool
+			if fuse {
+				got = fuseVolatileWhileRunning(t, s, append(c.args, image, "sleep", "2"))
+			} else {
+				out := mustCrunIn(t, s, append(c.args, image, "grep", " / / ", "/proc/self/mountinfo")...).Stdout
+				if !strings.Contains(out, " overlay ") {
+					t.Fatalf("%v: no overlay root in mountinfo: %q", c.args, out)
+				}
+				// Older kernels show ",volatile", newer ones ",fsync=volatile".
+				got = strings.Contains(out, ",volatile") || strings.Contains(out, ",fsync=volatile")
+			}
+			if got != c.want {
+				t.Errorf("%v: upper mounted volatile = %v, want %v", c.args, got, c.want)
+			}
+		}
+	})
+}
+
+// fuseVolatileWhileRunning runs a sleeping container in s and reports
+// whether the fuse-overlayfs serving its root was given "volatile".
+func fuseVolatileWhileRunning(t *testing.T, s store, args []string) bool {
+	t.Helper()
+	cmd := exec.Command(Bin, append(append(s.globalFlags(), s.Extra...), args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			line := string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+			if err == nil && strings.Contains(line, "fuse-overlayfs") && strings.Contains(line, s.Root+"/") {
+				return strings.Contains(line, ",volatile")
+			}
+		}
+	}
+	t.Fatalf("%v: no fuse-overlayfs for the store while it ran", args)
+	return false
 }
