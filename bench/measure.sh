@@ -79,7 +79,7 @@ if [ "$QUICK" = 1 ]; then
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
 	RUN_ROUNDS=10 RUN_RUNS=6 KEEPID_ROUNDS=5 KEEPID_RUNS=4
-	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=5 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
+	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
 
 # --- environment --------------------------------------------------------------------
@@ -389,14 +389,18 @@ group_load() {
 
 # I/O: GNU dd in the debian image, IO_MB MiB in the container's root
 # filesystem (/data, in the container's upper dir) and in a bind mount (/vol,
-# a directory on the same disk): write with conv=fsync, sync (untimed),
-# read back from the page cache, then with O_DIRECT (from the disk). One
-# container per tool and store per round; rounds alternate the order.
+# a directory on the same disk): write until the data is on the disk (dd
+# with conv=fsync, then sync, timed together: --rm containers' overlay is
+# volatile for both tools, so fsync alone does nothing there and the time of
+# a write into the page cache only says how dirty the cache was), read back
+# from the page cache, then with O_DIRECT (from the disk). One container per
+# tool and store per round; rounds alternate the order.
 # shellcheck disable=SC2016 # expanded in the container
 IO_SCRIPT='for d in /data /vol; do
 	mkdir -p $d; rm -f $d/f; sync
-	w=$(dd if=/dev/zero of=$d/f bs=1M count=MB conv=fsync 2>&1 | sed -n "s/.*copied, \([0-9.e+-]*\) s.*/\1/p")
-	sync
+	t0=$(date +%s%N)
+	dd if=/dev/zero of=$d/f bs=1M count=MB conv=fsync 2>/dev/null && sync && t1=$(date +%s%N) || t1=$t0
+	w=$(awk -v a="$t0" -v b="$t1" "BEGIN { if (b > a) printf \"%.6f\", (b - a) / 1e9 }")
 	r=$(dd if=$d/f of=/dev/null bs=1M 2>&1 | sed -n "s/.*copied, \([0-9.e+-]*\) s.*/\1/p")
 	x=$(dd if=$d/f of=/dev/null bs=1M iflag=direct 2>&1 | sed -n "s/.*copied, \([0-9.e+-]*\) s.*/\1/p")
 	echo "RES $d ${w:-0} ${r:-0} ${x:-0}"
