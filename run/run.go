@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/internal/resident"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
@@ -331,12 +332,35 @@ func (c *container) run(argv []string) (int, error) {
 	}
 	t.Mark("exec")
 	c.markRunning()
-	go CollectGarbage(c.st)
+	running := make(chan struct{})
+	go func() {
+		CollectGarbage(c.st)
+		shrinkWhileWaiting(running)
+	}()
 	code, err := ch.wait()
+	close(running)
 	c.stdio.finish()
 	t.Mark("container run")
 	c.markExited(code)
 	return code, err
+}
+
+// shrinkAfter is how long a container runs before its monitor gives back
+// the memory it needs only at the start and at the end: a command that ends
+// sooner (most --rm runs) pays nothing, not even the minor faults at exit.
+const shrinkAfter = 500 * time.Millisecond
+
+// shrinkWhileWaiting drops the monitor's resident pages of its binary and
+// libraries once the container has run for shrinkAfter (see
+// internal/resident): the monitor then only waits, and its resident set
+// goes from about 13 to about 6.5 MiB for the rest of the container's life
+// (make bench, "after 2 s"). The page cache keeps the pages.
+func shrinkWhileWaiting(running <-chan struct{}) {
+	select {
+	case <-running:
+	case <-time.After(shrinkAfter):
+		resident.Shrink() // best effort: nothing depends on it
+	}
 }
 
 func (c *container) cloneFlags() uintptr {
