@@ -543,11 +543,13 @@ mem_of() {
 keeper_of() { case $1 in crun-lite) echo "$XDG_RUNTIME_DIR/crun-lite/userns.pid" ;; *) echo "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ;; esac }
 
 # rss_sleep CASE TOOL STORE CMD...: start CMD (a run of `sleep MARK`), wait for
-# the container's sleep, sample the tree for a second, record the peak sums.
+# the container's sleep, sample the tree for two seconds, record the peak
+# sums and the last sample (CASE-settled: what a long-lived container costs
+# once its start-up is over).
 rss_sleep() {
 	local id=$1 tool=$2 store=$3 mark=$4
 	shift 4
-	local pid i found='' p peak=0 peakp=0 peakw='' rss pss what pids
+	local pid i found='' p peak=0 peakp=0 peakw='' rss pss what pids last=0
 	"$@" >/dev/null 2>>"$LOG" &
 	pid=$!
 	for ((i = 0; i < 400 && ! found; i++)); do
@@ -567,19 +569,21 @@ rss_sleep() {
 		fail "$id" "$tool" "the container did not start"
 		return
 	fi
-	for ((i = 0; i < 10; i++)); do
+	for ((i = 0; i < 20; i++)); do
 		scan_procs
 		pids=$(measured_pids "$pid" "$store" "$(keeper_of "$tool")")
 		# shellcheck disable=SC2086 # a list of pids
 		read -r rss pss what <<<"$(WANT_PSS=1 mem_of $pids)"
 		((rss <= peak)) || peak=$rss peakw=$what
 		((pss <= peakp)) || peakp=$pss
+		last=$rss
 		nap 0.1
 	done
 	if wait "$pid"; then
 		sample "$id" "$tool" "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
 		sample "$id-pss" "$tool" "$(awk -v k="$peakp" 'BEGIN { printf "%.1f", k / 1024 }')"
-		echo "### $id [$tool]: peak $peak kB: $peakw" >>"$LOG"
+		sample "$id-settled" "$tool" "$(awk -v k="$last" 'BEGIN { printf "%.1f", k / 1024 }')"
+		echo "### $id [$tool]: peak $peak kB: $peakw; last $last kB: $what" >>"$LOG"
 	else
 		fail "$id" "$tool" "the run failed (see run.log)"
 	fi
@@ -622,11 +626,13 @@ group_rss() {
 	have podman && combos+=("podman overlay")
 	have fuse && combos+=("crun-lite fuse")
 	have fuse && have podman && combos+=("podman fuse")
-	case_new rss-sleep MiB "memory, container sleeping: sum of VmRSS"
-	case_new rss-sleep-pss MiB "memory, container sleeping: sum of Pss"
+	case_new rss-sleep MiB "memory, container sleeping: peak sum of VmRSS"
+	case_new rss-sleep-pss MiB "memory, container sleeping: peak sum of Pss"
+	case_new rss-sleep-settled MiB "memory, container sleeping, after 2 s: sum of VmRSS"
 	if have fuse; then
-		case_new rss-sleep-fuse MiB "memory, sleeping, fuse-overlayfs store: sum of VmRSS"
-		case_new rss-sleep-fuse-pss MiB "memory, sleeping, fuse-overlayfs store: sum of Pss"
+		case_new rss-sleep-fuse MiB "memory, sleeping, fuse-overlayfs store: peak sum of VmRSS"
+		case_new rss-sleep-fuse-pss MiB "memory, sleeping, fuse-overlayfs store: peak sum of Pss"
+		case_new rss-sleep-fuse-settled MiB "memory, sleeping, fuse-overlayfs store, after 2 s: sum of VmRSS"
 	fi
 	case_new rss-pull MiB "memory, cold pull of big: peak sum of VmRSS"
 	case_new rss-pull-time MiB "memory, cold pull of big: direct child (time -v)"
@@ -634,7 +640,7 @@ group_rss() {
 		for c in "${combos[@]}"; do
 			read -r tool store <<<"$c"
 			MARKS=$((MARKS + 1))
-			mark=2.5$((100 + MARKS))
+			mark=3.5$((100 + MARKS))
 			local id=rss-sleep
 			if [ "$store" != overlay ]; then id="rss-sleep-fuse"; fi
 			case "$tool $store" in
@@ -654,7 +660,7 @@ group_rss() {
 		fi
 		log "  round $r/$RSS_ROUNDS done"
 	done
-	for c in rss-sleep rss-sleep-pss rss-sleep-fuse rss-sleep-fuse-pss rss-pull rss-pull-time; do
+	for c in rss-sleep rss-sleep-pss rss-sleep-settled rss-sleep-fuse rss-sleep-fuse-pss rss-sleep-fuse-settled rss-pull rss-pull-time; do
 		[ ! -d "$OUT/cases/$c" ] || case_finish "$c"
 	done
 }
