@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 
 	"github.com/docker/go-units"
@@ -118,11 +119,12 @@ ends in /NAME (shell patterns allowed). Sizes are those of the unpacked layers.
 Examples:
    crun-lite images
    crun-lite images -q --filter dangling=true
-   crun-lite images --format json busybox`,
+   crun-lite images --format json busybox
+   crun-lite images --format '{{.Repository}}:{{.Tag}}'`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs", Category: catOutput},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs", Category: catOutput},
-			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
+			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json, or a Go template of .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size", Category: catOutput},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only images matching `FILTER`: dangling=true|false, reference=PATTERN", Category: catSelection},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
@@ -147,8 +149,10 @@ Examples:
 				return printImagesJSON(c, imgs)
 			case c.String("format") == "" || c.String("format") == "table":
 				return printImagesTable(c, imgs)
+			case strings.Contains(c.String("format"), "{{"):
+				return printImagesTemplate(c, imgs, c.String("format"))
 			}
-			return fmt.Errorf("unknown --format %q: use table or json", c.String("format"))
+			return fmt.Errorf("unknown --format %q: use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'", c.String("format"))
 		}),
 	}
 }
@@ -233,22 +237,56 @@ func printImagesJSON(c *cli.Context, imgs []*store.Image) error {
 	return enc.Encode(out)
 }
 
-func printImagesTable(c *cli.Context, imgs []*store.Image) error {
-	w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+// imageRow is one line of images: an image under one of its names. Its
+// fields are what --format templates see, with Podman's names.
+type imageRow struct {
+	Repository, Tag, ID, Digest string
+	CreatedAt                   time.Time
+	CreatedSince, Size          string
+}
+
+func imageRows(c *cli.Context, imgs []*store.Image) []imageRow {
+	var rows []imageRow
 	for _, im := range imgs {
-		created := units.HumanDuration(time.Since(im.Created)) + " ago"
-		size := units.HumanSizeWithPrecision(float64(im.Size), 3)
 		names := im.Names
 		if len(names) == 0 {
 			names = []string{"<none>:<none>"}
 		}
 		for _, n := range names {
 			repo, tag := splitName(n)
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, idColumn(c, im.ID), created, size)
+			rows = append(rows, imageRow{
+				Repository: repo, Tag: tag, ID: idColumn(c, im.ID), Digest: im.Digest,
+				CreatedAt:    im.Created,
+				CreatedSince: units.HumanDuration(time.Since(im.Created)) + " ago",
+				Size:         units.HumanSizeWithPrecision(float64(im.Size), 3),
+			})
 		}
 	}
+	return rows
+}
+
+func printImagesTable(c *cli.Context, imgs []*store.Image) error {
+	w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	for _, r := range imageRows(c, imgs) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+	}
 	return w.Flush()
+}
+
+// printImagesTemplate prints each row through a Go template, one line
+// each, as podman images --format '{{.Repository}}:{{.Tag}}' does.
+func printImagesTemplate(c *cli.Context, imgs []*store.Image, format string) error {
+	tmpl, err := template.New("format").Parse(strings.TrimSuffix(format, "\n") + "\n")
+	if err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	for _, r := range imageRows(c, imgs) {
+		if err := tmpl.Execute(c.App.Writer, r); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+	}
+	return nil
 }
 
 func splitName(n string) (repo, tag string) {

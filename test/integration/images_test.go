@@ -48,6 +48,14 @@ func TestImageCommands(t *testing.T) {
 	if q := mustCrunIn(t, s, "images", "-q").Stdout; q != id[:12]+"\n" {
 		t.Errorf("images -q: %q", q)
 	}
+	// A Go template, as Podman's --format takes, one line per name.
+	want := Registry + "/test/busybox:latest " + id[:12] + " " + imgs[0].Digest + "\n"
+	if out := mustCrunIn(t, s, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Digest}}").Stdout; out != want {
+		t.Errorf("images --format TEMPLATE: %q, want %q", out, want)
+	}
+	if r := crunIn(t, s, "images", "--format", "{{.NoSuchField}}"); r.Code != 125 || !strings.Contains(r.Stderr, "NoSuchField") {
+		t.Errorf("images --format with an unknown field: want 125 naming it: %s", r)
+	}
 
 	var details []struct {
 		ID     string
