@@ -261,11 +261,7 @@ func TestFullDisk(t *testing.T) {
 	s, env, _ := smallStore(t)
 	run := func(args ...string) result {
 		t.Helper()
-		r := crunInEnv(t, s, env, args...)
-		if r.Code != 0 {
-			t.Fatalf("crun-lite %s: %s", strings.Join(args, " "), r)
-		}
-		return r
+		return mustCrunInEnv(t, s, env, args...)
 	}
 	run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
 	r := crunInEnv(t, s, env, "pull", "--tls-verify=false", Registry+"/test/debian")
@@ -341,11 +337,7 @@ func TestFullDiskKeepsFinishedLayers(t *testing.T) {
 	image := addr + "/test/big:latest"
 	run := func(args ...string) result {
 		t.Helper()
-		r := crunInEnv(t, s, env, args...)
-		if r.Code != 0 {
-			t.Fatalf("crun-lite %s: %s", strings.Join(args, " "), r)
-		}
-		return r
+		return mustCrunInEnv(t, s, env, args...)
 	}
 	run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox") // the big image's first layer
 	filler := filepath.Join(base, "filler")

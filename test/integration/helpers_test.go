@@ -115,7 +115,13 @@ func mustCrun(t *testing.T, env []string, args ...string) result {
 // mustCrunIn is crunIn, failing the test unless crun-lite exits 0.
 func mustCrunIn(t *testing.T, s store, args ...string) result {
 	t.Helper()
-	r := crunIn(t, s, args...)
+	return mustCrunInEnv(t, s, nil, args...)
+}
+
+// mustCrunInEnv is crunInEnv, failing the test unless crun-lite exits 0.
+func mustCrunInEnv(t *testing.T, s store, env []string, args ...string) result {
+	t.Helper()
+	r := crunInEnv(t, s, env, args...)
 	if r.Code != 0 {
 		t.Fatalf("crun-lite %s: %s", strings.Join(args, " "), r)
 	}

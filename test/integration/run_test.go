@@ -288,11 +288,7 @@ func TestCrashCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitExit(t, cmd, done)
-		deadline := time.Now().Add(5 * time.Second)
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if syscall.Kill(pid, 0) == nil {
+		if !waitGone(pid) {
 			t.Fatalf("the container (pid %d) outlived its killed monitor", pid)
 		}
 		if entries := runDirs(t, s); len(entries) != 1 {
@@ -303,6 +299,16 @@ func TestCrashCleanup(t *testing.T) {
 		assertNoRunDirs(t, s)
 		mustCrunIn(t, s, "run", "--rm", image, "true")
 	})
+}
+
+// waitGone waits up to 5 s for process pid to be gone and tells whether it is.
+func waitGone(pid int) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return true
+		}
+	}
+	return syscall.Kill(pid, 0) != nil
 }
 
 // TestCrashCleanupKept: a kept container whose monitor is killed is not
@@ -327,10 +333,7 @@ func TestCrashCleanupKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitExit(t, cmd, done)
-		deadline := time.Now().Add(5 * time.Second)
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitGone(pid)
 		ps := mustCrunIn(t, s, "ps", "-a").Stdout
 		if !strings.Contains(ps, "victim") || !strings.Contains(ps, "Exited (137)") {
 			t.Errorf("ps -a does not show the killed container exited:\n%s", ps)
