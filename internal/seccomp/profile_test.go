@@ -51,6 +51,21 @@ const (
 	eperm = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
 )
 
+// compileJSON parses a profile and compiles it for target, failing the test
+// on either error.
+func compileJSON(t *testing.T, profile string, target Target) []byte {
+	t.Helper()
+	p, err := Parse([]byte(profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := p.Compile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
 func TestDefaultProfile(t *testing.T) {
 	prog, err := Default().Compile(Target{Caps: []string{"CAP_CHOWN", "CAP_SETUID"}, Kernel: "6.18.4"})
 	if err != nil {
@@ -103,7 +118,7 @@ func TestCapsLiftRules(t *testing.T) {
 // A Podman-style allow-list: default ERRNO, rules with includes, args and
 // calls this assembler does not know.
 func TestPodmanStyleProfile(t *testing.T) {
-	p, err := Parse([]byte(`{
+	prog := compileJSON(t, `{
 		"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
 		"archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
 		"syscalls": [
@@ -112,14 +127,7 @@ func TestPodmanStyleProfile(t *testing.T) {
 			{"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8"}},
 			{"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
 			{"names": ["vm86"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["x86"]}}
-		]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := p.Compile(Target{Kernel: "6.1.0-13-amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
+		]}`, Target{Kernel: "6.1.0-13-amd64"})
 	x86, enosys := uint32(native.ID), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)
 	for _, c := range []struct {
 		name string
@@ -307,21 +315,14 @@ func TestPodmanProfileFile(t *testing.T) {
 }
 
 func TestErrnoNames(t *testing.T) {
-	p, err := Parse([]byte(`{
+	prog := compileJSON(t, `{
 		"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "defaultErrnoRet": 1,
 		"syscalls": [
 			{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errno": "EACCES", "errnoRet": 1},
 			{"names": ["write"], "action": "SCMP_ACT_ERRNO", "errno": "22"},
 			{"names": ["close"], "action": "SCMP_ACT_ERRNO", "errno": "EWOULDBLOCK"},
 			{"names": ["openat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}
-		]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := p.Compile(Target{})
-	if err != nil {
-		t.Fatal(err)
-	}
+		]}`, Target{})
 	x86 := uint32(native.ID)
 	for name, want := range map[string]unix.Errno{
 		"read": unix.EACCES, "write": unix.EINVAL, "close": unix.EAGAIN, "openat": unix.EIO, "getpid": unix.ENOSYS,
@@ -343,18 +344,11 @@ func TestErrnoNames(t *testing.T) {
 // Two tests of the same argument are alternatives (Podman's and Docker's
 // rule); tests of different arguments must all hold.
 func TestSameArgumentTestsAreAlternatives(t *testing.T) {
-	p, err := Parse([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+	prog := compileJSON(t, `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
 		{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [
 			{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
 		{"names": ["write"], "action": "SCMP_ACT_ERRNO", "args": [
-			{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := p.Compile(Target{})
-	if err != nil {
-		t.Fatal(err)
-	}
+			{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]}]}`, Target{})
 	x86 := uint32(native.ID)
 	read, write := native.SyscallNames["read"], native.SyscallNames["write"]
 	for _, c := range []struct {
