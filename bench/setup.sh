@@ -39,27 +39,14 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [[ $BENCH == /* ]] || die "CRUNLITE_BENCH_DIR must be an absolute path"
 
-# --- the test rig ---------------------------------------------------------------
-CRUNLITE_TESTDATA=$TESTDATA CRUNLITE_TEST_USER=$TEST_USER "$ROOT/hack/test-setup.sh"
+# --- the test rig, and what the harness itself needs --------------------------------
+# (the peers are measured only when installed; test-setup.sh installs these
+# with its own packages)
+CRUNLITE_TESTDATA=$TESTDATA CRUNLITE_TEST_USER=$TEST_USER \
+	CRUNLITE_EXTRA_PACKAGES="hyperfine time jq skopeo umoci docker-registry curl iproute2 procps" \
+	"$ROOT/hack/test-setup.sh"
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
-
-# --- what the harness itself needs (the peers are measured only when installed) ---
-need=(hyperfine time jq skopeo umoci docker-registry curl iproute2 procps)
-missing=()
-for pkg in "${need[@]}"; do
-	[[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) == ii* ]] || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "packages: installing ${missing[*]}"
-	install -d -m 0755 "$BENCH"
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } >"$BENCH/apt.log" 2>&1; then
-		tail -n 20 "$BENCH/apt.log" >&2
-		die "apt failed (log: $BENCH/apt.log)"
-	fi
-else
-	log "packages: harness tools installed"
-fi
 
 # --- host fix for crun (see the header) ------------------------------------------
 unified=/sys/fs/cgroup/unified

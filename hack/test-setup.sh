@@ -17,6 +17,8 @@
 #   SKIP_DEBIAN=1       do not build the debian image (the demo does not need it)
 #   FORCE_IMAGES=1      rebuild all images
 #   MIRROR=URL          Debian mirror for debootstrap
+#   CRUNLITE_EXTRA_PACKAGES  more Debian packages to install with the rest
+#                       (bench/setup.sh passes the harness's tools)
 set -euo pipefail
 umask 022
 
@@ -34,6 +36,8 @@ PACKAGES=(
 	# static libc for the tests' syscall probe (gcc -static)
 	libc6-dev
 )
+# shellcheck disable=SC2206 # a list of package names, split on spaces
+PACKAGES+=(${CRUNLITE_EXTRA_PACKAGES:-})
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
