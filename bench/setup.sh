@@ -39,11 +39,10 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [[ $BENCH == /* ]] || die "CRUNLITE_BENCH_DIR must be an absolute path"
 
-# --- the test rig, and what the harness itself needs --------------------------------
-# (the peers are measured only when installed; test-setup.sh installs these
-# with its own packages)
+# --- the test rig, what the harness itself needs, and the peers ------------------
+# (test-setup.sh installs these with its own packages)
 CRUNLITE_TESTDATA=$TESTDATA CRUNLITE_TEST_USER=$TEST_USER \
-	CRUNLITE_EXTRA_PACKAGES="hyperfine time jq skopeo umoci docker-registry curl iproute2 procps" \
+	CRUNLITE_EXTRA_PACKAGES="hyperfine time jq skopeo umoci docker-registry curl iproute2 procps podman crun bubblewrap" \
 	"$ROOT/hack/test-setup.sh"
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")

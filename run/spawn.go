@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // child is the container's first process as the monitor sees it.
@@ -71,6 +73,11 @@ func spawn(batch *opList, cloneFlags uintptr, shared bool) (*child, error) {
 }
 
 func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
+	// Every process that enters a container starts here: none may reach a
+	// binary it could change (userns/exeseal.c).
+	if err := userns.ExeSafe(); err != nil {
+		return nil, err
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)

@@ -67,7 +67,7 @@ func (p procSys) usernsBlocker() (cause, fix string) {
 // may create user namespaces (as its own packages do for browsers), for the
 // binary that is running now.
 func appArmorFix() string {
-	exe, err := os.Executable()
+	exe, err := Executable()
 	if err != nil {
 		exe = "/usr/local/bin/crun-lite"
 	}

@@ -41,6 +41,23 @@
 //	  constructor: pidfd_open(PID), check START, setns(USER|NS) ---> joined
 //	  Go main: root in the namespace, cwd restored
 //
+// # The binary a container can reach
+//
+// Until it execs, every process that enters a container is a copy of
+// crun-lite, and an image whose command is /proc/self/exe runs the binary
+// again inside it with the image's loader and LD_PRELOAD (CVE-2019-5736).
+// Commands that start containers (run, exec, start, restart) therefore
+// re-execute themselves in the constructor, after joining the holder, from
+// a detached read-only nosuid bind mount of the binary (exeseal.c); a
+// sealed memfd copy is the fallback where the mount API is refused. Go's
+// spawn refuses to start a container unless that succeeded (ExeSafe).
+// Rootless with a binary owned by root that the user cannot write, nothing
+// is needed: root is not mapped in the namespace. Measured by running
+// `run --rm busybox true` 200 times with each binary, alternately: a
+// user-owned binary costs +0.65 ms median over the unprotected one, a
+// root-owned binary +0.0 ms. The re-exec's cost is the exec of the binary
+// itself (a plain execve of its path costs the same), not the mount.
+//
 // When the holder is gone (reboot, kill), the next command finds a stale pid
 // file and recreates it transparently. Real root needs none of this: the
 // constructor does nothing when euid is 0.

@@ -44,7 +44,7 @@ func Ensure() error {
 	if err := ensureHolder(); err != nil {
 		return err
 	}
-	exe, err := os.Executable()
+	exe, err := Executable()
 	if err != nil {
 		exe = "/proc/self/exe"
 	}

@@ -6,6 +6,8 @@ package userns
 import "C"
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -87,4 +89,35 @@ func StartTime() time.Time {
 		return time.Time{}
 	}
 	return time.Now().Add(-time.Duration(ts.Nano() - int64(C.crunlite_ctor_ns)))
+}
+
+// ExeSafe returns nil when no container started by this process can change
+// the crun-lite binary through /proc/self/exe (the constructor re-executed
+// it from a read-only copy, or the kernel refuses the changes anyway; see
+// exeseal.c), and otherwise why not. Starting a container must fail then.
+func ExeSafe() error {
+	switch C.crunlite_exe_state {
+	case C.CRUNLITE_EXE_SAFE, C.CRUNLITE_EXE_TEST:
+		return nil
+	case C.CRUNLITE_EXE_UNSAFE:
+		return fmt.Errorf("refusing to start a container that could change the crun-lite binary: %s", C.GoString(&C.crunlite_exe_error[0]))
+	}
+	return errors.New("refusing to start a container: this command did not protect the crun-lite binary from it (not in the constructor's list of commands that start containers)")
+}
+
+// Executable returns the path this binary was started as. After the
+// constructor re-executed it from a read-only copy, /proc/self/exe names
+// that copy ("/"); the original path comes in the environment and is taken
+// only when it names the very file that runs, so the environment cannot
+// point crun-lite at another binary.
+func Executable() (string, error) {
+	if p := os.Getenv(C.CRUNLITE_EXE_ENV); p != "" && sameFile(p, "/proc/self/exe") {
+		return p, nil
+	}
+	return os.Executable()
+}
+
+func sameFile(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }

@@ -76,6 +76,43 @@ static int wants_namespace(int argc, char **argv)
 	return cmd == NULL || strcmp(cmd, "doctor") != 0;
 }
 
+// Commands that start processes in a container: they must run from a copy
+// of the binary the container cannot change (exeseal.c). "container run"
+// counts as run. A command missing here cannot start one: userns.ExeSafe
+// refuses.
+static const char *crunlite_spawn_commands[] = {"run", "exec", "start", "restart", NULL};
+
+static int is_spawn_command(int argc, char **argv)
+{
+	const char *cmd = command_name(argc, argv);
+	if (cmd && strcmp(cmd, "container") == 0) {
+		int i = 1;
+		while (i < argc && argv[i] != cmd)
+			i++;
+		cmd = NULL;
+		for (i++; i < argc && !cmd; i++)
+			if (argv[i][0] != '-')
+				cmd = argv[i];
+	}
+	for (const char **c = crunlite_spawn_commands; cmd && *c; c++)
+		if (strcmp(cmd, *c) == 0)
+			return 1;
+	return 0;
+}
+
+// refuse_setid: crun-lite is never installed set-user-id or set-group-id.
+// It runs what its caller names (images, commands, crun-lite-full beside
+// it), so such a bit would hand the owner's ids to every local user.
+static void refuse_setid(void)
+{
+	if (getuid() == geteuid() && getgid() == getegid())
+		return;
+	fprintf(stderr, "crun-lite: refusing to run set-user-id or set-group-id "
+			"(real uid %d gid %d, effective uid %d gid %d): remove the bit with chmod u-s,g-s on the binary\n",
+		(int)getuid(), (int)getgid(), (int)geteuid(), (int)getegid());
+	_exit(125);
+}
+
 // Go test binaries link this file too (the tests of userns, run and
 // cmd/crun-lite): they must not join the user's holder, or unit tests would
 // run as root in whatever namespace a crun-lite of the user left alive.
@@ -197,15 +234,29 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	crunlite_ctor_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	const char *role = getenv("_CRUNLITE_ROLE");
+
+	refuse_setid();
 	if (role && strcmp(role, "holder") == 0)
 		holder_main();
 
 	crunlite_host_uid = getuid();
 	crunlite_host_gid = getgid();
-	if (role || geteuid() == 0 || argc < 1 || is_go_test(argc, argv))
-		return; // real root, a re-exec role, a helper already inside, a test
-	if (wants_namespace(argc, argv))
+	if (argc > 0 && is_go_test(argc, argv)) {
+		crunlite_exe_state = CRUNLITE_EXE_TEST;
+		return;
+	}
+	if (role || argc < 1)
+		return; // a re-exec role
+	int spawns = is_spawn_command(argc, argv);
+	// Whether the user can change the binary is a question about the host
+	// user: ask it before joining, where the answer would be root's.
+	int host_safe = spawns && crunlite_exe_host_safe();
+	if (geteuid() != 0 && wants_namespace(argc, argv))
 		join_holder();
+	// Rootless and not joined: Go creates the holder and re-executes, and
+	// this runs again inside. Real root, or already inside: protect now.
+	if (spawns && (crunlite_joined || geteuid() == 0))
+		crunlite_protect_exe(argv, host_safe);
 }
 
 const char *crunlite_value_flag(int i)

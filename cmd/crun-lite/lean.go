@@ -15,6 +15,7 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // The lean build is the crun-lite users run. It does one thing itself, run
@@ -89,15 +90,13 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
-// fullBinary finds crun-lite-full: $CRUNLITE_FULL, beside this binary (a
-// build tree), or in ../libexec/crun-lite (an installation).
+// fullBinary finds crun-lite-full beside this binary (a build tree) or in
+// ../libexec/crun-lite (an installation): where the binary is, never where
+// the environment says, so nobody but the installer chooses what runs.
 func fullBinary() (string, error) {
-	if p := os.Getenv("CRUNLITE_FULL"); p != "" {
-		return p, nil
-	}
-	self, err := os.Executable()
+	self, err := userns.Executable()
 	if err != nil {
-		self = "/proc/self/exe"
+		return "", fmt.Errorf("find crun-lite-full: %w", err)
 	}
 	dir := filepath.Dir(self)
 	for _, p := range []string{

@@ -36,6 +36,9 @@ type store struct {
 	Root, RunRoot string
 	// Extra global options for every invocation, e.g. a storage driver.
 	Extra []string
+	// Bin, when set, is the crun-lite binary to run instead of the one
+	// under test (a copy of it somewhere else).
+	Bin string
 }
 
 // globalFlags place crun-lite in the store; a store without a Root is the
@@ -134,7 +137,11 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	defer cancel()
 
 	full := append(append(s.globalFlags(), s.Extra...), args...)
-	cmd := exec.CommandContext(ctx, Bin, full...)
+	bin := Bin
+	if s.Bin != "" {
+		bin = s.Bin
+	}
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = withEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -179,28 +179,37 @@ func randomLayer(t *testing.T, name string, n int) (testLayer, []byte) {
 // filesystem with a shell, for images that must run.
 func busyboxLayer(t *testing.T) testLayer {
 	t.Helper()
+	return testImageLayer(t, "busybox")
+}
+
+// testImageLayer returns the one layer of the test image name (busybox or
+// debian, both made by hack/test-setup.sh as a single layer).
+func testImageLayer(t *testing.T, name string) testLayer {
+	t.Helper()
+	blob := func(digest string) string {
+		return imagePath(name, "blobs", "sha256", digest[len("sha256:"):])
+	}
 	var index struct{ Manifests []descriptor }
-	readJSON(t, imagePath("busybox", "index.json"), &index)
+	readJSON(t, imagePath(name, "index.json"), &index)
 	var m struct {
 		Config descriptor
 		Layers []descriptor
 	}
-	readJSON(t, blobPath(index.Manifests[0].Digest), &m)
+	readJSON(t, blob(index.Manifests[0].Digest), &m)
+	if len(m.Layers) != 1 {
+		t.Fatalf("test image %s has %d layers, want 1", name, len(m.Layers))
+	}
 	var cfg struct {
 		RootFS struct {
 			DiffIDs []string `json:"diff_ids"`
 		} `json:"rootfs"`
 	}
-	readJSON(t, blobPath(m.Config.Digest), &cfg)
-	gz, err := os.ReadFile(blobPath(m.Layers[0].Digest))
+	readJSON(t, blob(m.Config.Digest), &cfg)
+	gz, err := os.ReadFile(blob(m.Layers[0].Digest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return testLayer{gz: gz, diffID: cfg.RootFS.DiffIDs[0]}
-}
-
-func blobPath(digest string) string {
-	return imagePath("busybox", "blobs", "sha256", digest[len("sha256:"):])
 }
 
 func readJSON(t *testing.T, path string, v any) {
