@@ -17,15 +17,15 @@
 // its exit code: pivot_root re-roots every process of a mount namespace, so
 // the process that waits and cleans up must not share the container's.
 //
-// The container's first process is cloned by crunlite_spawn (spawn.c) in
+// The container's first process is cloned by package spawn (spawn.c) in
 // new mount, pid, uts and ipc namespaces (and net with --network none), with
 // CLONE_VM: it shares the monitor's memory until it execs, like vfork, so no
 // page tables are copied (about a millisecond for a Go process). It never
-// runs Go code: it interprets lists of operations built in Go (ops.go),
+// runs Go code: it interprets lists of operations built in Go (spawn/ops.go),
 // then execs the command. Go cannot run code between fork and exec, and the
 // usual way out, re-executing the binary as an "init" (runc's nsexec),
 // costs a second Go start, about 5 ms. There is none here: one Go start
-// per run, the monitor's. The handshake of the two, drawn in ops.go, has
+// per run, the monitor's. The handshake of the two, drawn in spawn/ops.go, has
 // two batches because the user is resolved from the image's /etc/passwd,
 // readable only once the root filesystem is mounted; errors come back as
 // messages naming the op, and the monitor prints them once.

@@ -100,7 +100,7 @@ func undo(st *store.Store, path string, state runState) {
 
 // markKilled records a kept container whose monitor died as exited with
 // 128+SIGKILL: the kernel kills the container's first process when its
-// monitor dies (PR_SET_PDEATHSIG in spawn.c), so that is how it ended.
+// monitor dies (PR_SET_PDEATHSIG in run/spawn/spawn.c), so that is how it ended.
 func markKilled(st *store.Store, id string) {
 	ci, err := st.Container(id)
 	if err != nil || ci.Status != "running" {

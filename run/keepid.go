@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"bufio"
 	"fmt"
 	"os"
@@ -144,17 +146,17 @@ func prepareKeepID(k *keepID) (*keepIDState, error) {
 func newUserNamespace(uidMap, gidMap string) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var l opList
-	l.sync()
-	ch, err := spawn(&l, unix.CLONE_NEWUSER, false)
+	var l spawn.List
+	l.Sync()
+	ch, err := spawn.Start(&l, unix.CLONE_NEWUSER, false)
 	if err != nil {
 		return -1, err
 	}
-	defer ch.kill()
-	if err := ch.next(); err != nil {
+	defer ch.Kill()
+	if err := ch.Next(); err != nil {
 		return -1, err
 	}
-	proc := "/proc/" + strconv.Itoa(ch.pid)
+	proc := "/proc/" + strconv.Itoa(ch.Pid)
 	if err := os.WriteFile(proc+"/uid_map", []byte(uidMap), 0); err != nil {
 		return -1, err
 	}

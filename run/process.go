@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"fmt"
 	"os"
 	"strings"
@@ -16,7 +18,7 @@ import (
 // CAP_SYS_ADMIN (or no_new_privs is set), so it needs no_new_privs only when
 // asked; credentials change with PR_SET_KEEPCAPS so that the final
 // capability sets are set after, from what is left.
-func (c *container) execOps(pid int, argv []string) (*opList, error) {
+func (c *container) execOps(pid int, argv []string) (*spawn.List, error) {
 	u, err := resolveUser(procRoot(pid), c.userSpec(), c.opts.GroupAdd)
 	if err != nil {
 		return nil, err
@@ -31,42 +33,42 @@ func (c *container) execOps(pid int, argv []string) (*opList, error) {
 	if wd == "" {
 		wd = "/"
 	}
-	var l opList
-	l.chdir(wd, fMkdir) // created as root, like Podman, before dropping privileges
+	var l spawn.List
+	l.Chdir(wd, spawn.FlagMkdir) // created as root, like Podman, before dropping privileges
 	// The terminal is given away before the switch into keep-id's user
 	// namespace, so its owner is written in the holder's terms.
 	ttyUID, ttyGID := c.hostIDs(int(u.UID), int(u.GID))
 	c.stdio.execOps(&l, uint32(ttyUID), uint32(ttyGID))
 	if c.keep != nil {
-		l.setnsUser(c.keep.nsFD)
+		l.SetnsUser(c.keep.nsFD)
 	}
 	set := capMask(c.cfg.caps)
-	l.bounding(set)
+	l.Bounding(set)
 	if c.cfg.sec.noNewPrivs {
-		l.noNewPrivs()
+		l.NoNewPrivs()
 	}
 	if c.cfg.seccomp != nil {
-		l.seccomp(c.cfg.seccomp)
+		l.Seccomp(c.cfg.seccomp)
 	}
-	l.add(opKeepCaps, 0, 1, "keep capabilities across setuid")
+	l.KeepCaps()
 	c.setgroups(&l, u)
-	l.setgid(u.GID)
-	l.setuid(u.UID)
+	l.Setgid(u.GID)
+	l.Setuid(u.UID)
 	if u.UID == 0 {
 		// Inheritable stays empty, as in Podman and runc since
 		// CVE-2022-27649: it survives a switch to another user (su,
 		// setpriv), and exec of a program whose file carries inheritable
 		// capabilities then raises them into that user's permitted set.
-		l.caps(capSet{Effective: set, Permitted: set})
+		l.Caps(spawn.CapSet{Effective: set, Permitted: set})
 	} else {
 		// A user other than root keeps no capability (the bounding set
 		// still limits what setuid programs can gain).
-		l.caps(capSet{})
+		l.Caps(spawn.CapSet{})
 	}
 	if c.opts.Init {
-		l.init()
+		l.Init()
 	}
-	l.exec(argv, c.env(u))
+	l.Exec(argv, c.env(u))
 	return &l, nil
 }
 

@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"bufio"
 	"errors"
 	"fmt"
@@ -13,9 +15,9 @@ import (
 
 // Slots for mount trees carried across pivot_root (see openTree).
 const (
-	slotEtc    = 0  // hostname, hosts, resolv.conf, passwd, group
-	slotMounts = 8  // bind mounts and volumes
-	maxSlots   = 64 // MAX_SLOTS in spawn.c
+	slotEtc    = 0 // hostname, hosts, resolv.conf, passwd, group
+	slotMounts = 8 // bind mounts and volumes
+	maxSlots   = spawn.MaxSlots
 )
 
 // etcFiles are generated in the run dir and bind-mounted over the image's.
@@ -27,22 +29,22 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf", "passwd", "group"}
 // either before pivot_root at paths one level below our own mount point
 // (checked not to be symlinks by the child), or after it, where the image's
 // symlinks resolve inside the container and cannot lead out of it.
-func (c *container) rootfsOps(l *opList) error {
+func (c *container) rootfsOps(l *spawn.List) error {
 	m := c.rd.join("merged")
 	// Nothing we mount may propagate back to the namespace we came from.
-	l.mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
+	l.Mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
 	if err := c.rootMount(l, m); err != nil {
 		return err
 	}
-	l.phaseEnd("layer mount")
+	l.PhaseEnd("layer mount")
 	c.systemMounts(l, m)
-	l.phaseEnd("proc, dev, sys")
+	l.PhaseEnd("proc, dev, sys")
 	etc, err := c.etcMounts()
 	if err != nil {
 		return err
 	}
 	for i, name := range etc {
-		l.openTree(c.rd.join("etc/"+name), slotEtc+i, false)
+		l.OpenTree(c.rd.join("etc/"+name), slotEtc+i, false)
 	}
 	binds, err := c.bindSources(l)
 	if err != nil {
@@ -54,41 +56,41 @@ func (c *container) rootfsOps(l *opList) error {
 			return err
 		}
 	}
-	l.pivot(m)
-	l.phaseEnd("pivot_root")
+	l.Pivot(m)
+	l.PhaseEnd("pivot_root")
 	for i, name := range etc {
-		l.moveMount(slotEtc+i, "/etc/"+name, fMkfile)
+		l.MoveMount(slotEtc+i, "/etc/"+name, spawn.FlagMkfile)
 	}
 	c.userMounts(l, binds)
 	for _, p := range c.cfg.masked {
-		l.mask(p)
+		l.Mask(p)
 	}
 	for _, p := range c.cfg.readonly {
-		l.mount(p, p, "", "", unix.MS_BIND|unix.MS_REC, fMissingOK)
-		l.add(opReadonly, fMissingOK, 0, "make "+p+" read-only", p)
+		l.Mount(p, p, "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMissingOK)
+		l.Readonly(p, spawn.FlagMissingOK)
 	}
-	l.hostname(c.hostname)
+	l.Hostname(c.hostname)
 	if c.opts.Network == "none" {
-		l.loopback()
+		l.Loopback()
 	}
 	if c.opts.TTY {
-		l.openPty()
+		l.OpenPty()
 	}
 	if c.opts.ReadOnly {
-		l.remountReadonly("/") // last: the mounts above need their mount points made
+		l.RemountReadonly("/") // last: the mounts above need their mount points made
 	}
-	l.sync()
+	l.Sync()
 	return nil
 }
 
 // rootMount puts the container's root filesystem on m.
-func (c *container) rootMount(l *opList, m string) error {
+func (c *container) rootMount(l *spawn.List, m string) error {
 	rf := c.rootfs
 	if rf.Dir != "" { // vfs: storage made a full copy for the container
 		if c.keep != nil {
 			return badOption("--userns=keep-id needs a store on overlay, this one uses %s", rf.Driver)
 		}
-		l.mount(rf.Dir, m, "", "", unix.MS_BIND|unix.MS_REC, 0)
+		l.Mount(rf.Dir, m, "", "", unix.MS_BIND|unix.MS_REC, 0)
 		return nil
 	}
 	upper, work := rf.Upper, rf.Work
@@ -122,9 +124,9 @@ func (c *container) rootMount(l *opList, m string) error {
 		return c.mountFuse(rf.MountProgram, data, dir)
 	}
 	if dir != "" {
-		l.chdir(dir, 0) // the lowers in data are relative to the overlay home
+		l.Chdir(dir, 0) // the lowers in data are relative to the overlay home
 	}
-	l.mount("overlay", m, "overlay", data, 0, 0)
+	l.Mount("overlay", m, "overlay", data, 0, 0)
 	return nil
 }
 
@@ -165,7 +167,7 @@ func mkdirOwned(path string, mode os.FileMode, uid, gid int) error {
 }
 
 // systemMounts adds /proc, a minimal /dev and a read-only /sys under m.
-func (c *container) systemMounts(l *opList, m string) {
+func (c *container) systemMounts(l *spawn.List, m string) {
 	const nosuid, nodev, noexec = unix.MS_NOSUID, unix.MS_NODEV, unix.MS_NOEXEC
 	rootUID, rootGID := c.hostIDs(0, 0)
 	owner := ""
@@ -176,31 +178,31 @@ func (c *container) systemMounts(l *opList, m string) {
 	// proc must be mounted before pivot_root: the kernel allows a new proc
 	// in a user namespace only while a full one is visible in the mount
 	// namespace (mount_too_revealing), and pivot_root detaches the host's.
-	l.mount("proc", m+"/proc", "proc", "", nosuid|nodev|noexec, fMkdir)
-	l.mount("tmpfs", m+"/dev", "tmpfs", "mode=755,size=65536k"+owner, nosuid|unix.MS_STRICTATIME, fMkdir)
+	l.Mount("proc", m+"/proc", "proc", "", nosuid|nodev|noexec, spawn.FlagMkdir)
+	l.Mount("tmpfs", m+"/dev", "tmpfs", "mode=755,size=65536k"+owner, nosuid|unix.MS_STRICTATIME, spawn.FlagMkdir)
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		// Device nodes cannot be made in a user namespace: bind the host's.
-		l.mount("/dev/"+d, m+"/dev/"+d, "", "", unix.MS_BIND, fMkfile)
+		l.Mount("/dev/"+d, m+"/dev/"+d, "", "", unix.MS_BIND, spawn.FlagMkfile)
 	}
 	pts := "newinstance,ptmxmode=0666,mode=0620"
 	if _, ttyGID := c.hostIDs(0, 5); idMapped("/proc/self/gid_map", uint64(ttyGID)) {
 		pts += ",gid=" + strconv.Itoa(ttyGID) // the tty group, as on a host
 	}
-	l.mount("devpts", m+"/dev/pts", "devpts", pts, nosuid|noexec, fMkdir)
-	l.symlink("pts/ptmx", m+"/dev/ptmx")
-	l.mount("shm", m+"/dev/shm", "tmpfs", "mode=1777,size=65536k"+owner, nosuid|nodev|noexec, fMkdir)
-	l.mount("mqueue", m+"/dev/mqueue", "mqueue", "", nosuid|nodev|noexec, fMkdir|fOptional)
+	l.Mount("devpts", m+"/dev/pts", "devpts", pts, nosuid|noexec, spawn.FlagMkdir)
+	l.Symlink("pts/ptmx", m+"/dev/ptmx")
+	l.Mount("shm", m+"/dev/shm", "tmpfs", "mode=1777,size=65536k"+owner, nosuid|nodev|noexec, spawn.FlagMkdir)
+	l.Mount("mqueue", m+"/dev/mqueue", "mqueue", "", nosuid|nodev|noexec, spawn.FlagMkdir|spawn.FlagOptional)
 	for _, s := range [][2]string{
 		{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
 		{"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"},
 	} {
-		l.symlink(s[1], m+"/dev/"+s[0])
+		l.Symlink(s[1], m+"/dev/"+s[0])
 	}
 	// sysfs can only be mounted by the owner of the network namespace:
 	// bind the host's, read-only all the way down.
-	l.mount("/sys", m+"/sys", "", "", unix.MS_BIND|unix.MS_REC, fMkdir)
+	l.Mount("/sys", m+"/sys", "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMkdir)
 	if !c.opts.Privileged {
-		l.readonly(m + "/sys")
+		l.Readonly(m+"/sys", 0)
 	}
 }
 
@@ -238,7 +240,7 @@ func (c *container) etcMounts() ([]string, error) {
 // bindSources opens the source of every bind mount and volume before
 // pivot_root hides the host, creating a missing -v directory (Podman does)
 // and volumes on first use. It returns, per mount, the slot it is in.
-func (c *container) bindSources(l *opList) (map[int]int, error) {
+func (c *container) bindSources(l *spawn.List) (map[int]int, error) {
 	slots := map[int]int{}
 	next := slotMounts
 	for i := range c.cfg.mounts {
@@ -267,7 +269,7 @@ func (c *container) bindSources(l *opList) (map[int]int, error) {
 			return nil, badOption("too many bind mounts (at most %d)", maxSlots-slotMounts)
 		}
 		m.sourceIsDir = fi.IsDir()
-		l.openTree(m.source, next, true)
+		l.OpenTree(m.source, next, true)
 		slots[i] = next
 		next++
 	}
@@ -275,7 +277,7 @@ func (c *container) bindSources(l *opList) (map[int]int, error) {
 }
 
 // userMounts attaches the binds, volumes and tmpfs after pivot_root.
-func (c *container) userMounts(l *opList, slots map[int]int) {
+func (c *container) userMounts(l *spawn.List, slots map[int]int) {
 	for i, m := range c.cfg.mounts {
 		if m.kind == "tmpfs" {
 			data := m.data
@@ -283,16 +285,16 @@ func (c *container) userMounts(l *opList, slots map[int]int) {
 				uid, gid := c.hostIDs(0, 0)
 				data = joinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
 			}
-			l.mount("tmpfs", m.target, "tmpfs", data, m.flags, fMkdir)
+			l.Mount("tmpfs", m.target, "tmpfs", data, m.flags, spawn.FlagMkdir)
 			continue
 		}
-		create := fMkfile
+		create := spawn.FlagMkfile
 		if m.sourceIsDir {
-			create = fMkdir
+			create = spawn.FlagMkdir
 		}
-		l.moveMount(slots[i], m.target, uint32(create))
+		l.MoveMount(slots[i], m.target, uint32(create))
 		if m.readOnly {
-			l.readonly(m.target)
+			l.Readonly(m.target, 0)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/resident"
 	"github.com/crun-lite/crun-lite/internal/timing"
+	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -73,6 +74,9 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// ExitCode is what crun-lite exits with for this failure.
+func (e *ExitError) ExitCode() int { return e.Code }
+
 // container is one run in progress.
 type container struct {
 	id       string
@@ -121,7 +125,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 		if userns.Rootless() && refusedInNamespace(err) {
 			err = userns.DiagnoseRefused(err)
 		}
-		var se *StartError
+		var se *spawn.StartError
 		if errors.As(err, &se) {
 			return se.Code, err
 		}
@@ -130,7 +134,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	return code, nil
 }
 
-// mountOps are how ops.go describes the steps that mount: what a kernel
+// mountOps are how run/spawn/ops.go describes the steps that mount: what a kernel
 // restricting user namespaces refuses first.
 var mountOps = []string{"mount ", "bind mount ", "open mount tree ", "pivot_root "}
 
@@ -138,10 +142,10 @@ var mountOps = []string{"mount ", "bind mount ", "open mount tree ", "pivot_root
 // with the user namespace's capabilities: cloning the container's
 // namespaces, or a mount while setting up its root.
 func refusedInNamespace(err error) bool {
-	if errors.Is(err, errClone) {
+	if errors.Is(err, spawn.ErrClone) {
 		return true
 	}
-	var se *StartError
+	var se *spawn.StartError
 	if !errors.As(err, &se) {
 		return false
 	}
@@ -283,7 +287,7 @@ func (c *container) run(argv []string) (int, error) {
 		}
 		c.keep = k
 	}
-	first := opList{timing: t != nil}
+	first := spawn.List{Timing: t != nil}
 	if err := c.stdio.prepare(&first); err != nil {
 		return 125, err
 	}
@@ -299,35 +303,35 @@ func (c *container) run(argv []string) (int, error) {
 	defer fwd.stop()
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
 	defer runtime.UnlockOSThread()
-	ch, err := spawn(&first, c.cloneFlags(), !c.opts.Init)
+	ch, err := spawn.Start(&first, c.cloneFlags(), !c.opts.Init)
 	if err != nil {
 		return 125, err
 	}
-	fwd.forwardTo(ch.pid, c.opts.StopTimeout)
+	fwd.forwardTo(ch.Pid, c.opts.StopTimeout)
 	c.stdio.hangup = fwd.hangup
-	if err := ch.next(); err != nil {
-		ch.kill()
+	if err := ch.Next(); err != nil {
+		ch.Kill()
 		return 125, err
 	}
-	for _, pt := range ch.times {
-		t.MarkMono(pt.phase, pt.ns)
+	for _, pt := range ch.Times {
+		t.MarkMono(pt.Phase, pt.NS)
 	}
-	c.stdio.started(ch.master)
+	c.stdio.started(ch.Master)
 	c.releaseLocks()
 	t.Mark("rootfs setup")
 
-	last, err := c.execOps(ch.pid, argv)
+	last, err := c.execOps(ch.Pid, argv)
 	if err != nil {
-		ch.kill()
+		ch.Kill()
 		return 125, err
 	}
 	t.Mark("user and process setup")
-	if err := ch.send(last); err != nil {
-		ch.kill()
+	if err := ch.Send(last); err != nil {
+		ch.Kill()
 		return 125, err
 	}
-	if err := ch.finish(); err != nil {
-		ch.wait()
+	if err := ch.Finish(); err != nil {
+		ch.Wait()
 		return 125, err
 	}
 	t.Mark("exec")
@@ -337,7 +341,7 @@ func (c *container) run(argv []string) (int, error) {
 		CollectGarbage(c.st)
 		shrinkWhileWaiting(running)
 	}()
-	code, err := ch.wait()
+	code, err := ch.Wait()
 	close(running)
 	c.stdio.finish()
 	t.Mark("container run")

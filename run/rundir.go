@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -140,7 +142,7 @@ func (rd *runDir) remove() error {
 	dst := filepath.Join(trash, filepath.Base(rd.path))
 	if err := os.MkdirAll(trash, 0o700); err == nil {
 		if err := os.Rename(rd.path, dst); err == nil {
-			if startDetached([]string{"rm", "-rf", "--one-file-system", dst}) == nil {
+			if spawn.StartDetached([]string{"rm", "-rf", "--one-file-system", dst}) == nil {
 				return nil
 			}
 			rd.path = dst

@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +16,7 @@ import (
 
 // stdio connects the command's fds 0-2 to crun-lite's.
 //
-// With -t the container gets a pty of its own (open_pty in spawn.c) and we
+// With -t the container gets a pty of its own (open_pty in run/spawn/spawn.c) and we
 // copy between it and our terminal. Without -t, files and pipes are handed
 // over as they are (no copying, EOF and separate stdout/stderr come for
 // free), but a terminal never is: a process holding the host's terminal could
@@ -39,7 +41,7 @@ func newStdio(tty, interactive bool) *stdio {
 
 // prepare adds the fd moves that must happen before the child's first
 // batch runs, and opens the pipes they need.
-func (s *stdio) prepare(l *opList) error {
+func (s *stdio) prepare(l *spawn.List) error {
 	if s.tty {
 		return nil
 	}
@@ -49,7 +51,7 @@ func (s *stdio) prepare(l *opList) error {
 			return err
 		}
 		s.childEnds = append(s.childEnds, r)
-		l.dup2(int(r.Fd()), 0)
+		l.Dup2(int(r.Fd()), 0)
 		s.inputs = append(s.inputs, func() { _, _ = io.Copy(w, os.Stdin); w.Close() })
 	}
 	for fd, out := range []*os.File{1: os.Stdout, 2: os.Stderr} {
@@ -61,7 +63,7 @@ func (s *stdio) prepare(l *opList) error {
 			return err
 		}
 		s.childEnds = append(s.childEnds, w)
-		l.dup2(int(w.Fd()), fd)
+		l.Dup2(int(w.Fd()), fd)
 		s.copyOut(out, r)
 	}
 	return nil
@@ -71,14 +73,14 @@ func (s *stdio) prepare(l *opList) error {
 // Every container gets a session of its own: no terminal of ours can be its
 // controlling terminal. With -t the terminal goes to uid:gid, the command's
 // user in the user namespace these ops run in.
-func (s *stdio) execOps(l *opList, uid, gid uint32) {
+func (s *stdio) execOps(l *spawn.List, uid, gid uint32) {
 	if !s.tty && !s.interactive {
-		l.open("/dev/null", 0)
+		l.Open("/dev/null", 0)
 	}
-	l.setsid()
+	l.Setsid()
 	if s.tty {
-		l.setctty(0)
-		l.chownStdin(uid, gid)
+		l.Setctty(0)
+		l.ChownStdin(uid, gid)
 	}
 }
 

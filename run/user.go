@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/crun-lite/crun-lite/run/spawn"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -113,9 +115,9 @@ func procRoot(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/root" }
 // keep-id one), but crun-lite itself may run as root of one, say under
 // `unshare -r`. The command then keeps our own groups, and a warning names
 // those of u it lacks rather than dropping them in silence.
-func (c *container) setgroups(l *opList, u *execUser) {
+func (c *container) setgroups(l *spawn.List, u *execUser) {
 	if setgroupsAllowed() {
-		l.setgroups(u.Groups)
+		l.Setgroups(u.Groups)
 		return
 	}
 	have, _ := unix.Getgroups()

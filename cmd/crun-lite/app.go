@@ -99,13 +99,9 @@ func Main(args []string) int {
 		return int(st)
 	}
 	printError(os.Stderr, err)
-	var re *run.ExitError
-	var se *run.StartError
-	switch {
-	case errors.As(err, &se):
-		return se.Code
-	case errors.As(err, &re):
-		return re.Code
+	var ec interface{ ExitCode() int } // run.ExitError, spawn.StartError
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
 	}
 	return 125
 }

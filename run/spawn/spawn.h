@@ -7,7 +7,6 @@
 // Operation codes; ops.go builds them through cgo, so there is one list.
 enum {
 	CL_OP_MOUNT = 1,     // s: source, target, fstype, data; num: mount flags
-	CL_OP_MKDIR,         // s: path; num: mode
 	CL_OP_SYMLINK,       // s: target, linkpath
 	CL_OP_READONLY,      // s: path (the mount and all below it)
 	CL_OP_OPEN_TREE,     // s: path; num: slot
@@ -27,7 +26,6 @@ enum {
 	CL_OP_DUP2,          // num: old << 32 | new
 	CL_OP_SETSID,
 	CL_OP_SETCTTY,       // num: fd
-	CL_OP_WRITE,         // s: path, content
 	CL_OP_OPEN,          // s: path; num: the fd to open it as (O_RDWR)
 	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and /dev/console
 	CL_OP_CHOWN_STDIN,   // num: uid << 32 | gid, for the terminal on fd 0
@@ -38,6 +36,9 @@ enum {
 	CL_OP_SETNS_USER,    // num: fd of a user namespace to enter (--userns=keep-id)
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
 };
+
+// Mount trees an OPEN_TREE can hold at once, until MOVE_MOUNT uses them.
+#define CL_MAX_SLOTS 64
 
 // Op flags.
 enum {

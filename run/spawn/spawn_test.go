@@ -1,8 +1,7 @@
-package run
+package spawn
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,23 +15,23 @@ import (
 // These tests run the C child without new namespaces, so they need no
 // privileges: they check the op interpreter and the handshake themselves.
 
-func startPlain(t *testing.T, last *opList) (*child, error) {
+func startPlain(t *testing.T, last *List) (*Child, error) {
 	t.Helper()
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
-	var first opList
-	first.sync()
-	c, err := spawn(&first, 0, true)
+	var first List
+	first.Sync()
+	c, err := Start(&first, 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.next(); err != nil {
+	if err := c.Next(); err != nil {
 		t.Fatalf("first batch: %v", err)
 	}
-	if err := c.send(last); err != nil {
+	if err := c.Send(last); err != nil {
 		t.Fatal(err)
 	}
-	return c, c.finish()
+	return c, c.Finish()
 }
 
 func TestOpHeaderSize(t *testing.T) {
@@ -42,21 +41,21 @@ func TestOpHeaderSize(t *testing.T) {
 }
 
 func TestSpawnExitCode(t *testing.T) {
-	var l opList
-	l.exec([]string{"sh", "-c", "exit 7"}, []string{"PATH=/usr/bin:/bin"})
+	var l List
+	l.Exec([]string{"sh", "-c", "exit 7"}, []string{"PATH=/usr/bin:/bin"})
 	c, err := startPlain(t, &l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := c.wait()
+	code, err := c.Wait()
 	if err != nil || code != 7 {
 		t.Fatalf("got code %d, err %v; want 7", code, err)
 	}
 }
 
 func TestSpawnNotFound(t *testing.T) {
-	var l opList
-	l.exec([]string{"no-such-command-here"}, []string{"PATH=/usr/bin:/bin"})
+	var l List
+	l.Exec([]string{"no-such-command-here"}, []string{"PATH=/usr/bin:/bin"})
 	c, err := startPlain(t, &l)
 	var se *StartError
 	if !errors.As(err, &se) || se.Code != 127 || !errors.Is(err, syscall.ENOENT) {
@@ -65,7 +64,7 @@ func TestSpawnNotFound(t *testing.T) {
 	if !strings.Contains(err.Error(), "exec no-such-command-here") {
 		t.Fatalf("error does not name the command: %v", err)
 	}
-	if code, _ := c.wait(); code != 127 {
+	if code, _ := c.Wait(); code != 127 {
 		t.Fatalf("child exit %d, want 127", code)
 	}
 }
@@ -75,27 +74,27 @@ func TestSpawnNotExecutable(t *testing.T) {
 	if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var l opList
-	l.exec([]string{f}, nil)
+	var l List
+	l.Exec([]string{f}, nil)
 	c, err := startPlain(t, &l)
 	var se *StartError
 	if !errors.As(err, &se) || se.Code != 126 {
 		t.Fatalf("want StartError 126, got %v", err)
 	}
-	c.wait()
+	c.Wait()
 }
 
 func TestSpawnOpsAndEnv(t *testing.T) {
 	dir := t.TempDir()
-	var l opList
-	l.chdir(filepath.Join(dir, "a", "b"), fMkdir)
-	l.symlink("target", filepath.Join(dir, "link"))
-	l.exec([]string{"sh", "-c", `pwd > out; echo "$FOO" >> out`}, []string{"PATH=/usr/bin:/bin", "FOO=bar baz"})
+	var l List
+	l.Chdir(filepath.Join(dir, "a", "b"), FlagMkdir)
+	l.Symlink("target", filepath.Join(dir, "link"))
+	l.Exec([]string{"sh", "-c", `pwd > out; echo "$FOO" >> out`}, []string{"PATH=/usr/bin:/bin", "FOO=bar baz"})
 	c, err := startPlain(t, &l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := c.wait(); code != 0 {
+	if code, _ := c.Wait(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	out, _ := os.ReadFile(filepath.Join(dir, "a", "b", "out"))
@@ -109,27 +108,27 @@ func TestSpawnOpsAndEnv(t *testing.T) {
 }
 
 func TestSpawnFailingOpNamed(t *testing.T) {
-	var l opList
-	l.chdir("/nonexistent/dir", 0)
-	l.exec([]string{"true"}, nil)
+	var l List
+	l.Chdir("/nonexistent/dir", 0)
+	l.Exec([]string{"true"}, nil)
 	c, err := startPlain(t, &l)
 	if err == nil || !strings.Contains(err.Error(), "change directory to /nonexistent/dir") || !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("got %v", err)
 	}
-	if code, _ := c.wait(); code != 125 {
+	if code, _ := c.Wait(); code != 125 {
 		t.Fatalf("exit %d, want 125", code)
 	}
 }
 
 func TestSpawnOptionalOp(t *testing.T) {
-	var l opList
-	l.add(opChdir, fOptional, 0, "optional chdir", "/nonexistent/dir")
-	l.exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+	var l List
+	l.add(opChdir, FlagOptional, 0, "optional chdir", "/nonexistent/dir")
+	l.Exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
 	c, err := startPlain(t, &l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := c.wait(); code != 0 {
+	if code, _ := c.Wait(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 }
@@ -164,15 +163,15 @@ func TestSpawnWhileThreadsAreBorn(t *testing.T) {
 	}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	for i := 0; i < 100; i++ {
-		var l opList
-		l.setgid(gid)
-		l.setuid(uid)
-		l.exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+		var l List
+		l.Setgid(gid)
+		l.Setuid(uid)
+		l.Exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
 		done := make(chan error, 1)
 		go func() {
 			c, err := startPlain(t, &l)
 			if err == nil {
-				_, err = c.wait()
+				_, err = c.Wait()
 			}
 			done <- err
 		}()
@@ -183,28 +182,6 @@ func TestSpawnWhileThreadsAreBorn(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("spawn %d hung", i)
-		}
-	}
-}
-
-// What the user-namespace diagnosis is added to: cloning the container and
-// its mounts, not every step that may fail with EPERM.
-func TestRefusedInNamespace(t *testing.T) {
-	cases := []struct {
-		err  error
-		want bool
-	}{
-		{fmt.Errorf("%w: %w", errClone, syscall.EPERM), true},
-		{&StartError{Op: "mount proc on /r/merged/proc", Err: syscall.EPERM}, true},
-		{fmt.Errorf("start: %w", &StartError{Op: "bind mount on /data", Err: syscall.EACCES}), true},
-		{&StartError{Op: "pivot_root to /r/merged", Err: syscall.EPERM}, true},
-		{&StartError{Op: "exec /bin/sh", Err: syscall.EACCES}, false},
-		{&StartError{Op: "create directory /data", Err: syscall.EPERM}, false},
-		{errors.New("mount: not a StartError"), false},
-	}
-	for _, c := range cases {
-		if got := refusedInNamespace(c.err); got != c.want {
-			t.Errorf("%v: got %v, want %v", c.err, got, c.want)
 		}
 	}
 }
@@ -243,5 +220,60 @@ func TestHandshakeDiagramCoversMessages(t *testing.T) {
 		if !strings.Contains(consts, "C.CL_MSG_"+name) {
 			t.Errorf("CL_MSG_%s has no Go constant beside the diagram", name)
 		}
+	}
+}
+
+// A second child that would share our memory waits until the first has
+// exec'd: spawn.c's static state is written by each in our memory.
+func TestSpawnOneSharedChildInFlight(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var first List
+	first.Sync()
+	c, err := Start(&first, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan *Child, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var l List
+		l.Exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+		c2, err := Start(&l, 0, true)
+		if err != nil {
+			t.Error(err)
+			started <- nil
+			return
+		}
+		started <- c2
+		if err := c2.Finish(); err != nil {
+			t.Error(err)
+		}
+		c2.Wait()
+	}()
+	select {
+	case <-started:
+		t.Fatal("a second sharing child started while the first had not exec'd")
+	case <-time.After(200 * time.Millisecond):
+	}
+	var last List
+	last.Exec([]string{"true"}, []string{"PATH=/usr/bin:/bin"})
+	if err := c.Send(&last); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second child did not start after the first exec'd")
+	}
+	if code, err := c.Wait(); err != nil || code != 0 {
+		t.Fatalf("first child: %d %v", code, err)
 	}
 }

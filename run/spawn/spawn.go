@@ -1,4 +1,11 @@
-package run
+// Package spawn owns the container's first process from clone to execve:
+// the batches of operations Go prepares (ops.go, which draws the
+// handshake), the C interpreter that runs them in the child without the Go
+// runtime (spawn.c), and the container's tiny init (init.c). Start is the
+// one way in; a mutex makes two children that share our memory in flight
+// at once impossible. What the operations are for (which mounts, which
+// user) is decided by package run, never here.
+package spawn
 
 /*
 #cgo LDFLAGS: -Wl,-z,now
@@ -13,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -21,27 +29,43 @@ import (
 	"github.com/crun-lite/crun-lite/userns"
 )
 
-// child is the container's first process as the monitor sees it.
-type child struct {
-	pid    int
-	sock   *os.File
-	desc   []string // descriptions of every op sent so far, by index
-	master *os.File // the pty master the child sent, with -t
+// Child is the container's first process as the monitor sees it.
+type Child struct {
+	Pid    int
+	Master *os.File    // the pty master the child sent (OpenPty)
+	Times  []PhaseTime // --timing: the phase ends reported so far
 
+	sock   *os.File
+	desc   []string       // descriptions of every op sent so far, by index
 	phases map[int]string // --timing: op index -> phase it ends
-	times  []phaseTime    // reported so far
 
 	region    unsafe.Pointer // the memory a child sharing ours runs on
 	regionLen C.size_t
+	inFlight  bool // holds spawning until it has exec'd or is gone
+}
+
+// spawning is held from the clone of a child that shares our memory until
+// that child has exec'd or is gone: spawn.c keeps the child's state (its
+// socket, op index and mount-tree slots) in static variables, which a
+// sharing child writes in our memory, so two such children in flight would
+// overwrite each other's. Start takes it; Finish, Kill and Wait give it
+// back.
+var spawning sync.Mutex
+
+func (c *Child) done() {
+	if c.inFlight {
+		c.inFlight = false
+		spawning.Unlock()
+	}
 }
 
 // opStart is the op index of the child's report that it started.
 const opStart = int(C.CL_OP_START)
 
-// phaseTime is when the child finished a --timing phase.
-type phaseTime struct {
-	phase string
-	ns    uint64 // CLOCK_MONOTONIC
+// PhaseTime is when the child finished a --timing phase.
+type PhaseTime struct {
+	Phase string
+	NS    uint64 // CLOCK_MONOTONIC
 }
 
 // StartError is a failure of the child before its command ran, with the exit
@@ -56,23 +80,26 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// spawn clones the container's first process and starts it on batch. The
+// ExitCode is what crun-lite exits with for this failure.
+func (e *StartError) ExitCode() int { return e.Code }
+
+// Start clones the container's first process and starts it on batch. The
 // calling goroutine must stay locked to its OS thread until the child is
 // reaped: the child's parent-death signal follows the thread, not the process.
 // With shared, the child runs in our memory until it execs (see
 // crunlite_spawn); a child that stays (the --init) must not share it.
-func spawn(batch *opList, cloneFlags uintptr, shared bool) (*child, error) {
+func Start(batch *List, cloneFlags uintptr, shared bool) (*Child, error) {
 	opts := 0
 	if shared {
 		opts = C.CL_SPAWN_SHARED
 	}
-	if batch.timing {
+	if batch.Timing {
 		opts |= C.CL_SPAWN_TIMED
 	}
 	return spawnWith(batch, cloneFlags, opts)
 }
 
-func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
+func spawnWith(batch *List, cloneFlags uintptr, opts int) (*Child, error) {
 	// Every process that enters a container starts here: none may reach a
 	// binary it could change (userns/exeseal.c).
 	if err := userns.ExeSafe(); err != nil {
@@ -82,24 +109,29 @@ func spawnWith(batch *opList, cloneFlags uintptr, opts int) (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
+	shared := opts&C.CL_SPAWN_SHARED != 0
+	spawning.Lock()
 	ops := C.CBytes(batch.buf)
 	defer C.free(ops)
 	var region unsafe.Pointer
 	var regionLen C.size_t
 	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags), C.int(opts), &region, &regionLen)
 	unix.Close(fds[1])
+	if pid < 0 || !shared {
+		spawning.Unlock() // a child of its own memory has its own copy
+	}
 	if pid < 0 {
 		unix.Close(fds[0])
-		return nil, fmt.Errorf("%w: %w", errClone, errno)
+		return nil, fmt.Errorf("%w: %w", ErrClone, errno)
 	}
-	c := &child{pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{opStart: "clone"},
-		region: region, regionLen: regionLen}
+	c := &Child{Pid: int(pid), sock: os.NewFile(uintptr(fds[0]), "spawn-sync"), phases: map[int]string{opStart: "clone"},
+		region: region, regionLen: regionLen, inFlight: shared}
 	c.addBatch(batch)
 	return c, nil
 }
 
-// errClone marks the failure to clone the container's first process.
-var errClone = errors.New("clone")
+// ErrClone marks the failure to clone the container's first process.
+var ErrClone = errors.New("clone")
 
 // errExecuted is returned by next when the child's command is running.
 var errExecuted = errors.New("executed")
@@ -113,10 +145,10 @@ type message struct {
 	fd      int
 }
 
-// next waits for the child's next message: nil for READY, errExecuted when
+// Next waits for the child's next message: nil for READY, errExecuted when
 // the socket closed on exec, or the child's failure as a *StartError. A pty
-// master passed on the way is kept in c.master.
-func (c *child) next() error {
+// master passed on the way is kept in c.Master.
+func (c *Child) Next() error {
 	for {
 		m, err := c.recv()
 		if err != nil {
@@ -128,13 +160,13 @@ func (c *child) next() error {
 		case msgTime:
 			if p, ok := c.phases[int(m.op)]; ok {
 				ns := uint64(uint32(m.errno)) | uint64(uint32(m.code))<<32
-				c.times = append(c.times, phaseTime{p, ns})
+				c.Times = append(c.Times, PhaseTime{p, ns})
 			}
 		case msgPty:
 			if m.fd < 0 {
 				return errors.New("the container's first process sent no terminal")
 			}
-			c.master = os.NewFile(uintptr(m.fd), "pty-master")
+			c.Master = os.NewFile(uintptr(m.fd), "pty-master")
 		case msgError:
 			desc := "setting up the container"
 			if int(m.op) < len(c.desc) {
@@ -149,7 +181,7 @@ func (c *child) next() error {
 
 // recv reads one message with recvmsg, to receive the fd a PTY message
 // carries (SCM_RIGHTS).
-func (c *child) recv() (message, error) {
+func (c *Child) recv() (message, error) {
 	var b [msgSize]byte
 	oob := make([]byte, unix.CmsgSpace(4))
 	raw, err := c.sock.SyscallConn()
@@ -189,15 +221,15 @@ func (c *child) recv() (message, error) {
 }
 
 // addBatch records the descriptions and phases of a batch sent.
-func (c *child) addBatch(batch *opList) {
+func (c *Child) addBatch(batch *List) {
 	for i, p := range batch.phases {
 		c.phases[len(c.desc)+i] = p
 	}
 	c.desc = append(c.desc, batch.desc...)
 }
 
-// send hands the child its next batch.
-func (c *child) send(batch *opList) error {
+// Send hands the child its next batch.
+func (c *Child) Send(batch *List) error {
 	c.addBatch(batch)
 	msg := binary.NativeEndian.AppendUint32(nil, uint32(len(batch.buf)))
 	if _, err := c.sock.Write(append(msg, batch.buf...)); err != nil {
@@ -206,10 +238,11 @@ func (c *child) send(batch *opList) error {
 	return nil
 }
 
-// finish waits until the command is executing or the child has failed.
-func (c *child) finish() error {
-	err := c.next()
+// Finish waits until the command is executing or the child has failed.
+func (c *Child) Finish() error {
+	err := c.Next()
 	c.sock.Close()
+	c.done()
 	if err == errExecuted {
 		return nil
 	}
@@ -219,18 +252,19 @@ func (c *child) finish() error {
 	return err
 }
 
-// kill stops a child that will not be started.
-func (c *child) kill() {
-	_ = unix.Kill(c.pid, unix.SIGKILL)
-	_, _ = c.wait()
+// Kill stops a child that will not be started.
+func (c *Child) Kill() {
+	_ = unix.Kill(c.Pid, unix.SIGKILL)
+	_, _ = c.Wait()
 	c.sock.Close()
 }
 
-// wait reaps the child and returns its exit code, 128+n for death by signal n.
-func (c *child) wait() (int, error) {
+// Wait reaps the child and returns its exit code, 128+n for death by signal n.
+func (c *Child) Wait() (int, error) {
+	defer c.done()
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(c.pid, &ws, 0, nil)
+		_, err := unix.Wait4(c.Pid, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
@@ -240,7 +274,7 @@ func (c *child) wait() (int, error) {
 		break
 	}
 	c.freeRegion()
-	return exitCode(ws), nil
+	return ExitCode(ws), nil
 }
 
 // execError words a failed exec as a shell would: a name without a slash
@@ -254,33 +288,35 @@ func execError(desc string, errno syscall.Errno) error {
 }
 
 // freeRegion releases the memory a sharing child ran on; the child is gone.
-func (c *child) freeRegion() {
+func (c *Child) freeRegion() {
 	C.crunlite_spawn_free(c.region, c.regionLen)
 	c.region = nil
 }
 
-func exitCode(ws unix.WaitStatus) int {
+// ExitCode is the exit code a shell reports for ws: 128+n for death by
+// signal n.
+func ExitCode(ws unix.WaitStatus) int {
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
 }
 
-// startDetached runs argv (a host program) in a new session as a process
+// StartDetached runs argv (a host program) in a new session as a process
 // that outlives us, and does not wait for it. It shares our memory until
 // its exec, so it costs no page-table copy on our way out.
-func startDetached(argv []string) error {
-	var l opList
-	l.setsid()
-	l.open("/dev/null", 0)
-	l.open("/dev/null", 1)
-	l.open("/dev/null", 2)
-	l.exec(argv, []string{"PATH=/usr/bin:/bin"})
+func StartDetached(argv []string) error {
+	var l List
+	l.Setsid()
+	l.Open("/dev/null", 0)
+	l.Open("/dev/null", 1)
+	l.Open("/dev/null", 2)
+	l.Exec(argv, []string{"PATH=/usr/bin:/bin"})
 	c, err := spawnWith(&l, 0, C.CL_SPAWN_SHARED|C.CL_SPAWN_DETACHED)
 	if err != nil {
 		return err
 	}
-	err = c.finish()
+	err = c.Finish()
 	if err == nil {
 		// It runs on in a memory of its own now; the region it started
 		// on is ours to free. It is reaped by init once we are gone.

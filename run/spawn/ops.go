@@ -1,4 +1,4 @@
-package run
+package spawn
 
 /*
 #include "spawn.h"
@@ -64,7 +64,6 @@ const (
 // op codes and flags, from spawn.h.
 const (
 	opMount      = C.CL_OP_MOUNT
-	opMkdir      = C.CL_OP_MKDIR
 	opSymlink    = C.CL_OP_SYMLINK
 	opReadonly   = C.CL_OP_READONLY
 	opOpenTree   = C.CL_OP_OPEN_TREE
@@ -84,7 +83,6 @@ const (
 	opDup2       = C.CL_OP_DUP2
 	opSetsid     = C.CL_OP_SETSID
 	opSetctty    = C.CL_OP_SETCTTY
-	opWrite      = C.CL_OP_WRITE
 	opOpen       = C.CL_OP_OPEN
 	opOpenPty    = C.CL_OP_OPENPTY
 	opChownStdin = C.CL_OP_CHOWN_STDIN
@@ -95,28 +93,35 @@ const (
 	opSetnsUser  = C.CL_OP_SETNS_USER
 	opExec       = C.CL_OP_EXEC
 
-	fOptional  = C.CL_F_OPTIONAL
-	fMkdir     = C.CL_F_MKDIR
-	fMkfile    = C.CL_F_MKFILE
 	fRecursive = C.CL_F_RECURSIVE
-	fMissingOK = C.CL_F_IGNORE_MISSING
 	fTimed     = C.CL_F_TIMED
 )
 
-// opList is one batch of operations and a description of each.
-type opList struct {
+// Flags of an op, for the builders that take them.
+const (
+	FlagOptional  = C.CL_F_OPTIONAL       // a failure is ignored
+	FlagMkdir     = C.CL_F_MKDIR          // create the target directory (and parents)
+	FlagMkfile    = C.CL_F_MKFILE         // create the target as an empty file
+	FlagMissingOK = C.CL_F_IGNORE_MISSING // ENOENT is not a failure
+)
+
+// MaxSlots is how many mount trees OpenTree can hold at once (spawn.h).
+const MaxSlots = int(C.CL_MAX_SLOTS)
+
+// List is one batch of operations and a description of each.
+type List struct {
 	buf  []byte
 	desc []string
 	last int // offset of the last op's header
 
-	timing bool           // --timing: mark phase ends
+	Timing bool           // --timing: mark phase ends
 	phases map[int]string // op index (in this batch) -> the phase it ends
 }
 
 // phaseEnd marks the last op as the end of a --timing phase: the child
 // reports when it is done.
-func (l *opList) phaseEnd(name string) {
-	if !l.timing || len(l.desc) == 0 {
+func (l *List) PhaseEnd(name string) {
+	if !l.Timing || len(l.desc) == 0 {
 		return
 	}
 	flags := binary.NativeEndian.Uint32(l.buf[l.last+4:])
@@ -127,7 +132,7 @@ func (l *opList) phaseEnd(name string) {
 	l.phases[len(l.desc)-1] = name
 }
 
-func (l *opList) raw(code, flags uint32, num uint64, desc string, strs ...[]byte) {
+func (l *List) raw(code, flags uint32, num uint64, desc string, strs ...[]byte) {
 	l.last = len(l.buf)
 	var h [opHeaderSize]byte
 	binary.NativeEndian.PutUint32(h[0:], code)
@@ -143,7 +148,7 @@ func (l *opList) raw(code, flags uint32, num uint64, desc string, strs ...[]byte
 	l.desc = append(l.desc, desc)
 }
 
-func (l *opList) add(code, flags uint32, num uint64, desc string, strs ...string) {
+func (l *List) add(code, flags uint32, num uint64, desc string, strs ...string) {
 	b := make([][]byte, len(strs))
 	for i, s := range strs {
 		b[i] = []byte(s)
@@ -151,7 +156,7 @@ func (l *opList) add(code, flags uint32, num uint64, desc string, strs ...string
 	l.raw(code, flags, num, desc, b...)
 }
 
-func (l *opList) mount(src, target, fstype, data string, mflags uintptr, flags uint32) {
+func (l *List) Mount(src, target, fstype, data string, mflags uintptr, flags uint32) {
 	name := fstype
 	if name == "" {
 		name = src
@@ -159,21 +164,21 @@ func (l *opList) mount(src, target, fstype, data string, mflags uintptr, flags u
 	l.add(opMount, flags, uint64(mflags), fmt.Sprintf("mount %s on %s", name, target), src, target, fstype, data)
 }
 
-func (l *opList) mkdir(path string, mode uint32) {
-	l.add(opMkdir, 0, uint64(mode), "create directory "+path, path)
-}
-
-func (l *opList) symlink(target, link string) {
+func (l *List) Symlink(target, link string) {
 	l.add(opSymlink, 0, 0, fmt.Sprintf("create symlink %s -> %s", link, target), target, link)
 }
 
-func (l *opList) readonly(path string) {
-	l.add(opReadonly, 0, 0, "make "+path+" read-only", path)
+// Readonly makes the mount at path and every mount below it read-only.
+func (l *List) Readonly(path string, flags uint32) {
+	l.add(opReadonly, flags, 0, "make "+path+" read-only", path)
 }
+
+// KeepCaps keeps the permitted capabilities across the setuid that follows.
+func (l *List) KeepCaps() { l.add(opKeepCaps, 0, 1, "keep capabilities across setuid") }
 
 // openTree clones the mount tree at path into slot before pivot_root hides
 // it; moveMount attaches it after, at a target resolved inside the new root.
-func (l *opList) openTree(path string, slot int, recursive bool) {
+func (l *List) OpenTree(path string, slot int, recursive bool) {
 	var f uint32
 	if recursive {
 		f = fRecursive
@@ -181,25 +186,25 @@ func (l *opList) openTree(path string, slot int, recursive bool) {
 	l.add(opOpenTree, f, uint64(slot), "open mount tree "+path, path)
 }
 
-func (l *opList) moveMount(slot int, target string, flags uint32) {
+func (l *List) MoveMount(slot int, target string, flags uint32) {
 	l.add(opMoveMount, flags, uint64(slot), "bind mount on "+target, target)
 }
 
-func (l *opList) pivot(root string) { l.add(opPivot, 0, 0, "pivot_root to "+root, root) }
+func (l *List) Pivot(root string) { l.add(opPivot, 0, 0, "pivot_root to "+root, root) }
 
-func (l *opList) chdir(dir string, flags uint32) {
+func (l *List) Chdir(dir string, flags uint32) {
 	l.add(opChdir, flags, 0, "change directory to "+dir, dir)
 }
 
-func (l *opList) hostname(name string) { l.add(opHostname, 0, 0, "set hostname "+name, name) }
-func (l *opList) loopback()            { l.add(opLoopback, 0, 0, "bring up the loopback interface") }
-func (l *opList) sync()                { l.add(opSync, 0, 0, "report the root filesystem ready") }
-func (l *opList) setgid(gid uint32)    { l.add(opSetgid, 0, uint64(gid), fmt.Sprintf("setgid %d", gid)) }
-func (l *opList) setuid(uid uint32)    { l.add(opSetuid, 0, uint64(uid), fmt.Sprintf("setuid %d", uid)) }
-func (l *opList) noNewPrivs()          { l.add(opNoNewPrivs, 0, 0, "set no_new_privs") }
-func (l *opList) setsid()              { l.add(opSetsid, 0, 0, "create a session") }
+func (l *List) Hostname(name string) { l.add(opHostname, 0, 0, "set hostname "+name, name) }
+func (l *List) Loopback()            { l.add(opLoopback, 0, 0, "bring up the loopback interface") }
+func (l *List) Sync()                { l.add(opSync, 0, 0, "report the root filesystem ready") }
+func (l *List) Setgid(gid uint32)    { l.add(opSetgid, 0, uint64(gid), fmt.Sprintf("setgid %d", gid)) }
+func (l *List) Setuid(uid uint32)    { l.add(opSetuid, 0, uint64(uid), fmt.Sprintf("setuid %d", uid)) }
+func (l *List) NoNewPrivs()          { l.add(opNoNewPrivs, 0, 0, "set no_new_privs") }
+func (l *List) Setsid()              { l.add(opSetsid, 0, 0, "create a session") }
 
-func (l *opList) setgroups(gids []uint32) {
+func (l *List) Setgroups(gids []uint32) {
 	b := make([]byte, 0, 4*len(gids))
 	for _, g := range gids {
 		b = binary.NativeEndian.AppendUint32(b, g)
@@ -207,12 +212,12 @@ func (l *opList) setgroups(gids []uint32) {
 	l.raw(opSetgroups, 0, 0, fmt.Sprintf("setgroups %v", gids), b)
 }
 
-// capSet is the capability sets of a process, bounding set aside.
-type capSet struct {
+// CapSet is the capability sets of a process, bounding set aside.
+type CapSet struct {
 	Effective, Permitted, Inheritable, Ambient uint64
 }
 
-func (l *opList) caps(c capSet) {
+func (l *List) Caps(c CapSet) {
 	var b [32]byte
 	for i, v := range []uint64{c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
 		binary.NativeEndian.PutUint64(b[8*i:], v)
@@ -222,57 +227,53 @@ func (l *opList) caps(c capSet) {
 
 // bounding limits the bounding set to keep (it needs CAP_SETPCAP, so it
 // comes before credentials change).
-func (l *opList) bounding(keep uint64) {
+func (l *List) Bounding(keep uint64) {
 	l.add(opBounding, 0, keep, "limit the bounding capability set")
 }
 
-func (l *opList) dup2(oldfd, newfd int) {
+func (l *List) Dup2(oldfd, newfd int) {
 	l.add(opDup2, 0, uint64(oldfd)<<32|uint64(newfd), fmt.Sprintf("dup2 %d to %d", oldfd, newfd))
 }
 
-func (l *opList) setctty(fd int) {
+func (l *List) Setctty(fd int) {
 	l.add(opSetctty, 0, uint64(fd), "set the controlling terminal")
 }
 
-func (l *opList) write(path, content string, flags uint32) {
-	l.add(opWrite, flags, 0, "write "+path, path, content)
-}
-
 // open opens path read-write as file descriptor fd (e.g. /dev/null as stdin).
-func (l *opList) open(path string, fd int) {
+func (l *List) Open(path string, fd int) {
 	l.add(opOpen, 0, uint64(fd), fmt.Sprintf("open %s as fd %d", path, fd), path)
 }
 
 // openPty makes the container's terminal; see open_pty in spawn.c.
-func (l *opList) openPty() { l.add(opOpenPty, 0, 0, "create the container's terminal") }
+func (l *List) OpenPty() { l.add(opOpenPty, 0, 0, "create the container's terminal") }
 
 // chownStdin gives the terminal on fd 0 to the command's user, as login does.
-func (l *opList) chownStdin(uid, gid uint32) {
+func (l *List) ChownStdin(uid, gid uint32) {
 	l.add(opChownStdin, 0, uint64(uid)<<32|uint64(gid), "give the terminal to the user")
 }
 
 // init forks the container's init (--init); the command runs in the child.
-func (l *opList) init() { l.add(opInit, 0, 0, "start the container's init") }
+func (l *List) Init() { l.add(opInit, 0, 0, "start the container's init") }
 
 // seccomp loads a filter (struct sock_filter array).
-func (l *opList) seccomp(filter []byte) {
+func (l *List) Seccomp(filter []byte) {
 	l.raw(opSeccomp, 0, 0, "load the seccomp filter", filter)
 }
 
 // mask hides path (a missing path is fine).
-func (l *opList) mask(path string) { l.add(opMask, fMissingOK, 0, "mask "+path, path) }
+func (l *List) Mask(path string) { l.add(opMask, FlagMissingOK, 0, "mask "+path, path) }
 
 // remountReadonly makes the one mount at path read-only.
-func (l *opList) remountReadonly(path string) {
+func (l *List) RemountReadonly(path string) {
 	l.add(opRemountRO, 0, 0, "remount "+path+" read-only", path)
 }
 
 // setnsUser enters the user namespace open as fd in the monitor.
-func (l *opList) setnsUser(fd int) {
+func (l *List) SetnsUser(fd int) {
 	l.add(opSetnsUser, 0, uint64(fd), "enter the container's user namespace")
 }
 
 // exec ends the last batch: argv[0] is looked up in env's PATH.
-func (l *opList) exec(argv, env []string) {
+func (l *List) Exec(argv, env []string) {
 	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
 }

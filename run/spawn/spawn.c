@@ -78,7 +78,6 @@ struct cl_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-#define MAX_SLOTS 64
 #define STACK_SIZE (256 * 1024)
 
 struct child_ctx {
@@ -92,7 +91,7 @@ struct child_ctx {
 // Per-child state; the child is single-threaded, so globals are safe. A
 // child that shares our memory (CLONE_VM) shares these too: child_main sets
 // them afresh, and only one such child runs at a time.
-static int slots[MAX_SLOTS];
+static int slots[CL_MAX_SLOTS];
 static uint32_t op_index;
 
 static void write_full(int fd, const void *buf, size_t len)
@@ -521,8 +520,6 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		const char *data = o->slen[3] ? o->s[3] : NULL;
 		return mount(src, o->s[1], fs, (unsigned long)o->num, data);
 	}
-	case CL_OP_MKDIR:
-		return mkdir_p(o->s[0], (mode_t)o->num);
 	case CL_OP_SYMLINK:
 		if (symlink(o->s[0], o->s[1]) < 0 && errno != EEXIST)
 			return -1;
@@ -530,7 +527,7 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 	case CL_OP_READONLY:
 		return set_readonly_recursive(o->s[0]);
 	case CL_OP_OPEN_TREE: {
-		if (o->num >= MAX_SLOTS) {
+		if (o->num >= CL_MAX_SLOTS) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -544,7 +541,7 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return 0;
 	}
 	case CL_OP_MOVE_MOUNT:
-		if (o->num >= MAX_SLOTS || slots[o->num] < 0) {
+		if (o->num >= CL_MAX_SLOTS || slots[o->num] < 0) {
 			errno = EBADF;
 			return -1;
 		}
@@ -607,16 +604,6 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return setsid() < 0 ? -1 : 0;
 	case CL_OP_SETCTTY:
 		return ioctl((int)o->num, TIOCSCTTY, 0);
-	case CL_OP_WRITE: {
-		int fd = open(o->s[0], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			return -1;
-		ssize_t n = write(fd, o->s[1], o->slen[1]);
-		int e = errno;
-		close(fd);
-		errno = e;
-		return n < 0 ? -1 : 0;
-	}
 	case CL_OP_OPEN: {
 		int fd = open(o->s[0], O_RDWR | O_CLOEXEC);
 		if (fd < 0)
@@ -700,7 +687,7 @@ static int child_main(void *arg)
 		report_time();
 	}
 	op_index = 0;
-	for (int i = 0; i < MAX_SLOTS; i++)
+	for (int i = 0; i < CL_MAX_SLOTS; i++)
 		slots[i] = -1;
 	// The Go runtime's handlers must never run here: reset every handler
 	// while signals are still blocked (the monitor blocked them for clone).
