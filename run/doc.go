@@ -49,10 +49,10 @@
 // a run of an unchanged store takes the read locks and never opens it.
 //
 // Run dirs and garbage collection. Each run has a dir in the store's
-// RunsDir (rundir.go): its lock file, flock'ed by the monitor for the whole
+// RunsDir (package state): its lock file, flock'ed by the monitor for the whole
 // run, holds what must be undone if the monitor dies. A mount made directly
 // leaves no record in containers/storage, so cleaning up after a crash is
-// ours: the next command that opens the store (gc.go) takes every unlocked
+// ours: the next command that opens the store (state/gc.go) takes every unlocked
 // run dir for a dead run's, unmounts what it recorded, marks its kept
 // container exited and removes it. A run dir therefore only appears under
 // its ID already locked. Removing even an empty run's dir costs about a

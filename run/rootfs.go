@@ -30,7 +30,7 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf", "passwd", "group"}
 // (checked not to be symlinks by the child), or after it, where the image's
 // symlinks resolve inside the container and cannot lead out of it.
 func (c *container) rootfsOps(l *spawn.List) error {
-	m := c.rd.join("merged")
+	m := c.rd.Join("merged")
 	// Nothing we mount may propagate back to the namespace we came from.
 	l.Mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
 	if err := c.rootMount(l, m); err != nil {
@@ -44,15 +44,15 @@ func (c *container) rootfsOps(l *spawn.List) error {
 		return err
 	}
 	for i, name := range etc {
-		l.OpenTree(c.rd.join("etc/"+name), slotEtc+i, false)
+		l.OpenTree(c.rd.Join("etc/"+name), slotEtc+i, false)
 	}
 	binds, err := c.bindSources(l)
 	if err != nil {
 		return err
 	}
 	if vols := c.volumeNames(); len(vols) > 0 {
-		c.rd.state.Volumes = vols // so that `volume rm` sees them in use
-		if err := c.rd.saveState(); err != nil {
+		c.rd.State.Volumes = vols // so that `volume rm` sees them in use
+		if err := c.rd.Save(); err != nil {
 			return err
 		}
 	}
@@ -100,7 +100,7 @@ func (c *container) rootMount(l *spawn.List, m string) error {
 	// too (it then skips fsync), as Podman passes it.
 	volatile := upper == "" && (rf.Volatile || rf.MountProgram != "")
 	if upper == "" { // --rm: a throwaway upper dir in the run dir
-		upper, work = c.rd.join("upper"), c.rd.join("work")
+		upper, work = c.rd.Join("upper"), c.rd.Join("work")
 		if err := mkdirOwned(upper, rf.RootMode, rf.RootUID, rf.RootGID); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (c *container) rootMount(l *spawn.List, m string) error {
 			return fmt.Errorf("create work dir: %w", err)
 		}
 	}
-	empty := c.rd.join("empty")
+	empty := c.rd.Join("empty")
 	if len(rf.Lowers) == 0 {
 		if err := os.Mkdir(empty, 0o755); err != nil {
 			return fmt.Errorf("create empty lower dir: %w", err)
@@ -212,25 +212,25 @@ func (c *container) systemMounts(l *spawn.List, m string) {
 func (c *container) etcMounts() ([]string, error) {
 	files := etcFiles[:3]
 	if c.keep != nil {
-		passwd, group := c.keep.passwdEntries(c.rd.join("merged"))
+		passwd, group := c.keep.passwdEntries(c.rd.Join("merged"))
 		for name, extra := range map[string]string{"passwd": passwd, "group": group} {
 			if extra == "" {
 				continue
 			}
-			if err := writeWithExtra(c.rd.join("merged"), "etc/"+name, extra, c.rd.join("etc/"+name)); err != nil {
+			if err := writeWithExtra(c.rd.Join("merged"), "etc/"+name, extra, c.rd.Join("etc/"+name)); err != nil {
 				return nil, fmt.Errorf("write %s: %w", name, err)
 			}
 		}
 		files = nil
 		for _, name := range etcFiles {
-			if _, err := os.Stat(c.rd.join("etc/" + name)); err == nil {
+			if _, err := os.Stat(c.rd.Join("etc/" + name)); err == nil {
 				files = append(files, name)
 			}
 		}
 	}
 	uid, gid := c.hostIDs(0, 0)
 	for _, name := range files {
-		if err := os.Lchown(c.rd.join("etc/"+name), uid, gid); err != nil {
+		if err := os.Lchown(c.rd.Join("etc/"+name), uid, gid); err != nil {
 			return nil, err
 		}
 	}

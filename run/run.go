@@ -18,6 +18,7 @@ import (
 	"github.com/crun-lite/crun-lite/internal/resident"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/run/spawn"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -84,7 +85,7 @@ type container struct {
 	st       *store.Store
 	release  func() // the store's read locks, held until the rootfs is mounted
 	config   imgspecv1.ImageConfig
-	rd       *runDir
+	rd       *state.Dir
 	kept     *store.ContainerInfo // the stored container, unless --rm
 	rootfs   *store.Rootfs
 	hostname string
@@ -101,7 +102,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (int, error) {
 	if o.Network != "host" && o.Network != "none" {
 		return 125, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
 	}
-	c := &container{id: newID(), opts: o, st: st, stdio: newStdio(o.TTY, o.Interactive)}
+	c := &container{id: state.NewID(), opts: o, st: st, stdio: newStdio(o.TTY, o.Interactive)}
 	c.hostname = c.id[:12]
 	if o.Hostname != "" {
 		c.hostname = o.Hostname
@@ -224,7 +225,7 @@ func (c *container) argv() []string {
 // prepareRunDir makes the run dir, where the image is recorded for
 // LiveImages (rmi must not take layers from under a running --rm container).
 func (c *container) prepareRunDir(imageID string) error {
-	rd, err := createRunDir(c.st.RunsDir(), c.id, runState{Image: imageID})
+	rd, err := state.Create(c.st.RunsDir(), c.id, state.Record{Image: imageID, MonitorPid: os.Getpid()})
 	if err != nil {
 		return err
 	}
@@ -245,11 +246,11 @@ func (c *container) createKept(img *store.Image) error {
 	// Recorded before the container can be running: if we die, GC must
 	// delete it (--rm) or mark it exited.
 	if c.opts.Remove {
-		c.rd.state.TempContainer = info.ID
+		c.rd.State.TempContainer = info.ID
 	} else {
-		c.rd.state.Container = info.ID
+		c.rd.State.Container = info.ID
 	}
-	if err := c.rd.saveState(); err != nil {
+	if err := c.rd.Save(); err != nil {
 		return err
 	}
 	c.rootfs, err = c.st.ContainerRootfs(info.ID)
@@ -268,7 +269,7 @@ func (c *container) writeEtc() error {
 		"resolv.conf": string(resolv),
 	}
 	for name, content := range files {
-		if err := os.WriteFile(c.rd.join("etc/"+name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(c.rd.Join("etc/"+name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
@@ -336,9 +337,14 @@ func (c *container) run(argv []string) (int, error) {
 	}
 	t.Mark("exec")
 	c.markRunning()
+	c.rd.State.Pid = ch.Pid
 	running := make(chan struct{})
 	go func() {
-		CollectGarbage(c.st)
+		// Off the start path: what a later command needs to find the
+		// container, then what earlier runs left behind.
+		c.rd.State.PidStart = userns.ProcStartTime(ch.Pid)
+		_ = c.rd.Save()
+		state.CollectGarbage(c.st)
 		shrinkWhileWaiting(running)
 	}()
 	code, err := ch.Wait()
@@ -383,8 +389,8 @@ func (c *container) teardown() {
 	if c.rd == nil {
 		return
 	}
-	if c.rd.state.FuseMounted {
-		_ = unix.Unmount(c.rd.join("merged"), unix.MNT_DETACH)
+	if c.rd.State.FuseMounted {
+		_ = unix.Unmount(c.rd.Join("merged"), unix.MNT_DETACH)
 	}
 	if c.kept != nil {
 		c.st.UnmountContainer(c.kept.ID)
@@ -392,7 +398,7 @@ func (c *container) teardown() {
 			_ = c.st.DeleteContainer(c.kept.ID)
 		}
 	}
-	_ = c.rd.remove()
+	_ = c.rd.Remove()
 	c.opts.Timing.Mark("teardown")
 }
 
@@ -484,11 +490,11 @@ func (f *forwarder) stop() {
 // namespace, where the container's mount namespace will find it; the
 // fuse-overlayfs daemon stays out of the container's pid namespace.
 func (c *container) mountFuse(prog, data, dir string) error {
-	c.rd.state.FuseMounted = true // recorded first: a crash mid-mount still gets cleaned
-	if err := c.rd.saveState(); err != nil {
+	c.rd.State.FuseMounted = true // recorded first: a crash mid-mount still gets cleaned
+	if err := c.rd.Save(); err != nil {
 		return err
 	}
-	cmd := exec.Command(prog, "-o", data, c.rd.join("merged"))
+	cmd := exec.Command(prog, "-o", data, c.rd.Join("merged"))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -87,7 +87,7 @@ func HolderPid() int {
 	if pid <= 0 {
 		return 0
 	}
-	if state, start := procStat(pid); start != f[1] || state == "Z" || state == "X" {
+	if state := procState(pid); strconv.FormatUint(ProcStartTime(pid), 10) != f[1] || state == "Z" || state == "X" {
 		return 0 // gone, replaced, or a zombie not reaped yet
 	}
 	return pid
@@ -123,8 +123,7 @@ func createHolder() error {
 		return err
 	}
 	pid := holder.Process.Pid
-	_, start := procStat(pid)
-	if err := writeFileAtomic(PidFile(), fmt.Sprintf("%d %s\n", pid, start)); err != nil {
+	if err := writeFileAtomic(PidFile(), fmt.Sprintf("%d %d\n", pid, ProcStartTime(pid))); err != nil {
 		_ = holder.Process.Kill()
 		_ = holder.Wait()
 		return err
@@ -258,22 +257,17 @@ func userName(uid int) (string, error) {
 	return "", fmt.Errorf("uid %d has no user name: subordinate ids are assigned by name", uid)
 }
 
-// procStat returns the state (field 3 of /proc/PID/stat) and the start time
-// in clock ticks since boot (field 22), which with the pid names one process.
-func procStat(pid int) (state, start string) {
+// procState returns the state of process pid (field 3 of /proc/PID/stat).
+func procState(pid int) string {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return "", ""
+		return ""
 	}
 	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return "", ""
+	if i < 0 || i+3 >= len(data) {
+		return ""
 	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 20 {
-		return "", ""
-	}
-	return f[0], f[19]
+	return string(data[i+2])
 }
 
 func writeFileAtomic(path, content string) error {

@@ -91,6 +91,14 @@ func StartTime() time.Time {
 	return time.Now().Add(-time.Duration(ts.Nano() - int64(C.crunlite_ctor_ns)))
 }
 
+// ProcStartTime returns the start time of process pid in clock ticks since
+// boot (field 22 of /proc/PID/stat), 0 if it is gone: with the pid it names
+// one process for the life of the system. The holder's pid file and a
+// container's state record keep it; nsjoin.c reads it the same way.
+func ProcStartTime(pid int) uint64 {
+	return uint64(C.crunlite_proc_starttime(C.int(pid)))
+}
+
 // ExeSafe returns nil when no container started by this process can change
 // the crun-lite binary through /proc/self/exe (the constructor re-executed
 // it from a read-only copy, or the kernel refuses the changes anyway; see

@@ -135,9 +135,9 @@ static int pidfile_path(char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-// proc_starttime reads field 22 of /proc/PID/stat: together with the pid it
+// crunlite_proc_starttime reads field 22 of /proc/PID/stat: together with the pid it
 // names one process for the life of the system.
-static unsigned long long proc_starttime(int pid)
+unsigned long long crunlite_proc_starttime(int pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -185,7 +185,7 @@ static void join_holder(void)
 		return; // holder gone: Go recreates it
 	// The pidfd pins the process; checking the start time after opening it
 	// rules out a recycled pid.
-	if (proc_starttime(pid) != start) {
+	if (crunlite_proc_starttime(pid) != start) {
 		close(pidfd);
 		return;
 	}

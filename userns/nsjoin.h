@@ -7,6 +7,7 @@ extern int crunlite_host_uid;
 extern int crunlite_host_gid;
 extern char crunlite_join_error[256];
 const char *crunlite_value_flag(int i);
+unsigned long long crunlite_proc_starttime(int pid);
 
 // What the constructor found of the binary a container could reach
 // (exeseal.c); Go refuses to start a container unless it is SAFE or TEST.

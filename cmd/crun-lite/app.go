@@ -15,7 +15,7 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
-	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -163,7 +163,7 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		}
 		rec.Mark("store open")
 		if c.Command.Name != "run" { // run collects in the background
-			run.CollectGarbage(st)
+			state.CollectGarbage(st)
 		}
 		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer cancel()
@@ -176,12 +176,12 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 const quietWarningsEnv = "_CRUNLITE_QUIET_WARNINGS"
 
 // warnRuntimeDir warns, with the fix, when this command keeps its runtime
-// state apart from the user's login sessions (see run.RuntimeDirWarning).
+// state apart from the user's login sessions (see userns.RuntimeDirWarning).
 func warnRuntimeDir(w io.Writer) {
 	if os.Getenv(quietWarningsEnv) != "" {
 		return
 	}
-	if warning, fix := run.RuntimeDirWarning(); warning != "" {
+	if warning, fix := userns.RuntimeDirWarning(); warning != "" {
 		fmt.Fprintf(w, "crun-lite: warning: %s\nhint: %s\n", warning, fix)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/internal/hostcheck"
-	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/doctor"
 )
 
 // doctorCommand checks the host. Its name is known to userns/nsjoin.c,
@@ -48,7 +48,7 @@ func doctorAction(c *cli.Context) error {
 	// A store that cannot even be located is one of the problems doctor
 	// reports, not a reason to fail without the other checks.
 	opts, optsErr := storeOptions(c)
-	checks := run.Doctor(opts, optsErr)
+	checks := doctor.Doctor(opts, optsErr)
 	var err error
 	if format == "json" {
 		err = printChecksJSON(c.App.Writer, checks)

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
 
@@ -84,7 +85,7 @@ Examples:
 			} else if len(refs) == 0 {
 				return errors.New("rmi needs an IMAGE or --all")
 			}
-			o := store.RemoveOptions{Force: c.Bool("force"), AllNames: c.Bool("all"), Busy: run.LiveImages(e.store)}
+			o := store.RemoveOptions{Force: c.Bool("force"), AllNames: c.Bool("all"), Busy: state.LiveImages(e.store)}
 			var firstErr error
 			for _, ref := range refs {
 				rep, err := e.store.RemoveImage(ref, o)
@@ -274,7 +275,7 @@ Examples:
 					return err
 				}
 			}
-			rep, err := e.store.Prune(c.Bool("all"), run.LiveImages(e.store))
+			rep, err := e.store.Prune(c.Bool("all"), state.LiveImages(e.store))
 			if rep != nil {
 				for _, id := range rep.Images {
 					fmt.Fprintln(c.App.Writer, id)

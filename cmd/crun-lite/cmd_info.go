@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
 
@@ -44,7 +44,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			si.Running = run.Running(e.store)
+			si.Running = state.Running(e.store)
 			ri, err := store.Registries()
 			if err != nil {
 				return err

@@ -15,7 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
 
@@ -45,7 +45,7 @@ Examples:
 					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
-					du, err := e.store.DiskUsage(run.LiveImages(e.store))
+					du, err := e.store.DiskUsage(state.LiveImages(e.store))
 					if err != nil {
 						return err
 					}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
 
@@ -117,7 +117,7 @@ Examples:
 						return errors.New("volume rm needs a NAME")
 					}
 					for _, n := range c.Args().Slice() {
-						users, err := run.VolumeUsers(e.store, n)
+						users, err := state.VolumeUsers(e.store, n)
 						if err != nil {
 							return err
 						}

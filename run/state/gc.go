@@ -1,4 +1,4 @@
-package run
+package state
 
 import (
 	"encoding/json"
@@ -58,11 +58,11 @@ func emptyTrash(trash string) {
 
 // collectRun removes the run dir at path unless a live monitor holds its
 // lock, after undoing what its state records: a run dir appears under its
-// ID locked (see createRunDir), so an unlocked one belongs to a dead run.
+// ID locked (see Create), so an unlocked one belongs to a dead run.
 func collectRun(st *store.Store, path string) bool {
 	lock, err := os.OpenFile(filepath.Join(path, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		// No lock file: not made by createRunDir (an older crun-lite, or
+		// No lock file: not made by Create (an older crun-lite, or
 		// a stray dir); leave it a minute in case its maker is alive.
 		return os.IsNotExist(err) && !recent(path) && os.RemoveAll(path) == nil
 	}
@@ -73,7 +73,7 @@ func collectRun(st *store.Store, path string) bool {
 	if !isFile(filepath.Join(path, "lock"), lock) {
 		return false // its monitor finished and moved it to the trash
 	}
-	var state runState
+	var state Record
 	if b, err := io.ReadAll(lock); err == nil {
 		_ = json.Unmarshal(b, &state)
 	}
@@ -84,7 +84,7 @@ func collectRun(st *store.Store, path string) bool {
 // undo reverts what a dead run's state says it left: its fuse mount, the
 // temporary storage container of a --rm run on vfs, and the status and
 // mount of a kept container, which its monitor did not live to record.
-func undo(st *store.Store, path string, state runState) {
+func undo(st *store.Store, path string, state Record) {
 	if state.FuseMounted {
 		_ = unix.Unmount(filepath.Join(path, "merged"), unix.MNT_DETACH)
 	}

@@ -1,6 +1,8 @@
-//go:build !lean
-
-package run
+// Package doctor checks the host for what rootless containers need (user
+// namespaces, subordinate ids, the map tools, storage, network helpers) and
+// words each finding with its fix; crun-lite doctor prints them. Nothing
+// that starts containers imports it.
+package doctor
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package run
+package state
 
 import (
 	"encoding/json"
@@ -30,17 +30,17 @@ func LiveImages(st *store.Store) store.Busy {
 func Running(st *store.Store) int { return len(liveRuns(st)) }
 
 // liveRuns returns the state of every run whose monitor is alive, by run ID.
-func liveRuns(st *store.Store) map[string]runState {
-	runs := map[string]runState{}
+func liveRuns(st *store.Store) map[string]Record {
+	runs := map[string]Record{}
 	entries, _ := os.ReadDir(st.RunsDir())
 	for _, e := range entries {
-		// The trash, and run dirs in the making (see createRunDir): the
+		// The trash, and run dirs in the making (see Create): the
 		// run holds storage's read locks until its dir has its name.
 		if strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		dir := filepath.Join(st.RunsDir(), e.Name())
-		var state runState
+		var state Record
 		b, err := os.ReadFile(filepath.Join(dir, "lock"))
 		if err != nil || json.Unmarshal(b, &state) != nil || !monitorAlive(dir) {
 			continue

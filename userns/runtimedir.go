@@ -1,15 +1,14 @@
-package run
+package userns
 
 import (
 	"github.com/crun-lite/crun-lite/internal/paths"
-	"github.com/crun-lite/crun-lite/userns"
 )
 
 // RuntimeDirWarning returns the warning every command prints when
 // XDG_RUNTIME_DIR differs from the one the user's login sessions use, with
 // its fix, or "", "".
 func RuntimeDirWarning() (warning, fix string) {
-	cause, fix, split := paths.RuntimeDirIssue(userns.HostUID())
+	cause, fix, split := paths.RuntimeDirIssue(HostUID())
 	if !split {
 		return "", ""
 	}

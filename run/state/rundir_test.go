@@ -1,8 +1,10 @@
-package run
+package state
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -50,17 +52,17 @@ func TestRunDirCreationRacesGC(t *testing.T) {
 		go func() {
 			defer runs.Done()
 			for range 100 {
-				rd, err := createRunDir(st.RunsDir(), newID(), runState{Image: "img"})
+				rd, err := Create(st.RunsDir(), NewID(), Record{Image: "img"})
 				if err != nil {
 					errs <- err.Error()
 					return
 				}
-				_, statErr := os.Stat(rd.join("etc"))
-				owned := isFile(rd.join("lock"), rd.lock)
-				_ = os.RemoveAll(rd.path) // under the lock, as remove does
+				_, statErr := os.Stat(rd.Join("etc"))
+				owned := isFile(rd.Join("lock"), rd.lock)
+				_ = os.RemoveAll(rd.Path) // under the lock, as remove does
 				rd.lock.Close()
 				if statErr != nil || !owned {
-					errs <- "run dir collected under its creator: " + filepath.Base(rd.path)
+					errs <- "run dir collected under its creator: " + filepath.Base(rd.Path)
 					return
 				}
 			}
@@ -99,5 +101,31 @@ func TestGCRemovesOldUnfinishedRunDirs(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("a run dir in the making was removed: %v", err)
+	}
+}
+
+// The record in the lock file is what later commands read to find a
+// running container: it must round-trip with every field.
+func TestRecordSaved(t *testing.T) {
+	want := Record{Image: "img", MonitorPid: os.Getpid(), Pid: 42, PidStart: 7, ControlSocket: "/c.sock", SpecPath: "/spec.json", Volumes: []string{"v"}}
+	rd, err := Create(t.TempDir(), NewID(), Record{Image: "img"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Remove()
+	rd.State = want
+	if err := rd.Save(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(rd.Join("lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Record
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("saved %+v, read back %+v", want, got)
 	}
 }

@@ -1,8 +1,12 @@
-package run
+// Package state owns the on-disk state of containers: each run's dir in
+// the store's RunsDir, its lock and the Record saved in it (what a crash
+// leaves to undo, and what a later command needs to find the container),
+// the garbage collector that cleans up after dead runs (gc.go), and the
+// questions other commands ask of live runs (inuse.go: which images and
+// volumes are in use, how many run).
+package state
 
 import (
-	"github.com/crun-lite/crun-lite/run/spawn"
-
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -12,12 +16,14 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/run/spawn"
 )
 
-// runDir is the per-run state of one container under store.RunsDir():
+// Dir is the per-run state of one container under store.RunsDir():
 //
 //	lock        flock'ed by the monitor for the container's whole life; its
-//	            content is the JSON runState, for the garbage collector
+//	            content is the JSON Record, for the garbage collector
 //	upper/ work/  the writable overlay layer of a --rm run
 //	merged/     the mount point of the root filesystem
 //	empty/      a lower dir for images without layers
@@ -25,14 +31,16 @@ import (
 //
 // A monitor that dies (SIGKILL, crash) releases its lock with its last fd;
 // the next command finds the dir unlocked and removes it (gc.go).
-type runDir struct {
-	path  string
+type Dir struct {
+	Path  string
+	State Record // saved with Save
 	lock  *os.File
-	state runState
 }
 
-// runState is what the garbage collector must undo besides removing the dir.
-type runState struct {
+// Record is the container's state on disk: what the garbage collector
+// must undo besides removing the dir, and what a later command (exec,
+// stop, inspect) needs to find the running container.
+type Record struct {
 	// FuseMounted: merged is a fuse-overlayfs mount in the holder's mount
 	// namespace (native overlay mounts live and die with the container's).
 	FuseMounted bool `json:"fuse_mounted,omitempty"`
@@ -45,9 +53,26 @@ type runState struct {
 	Volumes []string `json:"volumes,omitempty"`
 	// Image: the ID of the image the run uses, which rmi must keep.
 	Image string `json:"image,omitempty"`
+
+	// Pid is the container's first process (host pid namespace) once it
+	// runs, and PidStart its start time in clock ticks after boot
+	// (/proc/PID/stat field 22): a pid reused by another process has
+	// another start time.
+	Pid      int    `json:"pid,omitempty"`
+	PidStart uint64 `json:"pid_start,omitempty"`
+	// MonitorPid is the process that waits for the container and holds
+	// the lock.
+	MonitorPid int `json:"monitor_pid,omitempty"`
+	// ControlSocket is where the monitor takes requests (attach, resize,
+	// stop), when it listens on one.
+	ControlSocket string `json:"control_socket,omitempty"`
+	// SpecPath is the container's resolved spec (run/spec), written at
+	// start.
+	SpecPath string `json:"spec_path,omitempty"`
 }
 
-func newID() string {
+// NewID returns a new container ID: 64 random hex digits.
+func NewID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
@@ -61,8 +86,8 @@ func newID() string {
 // that GC removes once it is old.
 const newRunPrefix = ".new-"
 
-// createRunDir makes the run dir of run id, locked, with state saved.
-func createRunDir(runsDir, id string, state runState) (*runDir, error) {
+// Create makes the run dir of run id, locked, with state saved.
+func Create(runsDir, id string, state Record) (*Dir, error) {
 	if err := os.MkdirAll(runsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}
@@ -70,7 +95,7 @@ func createRunDir(runsDir, id string, state runState) (*runDir, error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}
-	rd := &runDir{path: tmp, state: state}
+	rd := &Dir{Path: tmp, State: state}
 	if err := rd.fill(); err != nil {
 		if rd.lock != nil {
 			rd.lock.Close()
@@ -80,17 +105,17 @@ func createRunDir(runsDir, id string, state runState) (*runDir, error) {
 	}
 	path := filepath.Join(runsDir, id)
 	if err := os.Rename(tmp, path); err != nil {
-		_ = rd.remove()
+		_ = rd.Remove()
 		return nil, fmt.Errorf("create run dir: %w", err)
 	}
-	rd.path = path
+	rd.Path = path
 	return rd, nil
 }
 
 // fill creates and locks the lock file, saves the state and makes the
 // dirs every run needs.
-func (rd *runDir) fill() error {
-	lock, err := os.OpenFile(rd.join("lock"), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+func (rd *Dir) fill() error {
+	lock, err := os.OpenFile(rd.Join("lock"), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}
@@ -98,24 +123,25 @@ func (rd *runDir) fill() error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("lock run dir: %w", err)
 	}
-	if err := rd.saveState(); err != nil {
+	if err := rd.Save(); err != nil {
 		return fmt.Errorf("create run dir: %w", err)
 	}
 	for _, d := range []string{"merged", "etc"} {
-		if err := os.Mkdir(rd.join(d), 0o755); err != nil {
+		if err := os.Mkdir(rd.Join(d), 0o755); err != nil {
 			return fmt.Errorf("create run dir: %w", err)
 		}
 	}
 	return nil
 }
 
-func (rd *runDir) join(name string) string { return filepath.Join(rd.path, name) }
+// Join names a file of the run dir.
+func (rd *Dir) Join(name string) string { return filepath.Join(rd.Path, name) }
 
-// saveState records what the garbage collector must undo if we die.
+// Save records what the garbage collector must undo if we die.
 // The state is kept in the lock file itself: one file fewer to create and
 // delete on every run.
-func (rd *runDir) saveState() error {
-	b, _ := json.Marshal(rd.state)
+func (rd *Dir) Save() error {
+	b, _ := json.Marshal(rd.State)
 	if err := rd.lock.Truncate(0); err != nil {
 		return err
 	}
@@ -126,7 +152,7 @@ func (rd *runDir) saveState() error {
 // trashDir is where run dirs wait for their deletion; GC empties it too.
 const trashDir = ".trash"
 
-// remove deletes the run dir and then drops the lock. Files in the upper dir
+// Remove deletes the run dir and then drops the lock. Files in the upper dir
 // may belong to any id of the namespace and overlay leaves a mode-000
 // work/work/incompat/volatile: removal works because we are root in the
 // namespace with CAP_DAC_OVERRIDE.
@@ -136,19 +162,19 @@ const trashDir = ".trash"
 // of it between the container's exit and ours. So the dir is renamed into
 // the trash, which takes it out of every listing at once, and a detached
 // rm deletes it while we exit.
-func (rd *runDir) remove() error {
+func (rd *Dir) Remove() error {
 	defer rd.lock.Close()
-	trash := filepath.Join(filepath.Dir(rd.path), trashDir)
-	dst := filepath.Join(trash, filepath.Base(rd.path))
+	trash := filepath.Join(filepath.Dir(rd.Path), trashDir)
+	dst := filepath.Join(trash, filepath.Base(rd.Path))
 	if err := os.MkdirAll(trash, 0o700); err == nil {
-		if err := os.Rename(rd.path, dst); err == nil {
+		if err := os.Rename(rd.Path, dst); err == nil {
 			if spawn.StartDetached([]string{"rm", "-rf", "--one-file-system", dst}) == nil {
 				return nil
 			}
-			rd.path = dst
+			rd.Path = dst
 		}
 	}
-	if err := os.RemoveAll(rd.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.RemoveAll(rd.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove run dir: %w", err)
 	}
 	return nil
