@@ -70,12 +70,15 @@ else
 	@echo "test-setup: not root: skipping packages, test user and images (run 'sudo make test-setup' once)"
 endif
 
+# Every package, then again with the lean tags those the lean crun-lite builds.
 test-unit:
 ifeq ($(IS_ROOT),yes)
 	tree=$$($(call TEST_TREE)) && cd "$$tree" && \
-		$(AS_USER) $(GO) test $(GOFLAGS_) -count=1 ./...
+		$(AS_USER) $(GO) test $(GOFLAGS_) -count=1 ./... && \
+		$(AS_USER) $(GO) test $(GOFLAGS_) -tags "$(TAGS) lean urfave_cli_no_docs" -count=1 ./store/... ./run/... ./userns/... ./internal/... ./cmd/crun-lite
 else
 	$(GO) test $(GOFLAGS_) -count=1 ./...
+	$(GO) test $(GOFLAGS_) -tags "$(TAGS) lean urfave_cli_no_docs" -count=1 ./store/... ./run/... ./userns/... ./internal/... ./cmd/crun-lite
 endif
 
 # -v: a skipped suite must show as skipped in CI logs, not as a bare "ok".

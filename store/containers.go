@@ -112,7 +112,7 @@ func (st *Store) DeleteContainer(id string) error {
 		return err
 	}
 	if err := st.s.DeleteContainer(id); err != nil {
-		return fmt.Errorf("remove container %s: %w", shortID(id), err)
+		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
 	}
 	return nil
 }
@@ -134,13 +134,13 @@ func (st *Store) ContainerRootfs(id string) (*Rootfs, error) {
 	if st.Driver.Name != "overlay" {
 		dir, err := st.s.Mount(c.ID, "")
 		if err != nil {
-			return nil, fmt.Errorf("mount container %s: %w", shortID(id), err)
+			return nil, fmt.Errorf("mount container %s: %w", ShortID(id), err)
 		}
 		return &Rootfs{Driver: st.Driver.Name, Dir: dir}, nil
 	}
 	md, err := st.layerMetadata(c.LayerID)
 	if err != nil {
-		return nil, fmt.Errorf("layers of container %s: %w", shortID(id), err)
+		return nil, fmt.Errorf("layers of container %s: %w", ShortID(id), err)
 	}
 	return &Rootfs{
 		Driver:       "overlay",

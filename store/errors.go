@@ -9,19 +9,20 @@ import (
 	"github.com/crun-lite/crun-lite/internal/hint"
 )
 
-// isNoSpace tells whether err is a full disk (or quota). Errors of storage's
+// IsNoSpace tells whether err is a full disk (or quota). Errors of storage's
 // unpacker come from a child process as text, hence the text match.
-func isNoSpace(err error) bool {
+func IsNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
 		strings.Contains(err.Error(), "no space left on device") ||
 		strings.Contains(err.Error(), "disk quota exceeded")
 }
 
-// noSpaceHint says what a full disk means for the store: no image or layer
+// NoSpaceHint says what a full disk means for the store: no image or layer
 // was half-made, but the layers a pull finished before the disk filled are
-// committed (layers.go), for the next pull to reuse; and how to make room.
-func noSpaceHint(err error) error {
-	if err == nil || !isNoSpace(err) {
+// committed (store/transfer's layers.go), for the next pull to reuse; and how
+// to make room. Other errors are returned as they are.
+func NoSpaceHint(err error) error {
+	if err == nil || !IsNoSpace(err) {
 		return err
 	}
 	return hint.Wrap(fmt.Errorf("%w (images in the store are intact and unfinished layers were removed; "+

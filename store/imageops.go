@@ -44,7 +44,7 @@ func (st *Store) RemoveImage(ref string, o RemoveOptions) (*RemoveReport, error)
 	if err != nil {
 		return nil, err
 	}
-	if name := nameOf(img, ref); name != "" && len(img.Names) > 1 {
+	if name := NameOf(img, ref); name != "" && len(img.Names) > 1 {
 		if err := st.s.RemoveNames(img.ID, []string{name}); err != nil {
 			return nil, fmt.Errorf("untag %s: %w", name, err)
 		}
@@ -52,13 +52,13 @@ func (st *Store) RemoveImage(ref string, o RemoveOptions) (*RemoveReport, error)
 	}
 	if len(img.Names) > 1 && !o.Force && !o.AllNames {
 		return nil, fmt.Errorf("image %s has several names (%s): remove them one by one, or use --force",
-			shortID(img.ID), strings.Join(img.Names, ", "))
+			ShortID(img.ID), strings.Join(img.Names, ", "))
 	}
 	return st.deleteImage(img, o.Force, o.Busy)
 }
 
-// nameOf returns the name of img that ref spells, or "" when ref is an ID.
-func nameOf(img *Image, ref string) string {
+// NameOf returns the name of img that ref spells, or "" when ref is an ID.
+func NameOf(img *Image, ref string) string {
 	for _, cand := range localCandidates(ref) {
 		if slices.Contains(img.Names, cand) {
 			return cand
@@ -88,9 +88,9 @@ func (st *Store) deleteImage(img *Image, force bool, busy Busy) (*RemoveReport, 
 	}
 	if _, err := st.s.DeleteImage(img.ID, true); err != nil {
 		if errors.Is(err, storage.ErrImageUsedByContainer) {
-			return nil, fmt.Errorf("%w: %s: %w", ErrImageInUse, shortID(img.ID), err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrImageInUse, ShortID(img.ID), err)
 		}
-		return nil, fmt.Errorf("remove image %s: %w", shortID(img.ID), noSpaceHint(err))
+		return nil, fmt.Errorf("remove image %s: %w", ShortID(img.ID), NoSpaceHint(err))
 	}
 	return &RemoveReport{Untagged: img.Names, Deleted: []string{img.ID}}, nil
 }
@@ -128,7 +128,7 @@ func imageLabel(img *Image) string {
 	if len(img.Names) > 0 {
 		return img.Names[0]
 	}
-	return shortID(img.ID)
+	return ShortID(img.ID)
 }
 
 // containersOf lists the kept containers made from an image.
@@ -156,7 +156,7 @@ func NormalizeName(name string) (string, error) {
 	if _, err := reference.ParseNormalizedNamed(name); err != nil {
 		return "", fmt.Errorf("invalid image name %q: %w", name, err)
 	}
-	n := localName(name)
+	n := LocalName(name)
 	if n == "" || strings.Contains(name, "@") {
 		return "", fmt.Errorf("invalid image name %q: need NAME[:TAG]", name)
 	}
@@ -174,7 +174,7 @@ func (st *Store) Tag(img *Image, names ...string) error {
 		add = append(add, norm)
 	}
 	if err := st.s.AddNames(img.ID, add); err != nil {
-		return fmt.Errorf("tag %s: %w", shortID(img.ID), err)
+		return fmt.Errorf("tag %s: %w", ShortID(img.ID), err)
 	}
 	return nil
 }
@@ -186,25 +186,27 @@ func (st *Store) Untag(img *Image, names ...string) ([]string, error) {
 	if len(names) > 0 {
 		remove = nil
 		for _, n := range names {
-			name := nameOf(img, n)
-			if norm := localName(n); name == "" && slices.Contains(img.Names, norm) {
+			name := NameOf(img, n)
+			if norm := LocalName(n); name == "" && slices.Contains(img.Names, norm) {
 				name = norm
 			}
 			if name == "" {
-				return nil, fmt.Errorf("%w: image %s has no name %s", ErrImageUnknown, shortID(img.ID), n)
+				return nil, fmt.Errorf("%w: image %s has no name %s", ErrImageUnknown, ShortID(img.ID), n)
 			}
 			remove = append(remove, name)
 		}
 	}
 	if err := st.s.RemoveNames(img.ID, remove); err != nil {
-		return nil, fmt.Errorf("untag %s: %w", shortID(img.ID), err)
+		return nil, fmt.Errorf("untag %s: %w", ShortID(img.ID), err)
 	}
 	return remove, nil
 }
 
-// localName turns a name without a registry into Podman's localhost/NAME,
-// with :latest when untagged.
-func localName(n string) string {
+// LocalName turns a name without a registry into Podman's localhost/NAME,
+// with :latest when untagged; "" when n is not a valid name. Unlike
+// NormalizeName it lowers upper case and keeps a digest: pulls, loads and
+// imports name images with it.
+func LocalName(n string) string {
 	if n == "" {
 		return ""
 	}

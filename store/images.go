@@ -32,6 +32,27 @@ type Image struct {
 	st *Store
 }
 
+// ImageDetails is what inspect shows about an image; package inspect fills
+// it in. It is declared here, with no code, because inspect --format
+// templates name its type in their errors ("can't evaluate field X in type
+// *store.ImageDetails").
+type ImageDetails struct {
+	ID           string                `json:"id"`
+	Digest       string                `json:"digest"`
+	Tags         []string              `json:"tags"`
+	RepoDigests  []string              `json:"repo_digests"`
+	Created      *time.Time            `json:"created,omitempty"`
+	Size         int64                 `json:"size"`
+	Architecture string                `json:"architecture"`
+	OS           string                `json:"os"`
+	Variant      string                `json:"variant,omitempty"`
+	Author       string                `json:"author,omitempty"`
+	ManifestType string                `json:"manifest_type"`
+	Layers       []digest.Digest       `json:"layers"` // DiffIDs, base layer first
+	Config       imgspecv1.ImageConfig `json:"config"`
+	History      []imgspecv1.History   `json:"history,omitempty"`
+}
+
 // Lookup finds a stored image by ID, ID prefix, full name, or a short name as
 // Podman resolves it locally: its alias in registries.conf, localhost/NAME,
 // NAME under each unqualified-search registry, docker.io/library/NAME, and
@@ -42,12 +63,12 @@ func (st *Store) Lookup(name string) (*Image, error) {
 	}
 	img, err := st.s.Image(name) // the common case: an ID or a full name
 	if err == nil {
-		return st.wrap(img), nil
+		return st.ImageOf(img), nil
 	}
 	for _, cand := range localCandidates(name) {
 		img, err := st.s.Image(cand)
 		if err == nil {
-			return st.wrap(img), nil
+			return st.ImageOf(img), nil
 		}
 		if !errors.Is(err, storage.ErrImageUnknown) {
 			return nil, fmt.Errorf("look up image %s: %w", name, err)
@@ -107,7 +128,7 @@ func (st *Store) lookupBySuffix(name string) (*Image, error) {
 	case 0:
 		return nil, fmt.Errorf("%w: %s", ErrImageUnknown, name)
 	case 1:
-		return st.wrap(found[0]), nil
+		return st.ImageOf(found[0]), nil
 	}
 	return nil, fmt.Errorf("short name %s matches several images (%s): give the full name", name, strings.Join(foundNames, ", "))
 }
@@ -125,7 +146,9 @@ func suffixMatch(stored, repo, tag string) bool {
 	return path == repo || strings.HasSuffix(path, "/"+repo)
 }
 
-func (st *Store) wrap(img *storage.Image) *Image {
+// ImageOf wraps a containers/storage image record of this store, as
+// containers/image's storage transport returns them after a copy.
+func (st *Store) ImageOf(img *storage.Image) *Image {
 	digests := make([]string, 0, len(img.Digests))
 	for _, d := range img.Digests {
 		digests = append(digests, d.String())
@@ -152,7 +175,7 @@ func (st *Store) Images() ([]*Image, error) {
 	}
 	out := make([]*Image, 0, len(imgs))
 	for i := range imgs {
-		im := st.wrap(&imgs[i])
+		im := st.ImageOf(&imgs[i])
 		if size, err := st.s.ImageSize(im.ID); err == nil {
 			im.Size = size
 		}
@@ -170,7 +193,7 @@ func (st *Store) Images() ([]*Image, error) {
 func (img *Image) Config() (*imgspecv1.Image, error) {
 	keys, err := img.st.s.ListImageBigData(img.ID)
 	if err != nil {
-		return nil, fmt.Errorf("read config of image %s: %w", shortID(img.ID), err)
+		return nil, fmt.Errorf("read config of image %s: %w", ShortID(img.ID), err)
 	}
 	for _, k := range keys {
 		if _, err := digest.Parse(k); err != nil {
@@ -178,18 +201,20 @@ func (img *Image) Config() (*imgspecv1.Image, error) {
 		}
 		data, err := img.st.s.ImageBigData(img.ID, k)
 		if err != nil {
-			return nil, fmt.Errorf("read config of image %s: %w", shortID(img.ID), err)
+			return nil, fmt.Errorf("read config of image %s: %w", ShortID(img.ID), err)
 		}
 		var cfg imgspecv1.Image
 		if err := json.Unmarshal(data, &cfg); err != nil {
-			return nil, fmt.Errorf("config of image %s: %w", shortID(img.ID), err)
+			return nil, fmt.Errorf("config of image %s: %w", ShortID(img.ID), err)
 		}
 		return &cfg, nil
 	}
-	return nil, fmt.Errorf("image %s has no config: pull it again", shortID(img.ID))
+	return nil, fmt.Errorf("image %s has no config: pull it again", ShortID(img.ID))
 }
 
-func shortID(id string) string {
+// ShortID abbreviates an ID (or a digest's hex) to its first 12
+// characters, as messages and listings show it.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

@@ -41,6 +41,3 @@ func TestSuffixMatch(t *testing.T) {
 		}
 	}
 }
-
-// The chain IDs must be those containers/image gives layers, or its copy
-// would not find the layers fetchLayers committed.

@@ -56,7 +56,7 @@ func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
 	if img.TopLayer != "" {
 		md, err := st.layerMetadata(img.TopLayer)
 		if err != nil {
-			return nil, nil, fmt.Errorf("layers of image %s: %w", shortID(img.ID), err)
+			return nil, nil, fmt.Errorf("layers of image %s: %w", ShortID(img.ID), err)
 		}
 		rf.Lowers = append([]string{md["UpperDir"]}, splitLowers(md["LowerDir"])...)
 	}
@@ -69,7 +69,7 @@ func (st *Store) Rootfs(img *Image) (rf *Rootfs, release func(), err error) {
 		var s syscall.Stat_t
 		if err := syscall.Stat(l, &s); err != nil {
 			release()
-			return nil, nil, fmt.Errorf("layer %s of image %s: %w", l, shortID(img.ID), err)
+			return nil, nil, fmt.Errorf("layer %s of image %s: %w", l, ShortID(img.ID), err)
 		}
 		if i == 0 {
 			rf.RootMode = os.FileMode(s.Mode & 0o7777)

@@ -196,7 +196,7 @@ func confStamp() string {
 // an ID or a stored name.
 func (st *Store) lookup(ref string) (*Image, bool, error) {
 	if img, err := st.s.Image(ref); err == nil {
-		return st.wrap(img), false, nil
+		return st.ImageOf(img), false, nil
 	} else if !errors.Is(err, storage.ErrImageUnknown) {
 		return nil, false, fmt.Errorf("look up image %s: %w", ref, err)
 	}

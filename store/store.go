@@ -1,7 +1,12 @@
 // Package store keeps crun-lite's images and containers on disk: it opens
-// containers/storage with explicit paths and a probed graph driver, pulls
-// with containers/image, and hands the runtime what it needs to mount an
-// image's layers itself.
+// containers/storage with explicit paths and a probed graph driver, and
+// hands the runtime what it needs to mount an image's layers itself.
+//
+// What only crun-lite-full needs lives in packages below this one, so that
+// the lean crun-lite, which runs containers, does not link containers/image's
+// transports: store/transfer copies images in and out (pull, load, save,
+// import), store/inspect describes images and the store (inspect, info), and
+// store/registry holds credentials and registries.conf (login, logout).
 //
 // # Design
 //
@@ -118,6 +123,18 @@ func (st *Store) ensure() error {
 	}
 	st.s = s
 	return nil
+}
+
+// Storage returns the open containers/storage store, opening it if
+// needed, for the packages below store that copy and describe images with
+// containers/image (whose storage transport takes a storage.Store). They
+// must keep to the store's rules: scratch space from NewScratchDir, full
+// disks explained with NoSpaceHint.
+func (st *Store) Storage() (storage.Store, error) {
+	if err := st.ensure(); err != nil {
+		return nil, err
+	}
+	return st.s, nil
 }
 
 // Close releases the store.

@@ -15,12 +15,13 @@ import (
 // fails the operation that fills it, and one place is easy to clean.
 const tmpDirName = "crun-lite-tmp"
 
-// tempDir is one operation's scratch directory, flock'ed for as long as the
-// operation runs so that cleanTemp can tell leftovers of killed processes
+// ScratchDir is one operation's scratch directory, flock'ed for as long as
+// the operation runs so that cleanTemp can tell leftovers of killed processes
 // from the work of live ones. The operation also holds a shared lock on the
 // store's copy lock, which layer garbage collection takes exclusively: a
 // pull's committed layers have no image until the pull ends.
-type tempDir struct {
+type ScratchDir struct {
+	// Path is the directory, empty and private to the operation.
 	Path string
 	lock *os.File
 	copy *os.File
@@ -42,16 +43,24 @@ func (st *Store) lockCopies(how int) (*os.File, error) {
 	return f, nil
 }
 
+// NewScratchDir first removes the scratch directories of dead processes,
+// then makes a locked one under the graph root for a pull, load, import or
+// save; the caller removes it (Remove) when done.
+func (st *Store) NewScratchDir() (*ScratchDir, error) {
+	st.cleanTemp()
+	return st.newTempDir()
+}
+
 // newTempDir makes a locked scratch directory under the graph root.
-func (st *Store) newTempDir() (*tempDir, error) {
+func (st *Store) newTempDir() (*ScratchDir, error) {
 	base := filepath.Join(st.opts.GraphRoot, tmpDirName)
 	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("create scratch dir: %w", noSpaceHint(err))
+		return nil, fmt.Errorf("create scratch dir: %w", NoSpaceHint(err))
 	}
 	for {
 		dir, f, err := lockedDir(base)
 		if err != nil {
-			return nil, fmt.Errorf("create scratch dir: %w", noSpaceHint(err))
+			return nil, fmt.Errorf("create scratch dir: %w", NoSpaceHint(err))
 		}
 		if f == nil {
 			continue // cleanTemp took it between mkdir and flock
@@ -62,7 +71,7 @@ func (st *Store) newTempDir() (*tempDir, error) {
 			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("lock store: %w", err)
 		}
-		return &tempDir{Path: dir, lock: f, copy: cl}, nil
+		return &ScratchDir{Path: dir, lock: f, copy: cl}, nil
 	}
 }
 
@@ -94,7 +103,7 @@ func lockedDir(base string) (string, *os.File, error) {
 }
 
 // Remove deletes the scratch directory, then drops its lock.
-func (t *tempDir) Remove() {
+func (t *ScratchDir) Remove() {
 	_ = os.RemoveAll(t.Path)
 	t.lock.Close()
 	t.copy.Close()

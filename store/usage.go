@@ -169,7 +169,7 @@ func (st *Store) Prune(all bool, busy Busy) (*PruneReport, error) {
 			if errors.Is(err, storage.ErrImageUsedByContainer) {
 				continue
 			}
-			return rep, fmt.Errorf("remove image %s: %w", shortID(img.ID), err)
+			return rep, fmt.Errorf("remove image %s: %w", ShortID(img.ID), err)
 		}
 		rep.Images = append(rep.Images, img.ID)
 	}
@@ -215,7 +215,7 @@ func (st *Store) pruneLayers(busy Busy) (kept bool, n int, err error) {
 				continue
 			}
 			if err := st.s.DeleteLayer(id); err != nil {
-				return false, n, fmt.Errorf("remove layer %s: %w", shortID(id), err)
+				return false, n, fmt.Errorf("remove layer %s: %w", ShortID(id), err)
 			}
 			removed++
 		}

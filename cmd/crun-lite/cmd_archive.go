@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/transfer"
 )
 
 func importCommand() *cli.Command {
@@ -43,7 +43,7 @@ Examples:
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return errors.New("import needs a ROOTFS tarball and at most one NAME")
 			}
-			o := store.ImportOptions{
+			o := transfer.ImportOptions{
 				Changes: c.StringSlice("change"),
 				Message: c.String("message"),
 				OS:      c.String("os"),
@@ -55,7 +55,7 @@ Examples:
 			if c.Bool("quiet") {
 				o.Report = nil
 			}
-			img, err := e.store.Import(e.ctx, c.Args().First(), c.Args().Get(1), o)
+			img, err := transfer.Import(e.ctx, e.store, c.Args().First(), c.Args().Get(1), o)
 			if err != nil {
 				return err
 			}
@@ -87,11 +87,11 @@ Examples:
 			if file == "" && term.IsTerminal(int(os.Stdin.Fd())) {
 				return errors.New("load needs --input FILE, or an archive piped to stdin")
 			}
-			o := store.PullOptions{Report: c.App.ErrWriter}
+			o := transfer.PullOptions{Report: c.App.ErrWriter}
 			if c.Bool("quiet") {
 				o.Report = nil
 			}
-			imgs, err := e.store.Load(e.ctx, file, os.Stdin, o)
+			imgs, err := transfer.Load(e.ctx, e.store, file, os.Stdin, o)
 			for _, img := range imgs {
 				name := img.ID
 				if len(img.Names) > 0 {
@@ -122,7 +122,7 @@ Examples:
    crun-lite save busybox | gzip > busybox.tar.gz`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the archive to `FILE` (default: stdout)", Category: catArchive},
-			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "archive `FORMAT`: " + strings.Join(store.SaveFormats, ", "), Category: catArchive},
+			&cli.StringFlag{Name: "format", Value: "docker-archive", Usage: "archive `FORMAT`: " + strings.Join(transfer.SaveFormats, ", "), Category: catArchive},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			if c.NArg() < 1 {
@@ -132,7 +132,7 @@ Examples:
 			if out == "" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return errors.New("save needs --output FILE, or stdout redirected away from the terminal")
 			}
-			return e.store.Save(e.ctx, c.Args().Slice(), out, c.String("format"), c.App.Writer)
+			return transfer.Save(e.ctx, e.store, c.Args().Slice(), out, c.String("format"), c.App.Writer)
 		}),
 	}
 }

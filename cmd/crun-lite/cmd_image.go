@@ -14,6 +14,7 @@ import (
 	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/inspect"
 )
 
 // imageCommands are the image commands beside pull and images: the
@@ -206,7 +207,7 @@ Examples:
 				if err != nil {
 					return rmiExit(err)
 				}
-				d, err := e.store.Inspect(e.ctx, img)
+				d, err := inspect.Image(e.ctx, e.store, img)
 				if err != nil {
 					return err
 				}

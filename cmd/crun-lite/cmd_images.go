@@ -17,6 +17,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/registry"
+	"github.com/crun-lite/crun-lite/store/transfer"
 )
 
 func pullCommand() *cli.Command {
@@ -55,7 +57,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			img, err := e.store.Pull(e.ctx, c.Args().First(), o)
+			img, err := transfer.Pull(e.ctx, e.store, c.Args().First(), o)
 			if err != nil {
 				return err
 			}
@@ -78,13 +80,15 @@ func registryFlags() []cli.Flag {
 	}
 }
 
-// pullOptions turns the registry flags into store options.
-func pullOptions(c *cli.Context) (store.PullOptions, error) {
-	o := store.PullOptions{
-		TLSVerify: tlsVerify(c),
-		Report:    c.App.ErrWriter,
-		AuthFile:  c.String("authfile"),
-		Creds:     c.String("creds"),
+// pullOptions turns the registry flags into pull options.
+func pullOptions(c *cli.Context) (transfer.PullOptions, error) {
+	o := transfer.PullOptions{
+		Options: registry.Options{
+			TLSVerify: tlsVerify(c),
+			AuthFile:  c.String("authfile"),
+			Creds:     c.String("creds"),
+		},
+		Report: c.App.ErrWriter,
 	}
 	if c.Bool("quiet") {
 		o.Report = nil

@@ -12,15 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/run/state"
-	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/inspect"
+	"github.com/crun-lite/crun-lite/store/registry"
 )
 
 // infoReport is what crun-lite info prints.
 type infoReport struct {
-	Version    string              `json:"version"`
-	Kernel     string              `json:"kernel"`
-	Store      *store.StoreInfo    `json:"store"`
-	Registries *store.RegistryInfo `json:"registries"`
+	Version    string             `json:"version"`
+	Kernel     string             `json:"kernel"`
+	Store      *inspect.StoreInfo `json:"store"`
+	Registries *registry.Summary  `json:"registries"`
 }
 
 func infoCommand() *cli.Command {
@@ -40,12 +41,12 @@ Examples:
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
-			si, err := e.store.Info()
+			si, err := inspect.Store(e.store)
 			if err != nil {
 				return err
 			}
 			si.Running = state.Running(e.store)
-			ri, err := store.Registries()
+			ri, err := registry.Summarize()
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,7 @@ import (
 	"go.podman.io/image/v5/types"
 	"golang.org/x/term"
 
-	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/registry"
 )
 
 func loginCommand() *cli.Command {
@@ -48,12 +48,12 @@ Examples:
 				return err
 			}
 			if c.Bool("get-login") {
-				user, err := store.LoggedInAs(reg, c.String("authfile"))
+				user, err := registry.LoggedInAs(reg, c.String("authfile"))
 				if err != nil {
 					return err
 				}
 				if user == "" {
-					return fmt.Errorf("%w to %s", store.ErrNotLoggedIn, reg)
+					return fmt.Errorf("%w to %s", registry.ErrNotLoggedIn, reg)
 				}
 				fmt.Fprintln(c.App.Writer, user)
 				return nil
@@ -62,7 +62,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if _, err := store.Login(context.Background(), o); err != nil {
+			if _, err := registry.Login(context.Background(), o); err != nil {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, "Login Succeeded!")
@@ -87,8 +87,8 @@ func registryArg(c *cli.Context) (string, error) {
 }
 
 // loginOptions gathers the credentials from flags, stdin or the terminal.
-func loginOptions(c *cli.Context, reg string) (store.LoginOptions, error) {
-	o := store.LoginOptions{
+func loginOptions(c *cli.Context, reg string) (registry.LoginOptions, error) {
+	o := registry.LoginOptions{
 		Registry:  reg,
 		Username:  c.String("username"),
 		Password:  c.String("password"),
@@ -112,7 +112,7 @@ func loginOptions(c *cli.Context, reg string) (store.LoginOptions, error) {
 }
 
 // promptCredentials asks on the terminal for a missing user or password.
-func promptCredentials(c *cli.Context, o store.LoginOptions) (store.LoginOptions, error) {
+func promptCredentials(c *cli.Context, o registry.LoginOptions) (registry.LoginOptions, error) {
 	if o.Username != "" && o.Password != "" {
 		return o, nil
 	}
@@ -159,7 +159,7 @@ Examples:
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("all") {
-				if err := store.Logout("", c.String("authfile")); err != nil {
+				if err := registry.Logout("", c.String("authfile")); err != nil {
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, "Removed login credentials for all registries")
@@ -169,7 +169,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := store.Logout(reg, c.String("authfile")); err != nil {
+			if err := registry.Logout(reg, c.String("authfile")); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "Removed login credentials for %s\n", reg)

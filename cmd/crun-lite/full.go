@@ -9,6 +9,8 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/registry"
+	"github.com/crun-lite/crun-lite/store/transfer"
 )
 
 // The full build has every command; it is crun-lite-full, which the lean
@@ -25,9 +27,9 @@ func delegateIfNeeded([]string) {}
 
 // runPuller pulls a missing image for run, in this process.
 func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Image, error) {
-	o := store.PullOptions{TLSVerify: tlsVerify(c), Report: c.App.ErrWriter}
+	o := transfer.PullOptions{Options: registry.Options{TLSVerify: tlsVerify(c)}, Report: c.App.ErrWriter}
 	return func(ctx context.Context, ref string) (*store.Image, error) {
-		return e.store.Pull(ctx, ref, o)
+		return transfer.Pull(ctx, e.store, ref, o)
 	}
 }
 

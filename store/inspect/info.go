@@ -1,13 +1,11 @@
-//go:build !lean
-
-package store
+package inspect
 
 import (
 	"fmt"
 
-	"go.podman.io/image/v5/pkg/sysregistriesv2"
-	"go.podman.io/image/v5/types"
 	graphdriver "go.podman.io/storage/drivers"
+
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // StoreInfo is what crun-lite info reports about the store.
@@ -29,25 +27,21 @@ type StoreInfo struct {
 	Layers  int `json:"layers"`
 }
 
-// RegistryInfo is what crun-lite info reports about registries.conf.
-type RegistryInfo struct {
-	Search   []string `json:"search"`
-	Insecure []string `json:"insecure,omitempty"`
-	Blocked  []string `json:"blocked,omitempty"`
-	Mirrors  []string `json:"mirrored,omitempty"` // prefixes that have mirrors
-}
-
-// Info describes the store.
-func (st *Store) Info() (*StoreInfo, error) {
-	imgs, err := st.s.Images()
+// Store describes the store.
+func Store(st *store.Store) (*StoreInfo, error) {
+	s, err := st.Storage()
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := s.Images()
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
-	cs, err := st.s.Containers()
+	cs, err := s.Containers()
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	ls, err := st.s.Layers()
+	ls, err := s.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("list layers: %w", err)
 	}
@@ -57,44 +51,17 @@ func (st *Store) Info() (*StoreInfo, error) {
 		DriverOptions: st.Driver.Options,
 		DriverReason:  st.Driver.Reason,
 		Volatile:      st.Driver.Volatile,
-		GraphRoot:     st.opts.GraphRoot,
+		GraphRoot:     st.GraphRoot(),
 		GraphFS:       "unknown",
-		RunRoot:       st.opts.RunRoot,
+		RunRoot:       st.RunRoot(),
 		Images:        len(imgs),
 		Containers:    len(cs),
 		Layers:        len(ls),
 	}
-	if magic, err := graphdriver.GetFSMagic(st.opts.GraphRoot); err == nil {
+	if magic, err := graphdriver.GetFSMagic(st.GraphRoot()); err == nil {
 		if name, ok := graphdriver.FsNames[magic]; ok {
 			info.GraphFS = name
 		}
 	}
 	return info, nil
-}
-
-// Registries summarizes the registries.conf files that pulls read (those
-// CONTAINERS_REGISTRIES_CONF names, or the system's and the user's).
-func Registries() (*RegistryInfo, error) {
-	sys := &types.SystemContext{}
-	search, err := sysregistriesv2.UnqualifiedSearchRegistries(sys)
-	if err != nil {
-		return nil, fmt.Errorf("read registries.conf: %w", err)
-	}
-	regs, err := sysregistriesv2.GetRegistries(sys)
-	if err != nil {
-		return nil, fmt.Errorf("read registries.conf: %w", err)
-	}
-	ri := &RegistryInfo{Search: nonNil(search)}
-	for _, r := range regs {
-		if r.Insecure {
-			ri.Insecure = append(ri.Insecure, r.Prefix)
-		}
-		if r.Blocked {
-			ri.Blocked = append(ri.Blocked, r.Prefix)
-		}
-		if len(r.Mirrors) > 0 {
-			ri.Mirrors = append(ri.Mirrors, r.Prefix)
-		}
-	}
-	return ri, nil
 }

@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"archive/tar"
@@ -20,14 +18,17 @@ import (
 	"go.podman.io/image/v5/oci/layout"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // openArchive prepares src for copying and returns the name Podman would
 // store it under ("" for none). An oci-archive is unpacked once into the
 // scratch dir and read as an OCI layout: containers/image would unpack it
 // again for every look at it (name, config, layers).
-func (st *Store) openArchive(sys *types.SystemContext, src types.ImageReference) (types.ImageReference, string, func(), error) {
+func openArchive(sys *types.SystemContext, src types.ImageReference) (types.ImageReference, string, func(), error) {
 	nop := func() {}
 	switch src.Transport().Name() {
 	case "oci-archive":
@@ -48,7 +49,7 @@ func (st *Store) openArchive(sys *types.SystemContext, src types.ImageReference)
 		if tag == "" {
 			tag = "latest"
 		}
-		return src, localName(strings.TrimPrefix(path, "/") + ":" + tag), nop, nil
+		return src, store.LocalName(strings.TrimPrefix(path, "/") + ":" + tag), nop, nil
 	case "docker-archive":
 		return src, dockerArchiveName(sys, src), nop, nil
 	}
@@ -72,7 +73,7 @@ func unpackOCIArchive(sys *types.SystemContext, file string) (string, error) {
 	}
 	if err := archive.NewDefaultArchiver().Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
 		_ = os.RemoveAll(dir)
-		return "", noSpaceHint(fmt.Errorf("unpack %s: %w", file, err))
+		return "", store.NoSpaceHint(fmt.Errorf("unpack %s: %w", file, err))
 	}
 	return dir, nil
 }
@@ -97,7 +98,7 @@ func pickOCIImage(dir, ref string) (types.ImageReference, string, error) {
 		}
 		return nil, "", fmt.Errorf("archive holds no image named %q", ref)
 	}
-	return found[0].Reference, localName(found[0].ManifestDescriptor.Annotations[imgspecv1.AnnotationRefName]), nil
+	return found[0].Reference, store.LocalName(found[0].ManifestDescriptor.Annotations[imgspecv1.AnnotationRefName]), nil
 }
 
 // dockerArchiveName is the tag a docker-archive image was saved with.
@@ -114,29 +115,32 @@ func dockerArchiveName(sys *types.SystemContext, src types.ImageReference) strin
 	if err != nil || len(tags) == 0 {
 		return ""
 	}
-	return localName(tags[0])
+	return store.LocalName(tags[0])
 }
 
 // Load copies every image of an oci-archive or docker-archive (detected
 // from its content; compressed or not) into the store, as podman load does.
 // With file "", the archive is read from stdin.
-func (st *Store) Load(ctx context.Context, file string, stdin io.Reader, o PullOptions) ([]*Image, error) {
-	st.cleanTemp()
-	tmp, err := st.newTempDir()
+func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o PullOptions) ([]*store.Image, error) {
+	s, err := st.Storage()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := st.NewScratchDir()
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Remove()
 	if file == "" { // archive readers need to seek
 		if file, err = spool(stdin, tmp.Path); err != nil {
-			return nil, fmt.Errorf("load: read stdin: %w", noSpaceHint(err))
+			return nil, fmt.Errorf("load: read stdin: %w", store.NoSpaceHint(err))
 		}
 	}
 	format, err := archiveFormat(file)
 	if err != nil {
 		return nil, err
 	}
-	p, err := st.newPuller(o, tmp)
+	p, err := newPuller(st, s, o, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func (st *Store) Load(ctx context.Context, file string, stdin io.Reader, o PullO
 	return p.loadDocker(ctx, file)
 }
 
-func (p *puller) loadOCI(ctx context.Context, file string) ([]*Image, error) {
+func (p *puller) loadOCI(ctx context.Context, file string) ([]*store.Image, error) {
 	dir, err := unpackOCIArchive(p.sys, file)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
@@ -157,9 +161,9 @@ func (p *puller) loadOCI(ctx context.Context, file string) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: read OCI index: %w", file, err)
 	}
-	var out []*Image
+	var out []*store.Image
 	for _, l := range list {
-		img, err := p.copy(ctx, l.Reference, localName(l.ManifestDescriptor.Annotations[imgspecv1.AnnotationRefName]))
+		img, err := p.copy(ctx, l.Reference, store.LocalName(l.ManifestDescriptor.Annotations[imgspecv1.AnnotationRefName]))
 		if err != nil {
 			return out, fmt.Errorf("load %s: %w", file, err)
 		}
@@ -168,17 +172,17 @@ func (p *puller) loadOCI(ctx context.Context, file string) ([]*Image, error) {
 	return out, nil
 }
 
-func (p *puller) loadDocker(ctx context.Context, file string) ([]*Image, error) {
+func (p *puller) loadDocker(ctx context.Context, file string) ([]*store.Image, error) {
 	r, err := dockerarchive.NewReader(p.sys, file)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", file, noSpaceHint(err))
+		return nil, fmt.Errorf("load %s: %w", file, store.NoSpaceHint(err))
 	}
 	defer r.Close()
 	groups, err := r.List()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
 	}
-	var out []*Image
+	var out []*store.Image
 	for _, refs := range groups {
 		var names []string
 		for _, ref := range refs {
@@ -192,7 +196,7 @@ func (p *puller) loadDocker(ctx context.Context, file string) ([]*Image, error) 
 		}
 		img, err := p.copy(ctx, refs[0], name)
 		if err == nil && len(names) > 1 {
-			err = p.st.s.AddNames(img.ID, names[1:])
+			err = p.s.AddNames(img.ID, names[1:])
 			img.Names = append(img.Names, names[1:]...)
 		}
 		if err != nil {
@@ -248,7 +252,7 @@ var SaveFormats = []string{"docker-archive", "oci-archive", "oci-dir"}
 // docker-archive holds several images. The archive is written next to file
 // and renamed over it when complete, so an interrupted save leaves no
 // partial archive.
-func (st *Store) Save(ctx context.Context, names []string, file, format string, stdout io.Writer) error {
+func Save(ctx context.Context, st *store.Store, names []string, file, format string, stdout io.Writer) error {
 	if format == "" {
 		format = "docker-archive"
 	}
@@ -258,17 +262,20 @@ func (st *Store) Save(ctx context.Context, names []string, file, format string, 
 	if len(names) > 1 && format != "docker-archive" {
 		return fmt.Errorf("save: only a docker-archive holds several images, not %s", format)
 	}
-	refs, err := st.saveSources(names)
+	s, err := st.Storage()
 	if err != nil {
 		return err
 	}
-	st.cleanTemp()
-	tmp, err := st.newTempDir()
+	refs, err := saveSources(st, s, names)
+	if err != nil {
+		return err
+	}
+	tmp, err := st.NewScratchDir()
 	if err != nil {
 		return err
 	}
 	defer tmp.Remove()
-	sys := st.systemContext(PullOptions{}, tmp)
+	sys := systemContext(PullOptions{}, tmp)
 	if file == "" {
 		if format == "oci-dir" {
 			return errors.New("save --format oci-dir needs an output directory")
@@ -279,7 +286,7 @@ func (st *Store) Save(ctx context.Context, names []string, file, format string, 
 	_ = os.RemoveAll(part)
 	defer os.RemoveAll(part)
 	if err := saveTo(ctx, sys, refs, part, format); err != nil {
-		return noSpaceHint(fmt.Errorf("save %s: %w", file, err))
+		return store.NoSpaceHint(fmt.Errorf("save %s: %w", file, err))
 	}
 	if format == "oci-dir" {
 		_ = os.RemoveAll(file)
@@ -293,7 +300,7 @@ func (st *Store) Save(ctx context.Context, names []string, file, format string, 
 // saveToWriter writes the archive in the scratch dir, then copies it to w.
 func saveToWriter(ctx context.Context, sys *types.SystemContext, refs []savedRef, tmpFile, format string, w io.Writer) error {
 	if err := saveTo(ctx, sys, refs, tmpFile, format); err != nil {
-		return noSpaceHint(fmt.Errorf("save: %w", err))
+		return store.NoSpaceHint(fmt.Errorf("save: %w", err))
 	}
 	f, err := os.Open(tmpFile)
 	if err != nil {
@@ -313,7 +320,7 @@ type savedRef struct {
 	name reference.NamedTagged
 }
 
-func (st *Store) saveSources(names []string) ([]savedRef, error) {
+func saveSources(st *store.Store, s storage.Store, names []string) ([]savedRef, error) {
 	var out []savedRef
 	for _, n := range names {
 		img, err := st.Lookup(n)
@@ -321,10 +328,10 @@ func (st *Store) saveSources(names []string) ([]savedRef, error) {
 			return nil, err
 		}
 		var tagged reference.NamedTagged // by ID: saved without a name
-		if name := nameOf(img, n); name != "" {
+		if name := store.NameOf(img, n); name != "" {
 			tagged = firstTagged([]string{name})
 		}
-		ref, err := istorage.Transport.NewStoreReference(st.s, nil, img.ID)
+		ref, err := istorage.Transport.NewStoreReference(s, nil, img.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"encoding/json"

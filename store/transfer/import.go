@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"context"
@@ -12,6 +10,8 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/tarball"
+
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // ImportOptions describe the image Import makes.
@@ -26,26 +26,29 @@ type ImportOptions struct {
 // Import makes a one-layer image from a tarball of a root filesystem
 // (plain or compressed; "-" reads it from o.Stdin) and stores it under name,
 // normalized as Podman does (localhost/NAME:latest), or by ID when name is "".
-func (st *Store) Import(ctx context.Context, file, name string, o ImportOptions) (*Image, error) {
+func Import(ctx context.Context, st *store.Store, file, name string, o ImportOptions) (*store.Image, error) {
 	var cfg imgspecv1.ImageConfig
 	if err := ApplyChanges(&cfg, o.Changes); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	stored := ""
 	if name != "" {
-		if stored = localName(name); stored == "" {
+		if stored = store.LocalName(name); stored == "" {
 			return nil, fmt.Errorf("import: %q is not a valid image name", name)
 		}
 	}
-	st.cleanTemp()
-	tmp, err := st.newTempDir()
+	s, err := st.Storage()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := st.NewScratchDir()
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Remove()
 	if file == "-" {
 		if file, err = spool(o.Stdin, tmp.Path); err != nil {
-			return nil, fmt.Errorf("import: read stdin: %w", noSpaceHint(err))
+			return nil, fmt.Errorf("import: read stdin: %w", store.NoSpaceHint(err))
 		}
 	}
 	if _, err := os.Stat(file); err != nil {
@@ -69,13 +72,11 @@ func (st *Store) Import(ctx context.Context, file, name string, o ImportOptions)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", file, err)
 	}
-	sys := st.systemContext(PullOptions{}, tmp)
-	policy, err := policyContext(sys)
+	p, err := newPuller(st, s, PullOptions{Report: o.Report}, tmp)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = policy.Destroy() }()
-	p := &puller{st: st, sys: sys, policy: policy, report: o.Report}
+	defer p.close()
 	img, err := p.copy(ctx, ref, stored)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", file, err)

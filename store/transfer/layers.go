@@ -1,12 +1,9 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"strings"
 
@@ -58,26 +55,26 @@ func (e *DigestError) Error() string {
 	return fmt.Sprintf("%s: digest mismatch: content has digest %s", e.What, e.Got)
 }
 
-// fetchLayers puts the layers of the image raw points at into the store. It
-// returns false when it leaves the work to containers/image: on vfs (no
-// staged layers), for schema 1 manifests, encrypted or foreign layers.
-func (st *Store) fetchLayers(ctx context.Context, sys *types.SystemContext, policy *signature.PolicyContext,
-	raw types.ImageSource, report io.Writer) (bool, error) {
-	if st.Driver.Name != "overlay" {
+// fetchLayers puts the layers of the image raw points at into the store,
+// showing progress on p.report. It returns false when it leaves the work to
+// containers/image: on vfs (no staged layers), for schema 1 manifests,
+// encrypted or foreign layers.
+func (p *puller) fetchLayers(ctx context.Context, raw types.ImageSource) (bool, error) {
+	if p.st.Driver.Name != "overlay" {
 		return false, nil
 	}
-	jobs, err := planLayers(ctx, sys, policy, raw)
+	jobs, err := planLayers(ctx, p.sys, p.policy, raw)
 	if err != nil || jobs == nil {
 		return false, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	prog := newProgress(ctx, report)
+	prog := newProgress(ctx, p.report)
 	defer prog.wait()
 	todo := make(chan *layerJob, len(jobs))
 	for _, j := range jobs {
 		j.done = make(chan struct{})
-		_, err := st.s.Layer(j.id)
+		_, err := p.s.Layer(j.id)
 		j.present = err == nil
 		j.prog = prog.layer(j.info, j.present)
 		if j.present {
@@ -90,12 +87,12 @@ func (st *Store) fetchLayers(ctx context.Context, sys *types.SystemContext, poli
 	for range min(parallelism(), len(jobs)) {
 		go func() {
 			for j := range todo {
-				j.err = st.stage(ctx, raw, j)
+				j.err = p.stage(ctx, raw, j)
 				close(j.done)
 			}
 		}()
 	}
-	return true, st.commitInOrder(jobs, cancel)
+	return true, p.commitInOrder(jobs, cancel)
 }
 
 // parallelism is how many layers are fetched at once: one per core, as the
@@ -105,12 +102,12 @@ func parallelism() int { return max(2, min(runtime.NumCPU(), 6)) }
 
 // commitInOrder commits each staged layer once its parent is in, and after
 // the first error only cleans up.
-func (st *Store) commitInOrder(jobs []*layerJob, cancel func()) error {
+func (p *puller) commitInOrder(jobs []*layerJob, cancel func()) error {
 	var first error
 	for _, j := range jobs {
 		<-j.done
 		if j.err == nil && first == nil && j.staged != nil {
-			j.err = st.commit(j)
+			j.err = p.commit(j)
 		}
 		j.prog.finish(j.err)
 		if j.err != nil && first == nil {
@@ -118,7 +115,7 @@ func (st *Store) commitInOrder(jobs []*layerJob, cancel func()) error {
 			cancel()
 		}
 		if first != nil && j.staged != nil {
-			_ = st.s.CleanupStagedLayer(j.staged)
+			_ = p.s.CleanupStagedLayer(j.staged)
 		}
 	}
 	return first
@@ -126,30 +123,30 @@ func (st *Store) commitInOrder(jobs []*layerJob, cancel func()) error {
 
 // commit makes a staged layer a layer of the store. Another process that
 // pulls the same image may have committed it first: that is success.
-func (st *Store) commit(j *layerJob) error {
-	if _, err := st.s.Layer(j.id); err == nil {
-		err = st.s.CleanupStagedLayer(j.staged)
+func (p *puller) commit(j *layerJob) error {
+	if _, err := p.s.Layer(j.id); err == nil {
+		err = p.s.CleanupStagedLayer(j.staged)
 		j.staged = nil
 		return err
 	}
-	_, err := st.s.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
+	_, err := p.s.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
 		ID:          j.id,
 		ParentLayer: j.parent,
 		DiffOutput:  j.staged,
 		DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
 	})
 	if errors.Is(err, storage.ErrDuplicateID) {
-		err = st.s.CleanupStagedLayer(j.staged)
+		err = p.s.CleanupStagedLayer(j.staged)
 	} else if err != nil {
 		err = fmt.Errorf("commit layer %s: %w", j.info.Digest, err)
-		_ = st.s.CleanupStagedLayer(j.staged)
+		_ = p.s.CleanupStagedLayer(j.staged)
 	}
 	j.staged = nil
 	return err
 }
 
 // stage downloads one layer and unpacks it into a staging directory.
-func (st *Store) stage(ctx context.Context, raw types.ImageSource, j *layerJob) error {
+func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -159,10 +156,10 @@ func (st *Store) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 	}
 	defer rc.Close()
 	d := &layerDiffer{blob: j.prog.reader(rc), job: j}
-	out, err := st.s.PrepareStagedLayer(nil, d)
+	out, err := p.s.PrepareStagedLayer(nil, d)
 	if err != nil {
 		if out != nil && out.Target != "" {
-			_ = st.s.CleanupStagedLayer(out)
+			_ = p.s.CleanupStagedLayer(out)
 		}
 		var de *DigestError
 		switch {

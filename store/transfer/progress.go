@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"bytes"
@@ -17,6 +15,8 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"go.podman.io/image/v5/types"
 	"golang.org/x/term"
+
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // progress shows how the layers of a pull advance: a bar per layer (size,
@@ -55,7 +55,7 @@ func (p *progress) layer(info types.BlobInfo, present bool) *layerProgress {
 		p.printf("Copying blob %s skipped: already exists\n", info.Digest)
 	case p.bars != nil:
 		lp.bar = p.bars.AddBar(max(info.Size, 0),
-			mpb.PrependDecorators(decor.Name("Copying blob "+shortID(info.Digest.Encoded()))),
+			mpb.PrependDecorators(decor.Name("Copying blob "+store.ShortID(info.Digest.Encoded()))),
 			mpb.AppendDecorators(
 				decor.CountersKibiByte("% .1f / % .1f"),
 				decor.Name(" | "),

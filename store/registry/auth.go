@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package registry
 
 import (
 	"context"
@@ -37,7 +35,7 @@ func registryKey(reg string) (key, host string) {
 // auth file, which it returns (as Podman: $XDG_RUNTIME_DIR/containers/auth.json
 // by default).
 func Login(ctx context.Context, o LoginOptions) (string, error) {
-	sys := PullOptions{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}.SystemContext()
+	sys := Options{TLSVerify: o.TLSVerify, AuthFile: o.AuthFile}.SystemContext()
 	key, host := registryKey(o.Registry)
 	if host == "" {
 		return "", errors.New("login needs a REGISTRY")
@@ -58,7 +56,7 @@ func Login(ctx context.Context, o LoginOptions) (string, error) {
 
 // LoggedInAs returns the user name stored for a registry, or "".
 func LoggedInAs(reg, authFile string) (string, error) {
-	sys := PullOptions{AuthFile: authFile}.SystemContext()
+	sys := Options{AuthFile: authFile}.SystemContext()
 	key, _ := registryKey(reg)
 	auth, err := config.GetCredentials(sys, key)
 	if err != nil {
@@ -74,7 +72,7 @@ var ErrNotLoggedIn = errors.New("not logged in")
 // other files containers/image reads them from), or of every registry with
 // reg "".
 func Logout(reg, authFile string) error {
-	sys := PullOptions{AuthFile: authFile}.SystemContext()
+	sys := Options{AuthFile: authFile}.SystemContext()
 	if reg == "" {
 		return config.RemoveAllAuthentication(sys)
 	}

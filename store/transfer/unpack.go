@@ -1,6 +1,4 @@
-//go:build !lean
-
-package store
+package transfer
 
 import (
 	"bufio"
@@ -21,6 +19,8 @@ import (
 	"go.podman.io/storage/pkg/chrootarchive"
 	"go.podman.io/storage/pkg/tarlog"
 	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // layerDiffer unpacks one layer blob for storage's PrepareStagedLayer: it
@@ -71,7 +71,7 @@ func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *
 	compressed := j.info.Digest.Algorithm().Digester()
 	raw := io.TeeReader(blob, compressed.Hash())
 	res, err := decompressInto(raw, dest, opts, tsFile, j.diffID)
-	if err != nil && (isNoSpace(err) || errors.Is(err, context.Canceled)) {
+	if err != nil && (store.IsNoSpace(err) || errors.Is(err, context.Canceled)) {
 		return nil, err // not worth reading the rest of the blob
 	}
 	// Hash what follows the compressed stream (or what it failed on).

@@ -1,6 +1,10 @@
-//go:build !lean
-
-package store
+// Package transfer copies images between crun-lite's store and
+// containers/image's transports, for crun-lite-full: pull from a registry or
+// any transport (docker://, oci:, oci-archive:, docker-archive:, dir:), load
+// and save archives, import a root filesystem tarball. Layers of a pull are
+// fetched and unpacked here, in parallel and straight into the store (see
+// layers.go); containers/image writes the image records.
+package transfer
 
 import (
 	"bytes"
@@ -8,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -26,72 +29,35 @@ import (
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/configfile"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/store/registry"
 )
 
 // PullOptions tune a pull.
 type PullOptions struct {
-	TLSVerify types.OptionalBool // --tls-verify; OptionalBoolUndefined follows registries.conf
-	Report    io.Writer          // progress: bars on a terminal, a line per layer otherwise; nil for none
-	// AuthFile is --authfile; "" means $REGISTRY_AUTH_FILE, else the
-	// usual auth.json and ~/.docker/config.json.
-	AuthFile string
-	// Creds is --creds USER[:PASSWORD], used instead of any auth file.
-	Creds string
-	// OS, Arch and Variant choose an image from a manifest list
-	// (--platform, --os, --arch, --variant); "" is the host's.
-	OS, Arch, Variant string
+	registry.Options           // how to reach the registry, and which platform to pick
+	Report           io.Writer // progress: bars on a terminal, a line per layer otherwise; nil for none
 }
 
-// SystemContext returns the containers/image context for these options: it
-// reads the user's registries.conf, auth files and policy like Podman does.
-func (o PullOptions) SystemContext() *types.SystemContext {
-	sys := &types.SystemContext{
-		DockerRegistryUserAgent: "crun-lite",
-		OSChoice:                o.OS,
-		ArchitectureChoice:      o.Arch,
-		VariantChoice:           o.Variant,
-		AuthFilePath:            authFile(o.AuthFile),
-	}
-	if o.TLSVerify == types.OptionalBoolFalse {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-		sys.OCIInsecureSkipTLSVerify = true
-	} else if o.TLSVerify == types.OptionalBoolTrue {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolFalse
-	}
-	if o.Creds != "" {
-		user, pass, _ := strings.Cut(o.Creds, ":")
-		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: pass}
-	}
-	return sys
-}
-
-// authFile is the auth file a command uses: the flag's, else
-// $REGISTRY_AUTH_FILE as Podman reads it, else "" for the default list.
-func authFile(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return os.Getenv("REGISTRY_AUTH_FILE")
-}
-
-// systemContext is o's context with the store's scratch dir for big files.
 // newPuller sets up copying images into the store: the system context and
 // the signature policy (close releases it).
-func (st *Store) newPuller(o PullOptions, tmp *tempDir) (*puller, error) {
-	sys := st.systemContext(o, tmp)
+func newPuller(st *store.Store, s storage.Store, o PullOptions, tmp *store.ScratchDir) (*puller, error) {
+	sys := systemContext(o, tmp)
 	policy, err := policyContext(sys)
 	if err != nil {
 		return nil, err
 	}
-	return &puller{st: st, sys: sys, policy: policy, report: o.Report}, nil
+	return &puller{st: st, s: s, sys: sys, policy: policy, report: o.Report}, nil
 }
 
 func (p *puller) close() { _ = p.policy.Destroy() }
 
-func (st *Store) systemContext(o PullOptions, tmp *tempDir) *types.SystemContext {
+// systemContext is o's context with the store's scratch dir for big files.
+func systemContext(o PullOptions, tmp *store.ScratchDir) *types.SystemContext {
 	sys := o.SystemContext()
 	if tmp != nil {
 		sys.BigFilesTemporaryDir = tmp.Path
@@ -103,14 +69,17 @@ func (st *Store) systemContext(o PullOptions, tmp *tempDir) *types.SystemContext
 // reference (host/name:tag, a short name resolved through registries.conf)
 // or any containers/image transport: docker://, oci:, oci-archive:,
 // docker-archive:, dir:.
-func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
-	st.cleanTemp()
-	tmp, err := st.newTempDir()
+func Pull(ctx context.Context, st *store.Store, ref string, o PullOptions) (*store.Image, error) {
+	s, err := st.Storage()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := st.NewScratchDir()
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Remove()
-	p, err := st.newPuller(o, tmp)
+	p, err := newPuller(st, s, o, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +122,7 @@ func (st *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, e
 // one failed: not after a corrupt blob or a full disk, which are ours.
 func retryable(err error) bool {
 	var de *DigestError
-	return !errors.As(err, &de) && !isNoSpace(err)
+	return !errors.As(err, &de) && !store.IsNoSpace(err)
 }
 
 // shortNameError explains containers/image's refusal to prompt for an
@@ -194,15 +163,16 @@ func transportOf(ref string) string {
 
 // puller copies images into one store with one context.
 type puller struct {
-	st     *Store
+	st     *store.Store
+	s      storage.Store // st's
 	sys    *types.SystemContext
 	policy *signature.PolicyContext
 	report io.Writer
 }
 
 // pull copies src into the store under the name Podman would give it.
-func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef string) (*Image, error) {
-	src, name, done, err := p.st.openArchive(p.sys, src)
+func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef string) (*store.Image, error) {
+	src, name, done, err := openArchive(p.sys, src)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", userRef, err)
 	}
@@ -221,21 +191,21 @@ func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef str
 // fetchLayers (in parallel, straight into the store), then the image itself
 // with containers/image, which finds every layer present and writes config,
 // manifest and name.
-func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name string) (*Image, error) {
+func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name string) (*store.Image, error) {
 	opened, err := srcRef.NewImageSource(ctx, p.sys)
 	if err != nil {
 		return nil, err
 	}
 	defer opened.Close()
 	raw := &configCache{ImageSource: opened, blobs: map[digest.Digest][]byte{}}
-	dest, err := p.st.destRef(ctx, p.sys, raw, name)
+	dest, err := destRef(ctx, p.s, p.sys, raw, name)
 	if err != nil {
 		return nil, err
 	}
 	report := p.report
-	fetched, err := p.st.fetchLayers(ctx, p.sys, p.policy, raw, p.report)
+	fetched, err := p.fetchLayers(ctx, raw)
 	if err != nil {
-		return nil, noSpaceHint(err)
+		return nil, store.NoSpaceHint(err)
 	}
 	if fetched {
 		report = nil // our progress said it all; copy would only say "skipped"
@@ -246,37 +216,41 @@ func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name str
 		DestinationCtx: p.sys,
 	})
 	if err != nil {
-		return nil, noSpaceHint(err)
+		return nil, store.NoSpaceHint(err)
 	}
 	_, img, err := istorage.ResolveReference(dest)
 	if err != nil {
 		return nil, fmt.Errorf("find the stored image: %w", err)
 	}
-	return p.st.wrap(img), nil
+	return p.st.ImageOf(img), nil
 }
 
 // upToDate returns the stored image called name when the registry still
 // serves the same manifest for it: one HEAD request, no blob. Anything else
 // (another transport, no such local image, an error) means copying.
-func (p *puller) upToDate(ctx context.Context, src types.ImageReference, name string) *Image {
+func (p *puller) upToDate(ctx context.Context, src types.ImageReference, name string) *store.Image {
 	if src.Transport().Name() != "docker" || name == "" {
 		return nil
 	}
-	local, err := p.st.s.Image(name)
-	if err != nil || !p.st.platformMatches(local.ID, p.sys) {
+	rec, err := p.s.Image(name)
+	if err != nil {
+		return nil
+	}
+	local := p.st.ImageOf(rec)
+	if !platformMatches(local, p.sys) {
 		return nil
 	}
 	d, err := docker.GetDigest(ctx, p.sys, src)
 	if err != nil {
 		return nil
 	}
-	if !slices.Contains(local.Digests, d) {
+	if !slices.Contains(rec.Digests, d) {
 		return nil
 	}
 	if p.report != nil {
 		fmt.Fprintf(p.report, "Image is up to date: %s\n", name)
 	}
-	return p.st.wrap(local)
+	return local
 }
 
 // openedRef hands copy.Image the image source fetchLayers already opened,
@@ -328,11 +302,11 @@ func (unclosed) Close() error { return nil }
 
 // destRef is the storage reference an image from raw is stored under:
 // name, or the image's ID when it has none.
-func (st *Store) destRef(ctx context.Context, sys *types.SystemContext, raw types.ImageSource, name string) (types.ImageReference, error) {
+func destRef(ctx context.Context, s storage.Store, sys *types.SystemContext, raw types.ImageSource, name string) (types.ImageReference, error) {
 	if name != "" {
 		named, err := reference.ParseNormalizedNamed(name)
 		if err == nil {
-			return istorage.Transport.NewStoreReference(st.s, named, "")
+			return istorage.Transport.NewStoreReference(s, named, "")
 		}
 	}
 	img, err := image.FromSource(ctx, sys, unclosed{raw})
@@ -340,7 +314,7 @@ func (st *Store) destRef(ctx context.Context, sys *types.SystemContext, raw type
 		return nil, err
 	}
 	defer img.Close()
-	return istorage.Transport.NewStoreReference(st.s, nil, img.ConfigInfo().Digest.Encoded())
+	return istorage.Transport.NewStoreReference(s, nil, img.ConfigInfo().Digest.Encoded())
 }
 
 // policyContext applies the user's or the system's policy.json; when there
@@ -362,11 +336,11 @@ func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 	return pc, nil
 }
 
-// platformMatches tells whether the stored image id is for the platform sys
+// platformMatches tells whether the stored image is for the platform sys
 // asks for, the host's by default: a manifest list's digest names images
 // for every platform.
-func (st *Store) platformMatches(id string, sys *types.SystemContext) bool {
-	cfg, err := (&Image{ID: id, st: st}).Config()
+func platformMatches(img *store.Image, sys *types.SystemContext) bool {
+	cfg, err := img.Config()
 	if err != nil {
 		return false
 	}
