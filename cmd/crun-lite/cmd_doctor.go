@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -41,33 +40,34 @@ Examples:
 }
 
 func doctorAction(c *cli.Context) error {
-	format := c.String("format")
-	if format != "text" && format != "json" {
-		return fmt.Errorf("unknown --format %q: use text or json", format)
+	f, err := parseFormat(c.String("format"), doctorFormats)
+	if err != nil {
+		return err
 	}
 	// A store that cannot even be located is one of the problems doctor
 	// reports, not a reason to fail without the other checks.
 	opts, optsErr := storeOptions(c)
 	checks := doctor.Doctor(opts, optsErr)
-	var err error
-	if format == "json" {
-		err = printChecksJSON(c.App.Writer, checks)
-	} else {
-		printChecks(c.App.Writer, checks)
-	}
+	err = f.print(c.App.Writer, checksReport(checks), func(w io.Writer) error {
+		printChecks(w, checks)
+		return nil
+	})
 	if err == nil && hostcheck.Blocking(checks) {
 		return exitStatus(1)
 	}
 	return err
 }
 
-func printChecksJSON(w io.Writer, checks []hostcheck.Check) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
+// doctorFormats: doctor has no templates, and its flag's default is
+// "text", so an empty --format is a mistake.
+var doctorFormats = formats{text: "text", emptyUnknown: true, advice: "use text or json"}
+
+// checksReport is what doctor --format json prints.
+func checksReport(checks []hostcheck.Check) any {
+	return struct {
 		OK     bool              `json:"ok"`
 		Checks []hostcheck.Check `json:"checks"`
-	}{!hostcheck.Blocking(checks), checks})
+	}{!hostcheck.Blocking(checks), checks}
 }
 
 // printChecks prints one line per check and an indented fix line under each

@@ -3,10 +3,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"text/template"
 
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
@@ -194,12 +192,9 @@ Examples:
 			if c.NArg() < 1 {
 				return errors.New("inspect needs an IMAGE")
 			}
-			var tmpl *template.Template
-			if f := c.String("format"); f != "" && f != "json" {
-				var err error
-				if tmpl, err = template.New("format").Parse(f + "\n"); err != nil {
-					return fmt.Errorf("--format: %w", err)
-				}
+			f, err := parseFormat(c.String("format"), inspectFormats)
+			if err != nil {
+				return err
 			}
 			var out []*store.ImageDetails
 			for _, ref := range c.Args().Slice() {
@@ -211,23 +206,27 @@ Examples:
 				if err != nil {
 					return err
 				}
-				if tmpl != nil {
-					if err := tmpl.Execute(c.App.Writer, d); err != nil {
-						return fmt.Errorf("--format: %w", err)
+				if f.isTemplate() {
+					// Each image as it comes: what printed stays when a
+					// later IMAGE is not found.
+					if err := f.execute(c.App.Writer, d); err != nil {
+						return err
 					}
 					continue
 				}
 				out = append(out, d)
 			}
-			if tmpl != nil {
+			if f.isTemplate() {
 				return nil
 			}
-			enc := json.NewEncoder(c.App.Writer)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return f.print(c.App.Writer, out, nil)
 		}),
 	}
 }
+
+// inspectFormats: JSON by default, and any other --format is a template
+// applied to each image.
+var inspectFormats = formats{templates: anyTemplate}
 
 func existsCommand() *cli.Command {
 	return &cli.Command{

@@ -3,13 +3,12 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/docker/go-units"
@@ -143,20 +142,18 @@ Examples:
 			if imgs, err = filterImages(imgs, filters); err != nil {
 				return err
 			}
-			switch {
-			case c.Bool("quiet"):
+			if c.Bool("quiet") {
 				for _, im := range imgs {
 					fmt.Fprintln(c.App.Writer, idColumn(c, im.ID))
 				}
 				return nil
-			case c.String("format") == "json":
-				return printImagesJSON(c, imgs)
-			case c.String("format") == "" || c.String("format") == "table":
-				return printImagesTable(c, imgs)
-			case strings.Contains(c.String("format"), "{{"):
-				return printImagesTemplate(c, imgs, c.String("format"))
 			}
-			return fmt.Errorf("unknown --format %q: use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'", c.String("format"))
+			f, err := parseFormat(c.String("format"), imagesFormats)
+			if err != nil {
+				return err
+			}
+			rows := imageRows(c, imgs)
+			return printRows(c.App.Writer, f, imagesJSON(imgs), rows, func(w io.Writer) error { return printImagesTable(w, rows) })
 		}),
 	}
 }
@@ -227,7 +224,7 @@ type imageJSON struct {
 	Size    int64     `json:"size"`
 }
 
-func printImagesJSON(c *cli.Context, imgs []*store.Image) error {
+func imagesJSON(imgs []*store.Image) []imageJSON {
 	out := make([]imageJSON, 0, len(imgs))
 	for _, im := range imgs {
 		names := im.Names
@@ -236,9 +233,15 @@ func printImagesJSON(c *cli.Context, imgs []*store.Image) error {
 		}
 		out = append(out, imageJSON{im.ID, names, im.Digest, im.Created, im.Size})
 	}
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return out
+}
+
+// imagesFormats: templates see one imageRow per line, as podman images
+// --format '{{.Repository}}:{{.Tag}}' does.
+var imagesFormats = formats{
+	text:      "table",
+	templates: bracedTemplates,
+	advice:    "use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'",
 }
 
 // imageRow is one line of images: an image under one of its names. Its
@@ -269,28 +272,13 @@ func imageRows(c *cli.Context, imgs []*store.Image) []imageRow {
 	return rows
 }
 
-func printImagesTable(c *cli.Context, imgs []*store.Image) error {
-	w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+func printImagesTable(out io.Writer, rows []imageRow) error {
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-	for _, r := range imageRows(c, imgs) {
+	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 	}
 	return w.Flush()
-}
-
-// printImagesTemplate prints each row through a Go template, one line
-// each, as podman images --format '{{.Repository}}:{{.Tag}}' does.
-func printImagesTemplate(c *cli.Context, imgs []*store.Image, format string) error {
-	tmpl, err := template.New("format").Parse(strings.TrimSuffix(format, "\n") + "\n")
-	if err != nil {
-		return fmt.Errorf("--format: %w", err)
-	}
-	for _, r := range imageRows(c, imgs) {
-		if err := tmpl.Execute(c.App.Writer, r); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-	}
-	return nil
 }
 
 func splitName(n string) (repo, tag string) {

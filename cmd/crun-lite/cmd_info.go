@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -53,19 +52,20 @@ Examples:
 			var u unix.Utsname
 			_ = unix.Uname(&u)
 			rep := infoReport{Version: version, Kernel: unix.ByteSliceToString(u.Release[:]), Store: si, Registries: ri}
-			switch c.String("format") {
-			case "json":
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
-			case "", "text":
-				printInfo(c.App.Writer, &rep)
-				return nil
+			f, err := parseFormat(c.String("format"), infoFormats)
+			if err != nil {
+				return err
 			}
-			return fmt.Errorf("unknown --format %q: use text or json", c.String("format"))
+			return f.print(c.App.Writer, rep, func(w io.Writer) error {
+				printInfo(w, &rep)
+				return nil
+			})
 		}),
 	}
 }
+
+// infoFormats: info has no templates.
+var infoFormats = formats{text: "text", advice: "use text or json"}
 
 func printInfo(w io.Writer, r *infoReport) {
 	s := r.Store

@@ -4,9 +4,9 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -49,15 +49,11 @@ Examples:
 					if err != nil {
 						return err
 					}
-					switch c.String("format") {
-					case "json":
-						enc := json.NewEncoder(c.App.Writer)
-						enc.SetIndent("", "  ")
-						return enc.Encode(du)
-					case "", "table":
-						return printDiskUsage(c, du)
+					f, err := parseFormat(c.String("format"), dfFormats)
+					if err != nil {
+						return err
 					}
-					return fmt.Errorf("unknown --format %q: use table or json", c.String("format"))
+					return f.print(c.App.Writer, du, func(w io.Writer) error { return printDiskUsage(w, du) })
 				}),
 			},
 			{
@@ -87,8 +83,11 @@ Examples:
 	}
 }
 
-func printDiskUsage(c *cli.Context, du *store.DiskUsage) error {
-	w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+// dfFormats: system df has no templates.
+var dfFormats = formats{text: "table", advice: "use table or json"}
+
+func printDiskUsage(out io.Writer, du *store.DiskUsage) error {
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	for _, row := range []struct {
 		name string

@@ -3,9 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -61,24 +61,22 @@ Examples:
 					if err != nil {
 						return err
 					}
-					switch {
-					case c.String("format") == "json":
-						if vols == nil {
-							vols = []store.Volume{}
-						}
-						return writeJSON(c, vols)
-					case c.Bool("quiet"):
-						for _, v := range vols {
-							fmt.Fprintln(c.App.Writer, v.Name)
-						}
-						return nil
+					f, err := parseFormat(c.String("format"), volumeFormats)
+					if err != nil {
+						return err
 					}
-					w := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
-					fmt.Fprintln(w, "VOLUME NAME\tMOUNTPOINT")
-					for _, v := range vols {
-						fmt.Fprintf(w, "%s\t%s\n", v.Name, v.Path)
+					if vols == nil {
+						vols = []store.Volume{} // JSON: [], not null
 					}
-					return w.Flush()
+					return f.print(c.App.Writer, vols, func(w io.Writer) error {
+						if c.Bool("quiet") {
+							for _, v := range vols {
+								fmt.Fprintln(w, v.Name)
+							}
+							return nil
+						}
+						return printVolumes(w, vols)
+					})
 				}),
 			},
 			{
@@ -100,7 +98,7 @@ Examples:
 					if len(out) == 0 {
 						return errors.New("volume inspect needs a NAME")
 					}
-					return writeJSON(c, out)
+					return encodeJSON(c.App.Writer, out)
 				}),
 			},
 			{
@@ -136,8 +134,15 @@ Examples:
 	}
 }
 
-func writeJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// volumeFormats: volume ls has no templates, and has always printed the
+// table for any --format but json (--quiet applies to the table only).
+var volumeFormats = formats{text: "table"}
+
+func printVolumes(out io.Writer, vols []store.Volume) error {
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "VOLUME NAME\tMOUNTPOINT")
+	for _, v := range vols {
+		fmt.Fprintf(w, "%s\t%s\n", v.Name, v.Path)
+	}
+	return w.Flush()
 }

@@ -1,0 +1,102 @@
+//go:build !lean
+
+package main
+
+import (
+	"bytes"
+	"io"
+	"testing"
+)
+
+// Each command's --format keeps what it accepted before the helper: which
+// values pick which printer, and the words of the error for the others.
+func TestParseFormat(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		f     formats
+		value string
+		want  formatKind
+		err   string
+	}{
+		{"info", infoFormats, "", formatText, ""},
+		{"info", infoFormats, "text", formatText, ""},
+		{"info", infoFormats, "json", formatJSON, ""},
+		{"info", infoFormats, "table", 0, `unknown --format "table": use text or json`},
+		{"info", infoFormats, "{{.Store}}", 0, `unknown --format "{{.Store}}": use text or json`},
+		{"df", dfFormats, "", formatText, ""},
+		{"df", dfFormats, "table", formatText, ""},
+		{"df", dfFormats, "text", 0, `unknown --format "text": use table or json`},
+		{"doctor", doctorFormats, "text", formatText, ""},
+		{"doctor", doctorFormats, "json", formatJSON, ""},
+		{"doctor", doctorFormats, "", 0, `unknown --format "": use text or json`},
+		{"volume ls", volumeFormats, "", formatText, ""},
+		{"volume ls", volumeFormats, "json", formatJSON, ""},
+		{"volume ls", volumeFormats, "anything", formatText, ""},
+		{"images", imagesFormats, "", formatText, ""},
+		{"images", imagesFormats, "table", formatText, ""},
+		{"images", imagesFormats, "json", formatJSON, ""},
+		{"images", imagesFormats, "table {{.ID}}", formatTemplate, ""},
+		{"images", imagesFormats, "id", 0, `unknown --format "id": use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'`},
+		{"images", imagesFormats, "{{.ID", 0, `--format: template: format:2: unclosed action started at format:1`},
+		{"inspect", inspectFormats, "", formatJSON, ""},
+		{"inspect", inspectFormats, "json", formatJSON, ""},
+		{"inspect", inspectFormats, "id", formatTemplate, ""},
+	} {
+		got, err := parseFormat(c.value, c.f)
+		switch {
+		case c.err != "" && (err == nil || err.Error() != c.err):
+			t.Errorf("%s --format %q: error %v, want %q", c.name, c.value, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%s --format %q: %v", c.name, c.value, err)
+		case c.err == "" && got.kind != c.want:
+			t.Errorf("%s --format %q: kind %d, want %d", c.name, c.value, got.kind, c.want)
+		}
+	}
+}
+
+// images drops one trailing newline of a template; inspect keeps it.
+func TestFormatTemplateNewlines(t *testing.T) {
+	type row struct{ ID string }
+	rows := []row{{"a"}, {"b"}}
+	for _, c := range []struct {
+		f     formats
+		value string
+		want  string
+	}{
+		{imagesFormats, "{{.ID}}", "a\nb\n"},
+		{imagesFormats, "{{.ID}}\n", "a\nb\n"},
+		{inspectFormats, "{{.ID}}", "a\nb\n"},
+		{inspectFormats, "{{.ID}}\n", "a\n\nb\n\n"},
+	} {
+		f, err := parseFormat(c.value, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := printRows(&out, f, nil, rows, nil); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != c.want {
+			t.Errorf("--format %q: printed %q, want %q", c.value, out.String(), c.want)
+		}
+	}
+}
+
+func TestFormatPrint(t *testing.T) {
+	text := func(w io.Writer) error { _, err := io.WriteString(w, "text\n"); return err }
+	var out bytes.Buffer
+	if err := (format{kind: formatJSON}).print(&out, map[string][]int{"a": {1}}, text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"a\": [\n    1\n  ]\n}\n"; out.String() != want {
+		t.Errorf("json: %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := (format{kind: formatText}).print(&out, nil, text); err != nil || out.String() != "text\n" {
+		t.Errorf("text: %q, %v", out.String(), err)
+	}
+	f, _ := parseFormat("{{.NoSuchField}}", imagesFormats)
+	if err := f.execute(&out, struct{}{}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("--format: ")) {
+		t.Errorf("template on a missing field: %v, want a --format error", err)
+	}
+}
