@@ -15,6 +15,8 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
+	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
@@ -99,9 +101,15 @@ func Main(args []string) int {
 		return int(st)
 	}
 	printError(os.Stderr, err)
-	var ec interface{ ExitCode() int } // run.ExitError, spawn.StartError
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
+	// Only crun-lite's own codes: an *exec.ExitError of a helper deep in
+	// the chain has an ExitCode too, and is not ours to exit with.
+	var re *run.ExitError
+	var se *spawn.StartError
+	switch {
+	case errors.As(err, &se):
+		return se.ExitCode()
+	case errors.As(err, &re):
+		return re.ExitCode()
 	}
 	return 125
 }
