@@ -264,7 +264,7 @@ func procState(pid int) string {
 		return ""
 	}
 	i := bytes.LastIndexByte(data, ')')
-	if i < 0 || i+3 >= len(data) {
+	if i < 0 || i+2 >= len(data) {
 		return ""
 	}
 	return string(data[i+2])

@@ -122,11 +122,7 @@ func dockerArchiveName(sys *types.SystemContext, src types.ImageReference) strin
 // from its content; compressed or not) into the store, as podman load does.
 // With file "", the archive is read from stdin.
 func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o PullOptions) ([]*store.Image, error) {
-	s, err := st.Storage()
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := st.NewScratchDir()
+	s, tmp, err := begin(st)
 	if err != nil {
 		return nil, err
 	}

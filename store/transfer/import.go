@@ -37,11 +37,7 @@ func Import(ctx context.Context, st *store.Store, file, name string, o ImportOpt
 			return nil, fmt.Errorf("import: %q is not a valid image name", name)
 		}
 	}
-	s, err := st.Storage()
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := st.NewScratchDir()
+	s, tmp, err := begin(st)
 	if err != nil {
 		return nil, err
 	}

@@ -65,16 +65,27 @@ func systemContext(o PullOptions, tmp *store.ScratchDir) *types.SystemContext {
 	return sys
 }
 
+// begin opens what every copy into the store needs: the storage, and a
+// scratch dir (left over ones of dead commands cleaned first) that the
+// caller removes.
+func begin(st *store.Store) (storage.Store, *store.ScratchDir, error) {
+	s, err := st.Storage()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmp, err := st.NewScratchDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, tmp, nil
+}
+
 // Pull copies an image into the store and returns it. ref is a registry
 // reference (host/name:tag, a short name resolved through registries.conf)
 // or any containers/image transport: docker://, oci:, oci-archive:,
 // docker-archive:, dir:.
 func Pull(ctx context.Context, st *store.Store, ref string, o PullOptions) (*store.Image, error) {
-	s, err := st.Storage()
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := st.NewScratchDir()
+	s, tmp, err := begin(st)
 	if err != nil {
 		return nil, err
 	}
