@@ -1,4 +1,32 @@
-// Package run starts a container, waits for it and cleans up after it.
+// Package run starts a container and supervises it.
+//
+// A run is three calls (run.go, start.go, supervise.go):
+//
+//	Prepare(ctx, store, Options) (*Container, error)
+//	        checks the options into a spec.Spec, finds (or pulls) the
+//	        image, makes the run dir (package state) and, for a kept
+//	        container, its storage container
+//	(*Container).Start(Stdio, Hooks) (*Process, error)
+//	        mounts the root filesystem and starts the command through
+//	        package spawn; Hooks.Created runs with the container's pid
+//	        between "namespaces made" and "exec" (networking, cgroups
+//	        plug in there, so run/ never imports them)
+//	Supervise(*Process) (exit code, error)
+//	        forwards signals, copies the terminal, waits, and meanwhile
+//	        writes the resolved spec into the run dir
+//	(*Container).Close()
+//	        undoes what the run made
+//
+// The foreground `run` (Run) makes all of them in one process, the
+// measured fast path; a detached container will hand its Spec to a monitor
+// process that does the same. Every error returned is an *ExitError with
+// the code crun-lite exits with. Output goes only where Stdio says.
+//
+// The packages below run/ each own one thing: spec (what a container is,
+// resolved from options and image), spawn (the child process and its
+// operations), state (run dirs, garbage collection, what is in use),
+// doctor (host diagnostics, for `crun-lite doctor`). None imports run or
+// another of them but spawn (state uses spawn's detached rm).
 //
 // # Design
 //

@@ -1,8 +1,6 @@
 package run
 
 import (
-	"github.com/crun-lite/crun-lite/run/spawn"
-
 	"bufio"
 	"errors"
 	"fmt"
@@ -11,6 +9,10 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/run/spawn"
+	"github.com/crun-lite/crun-lite/run/spec"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // Slots for mount trees carried across pivot_root (see openTree).
@@ -29,7 +31,7 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf", "passwd", "group"}
 // either before pivot_root at paths one level below our own mount point
 // (checked not to be symlinks by the child), or after it, where the image's
 // symlinks resolve inside the container and cannot lead out of it.
-func (c *container) rootfsOps(l *spawn.List) error {
+func (c *Container) rootfsOps(l *spawn.List) error {
 	m := c.rd.Join("merged")
 	// Nothing we mount may propagate back to the namespace we came from.
 	l.Mount("", "/", "", "", unix.MS_REC|unix.MS_PRIVATE, 0)
@@ -50,7 +52,7 @@ func (c *container) rootfsOps(l *spawn.List) error {
 	if err != nil {
 		return err
 	}
-	if vols := c.volumeNames(); len(vols) > 0 {
+	if vols := c.Spec.VolumeNames(); len(vols) > 0 {
 		c.rd.State.Volumes = vols // so that `volume rm` sees them in use
 		if err := c.rd.Save(); err != nil {
 			return err
@@ -62,21 +64,21 @@ func (c *container) rootfsOps(l *spawn.List) error {
 		l.MoveMount(slotEtc+i, "/etc/"+name, spawn.FlagMkfile)
 	}
 	c.userMounts(l, binds)
-	for _, p := range c.cfg.masked {
+	for _, p := range c.Spec.Masked {
 		l.Mask(p)
 	}
-	for _, p := range c.cfg.readonly {
+	for _, p := range c.Spec.ReadonlyPaths {
 		l.Mount(p, p, "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMissingOK)
 		l.Readonly(p, spawn.FlagMissingOK)
 	}
-	l.Hostname(c.hostname)
-	if c.opts.Network == "none" {
+	l.Hostname(c.Spec.Hostname)
+	if c.Spec.Network == "none" {
 		l.Loopback()
 	}
-	if c.opts.TTY {
+	if c.Spec.Process.Terminal {
 		l.OpenPty()
 	}
-	if c.opts.ReadOnly {
+	if c.Spec.ReadOnlyRoot {
 		l.RemountReadonly("/") // last: the mounts above need their mount points made
 	}
 	l.Sync()
@@ -84,11 +86,11 @@ func (c *container) rootfsOps(l *spawn.List) error {
 }
 
 // rootMount puts the container's root filesystem on m.
-func (c *container) rootMount(l *spawn.List, m string) error {
+func (c *Container) rootMount(l *spawn.List, m string) error {
 	rf := c.rootfs
 	if rf.Dir != "" { // vfs: storage made a full copy for the container
 		if c.keep != nil {
-			return badOption("--userns=keep-id needs a store on overlay, this one uses %s", rf.Driver)
+			return spec.BadOption("--userns=keep-id needs a store on overlay, this one uses %s", rf.Driver)
 		}
 		l.Mount(rf.Dir, m, "", "", unix.MS_BIND|unix.MS_REC, 0)
 		return nil
@@ -132,7 +134,7 @@ func (c *container) rootMount(l *spawn.List, m string) error {
 
 // mountKeepID mounts the root filesystem with fuse-overlayfs shifting
 // ownership into the keep-id namespace (see keepid.go).
-func (c *container) mountKeepID(upper, work, empty string, volatile bool) error {
+func (c *Container) mountKeepID(upper, work, empty string, volatile bool) error {
 	rf := *c.rootfs
 	prog, err := fuseProgram(rf.MountProgram)
 	if err != nil {
@@ -140,17 +142,17 @@ func (c *container) mountKeepID(upper, work, empty string, volatile bool) error 
 	}
 	rf.UserXattr, rf.Volatile = false, volatile // userxattr is the kernel overlay's only
 	data, dir := rf.OverlayData(upper, work, empty)
-	data += ",uidmapping=" + fuseMapping(c.keep.uids) + ",gidmapping=" + fuseMapping(c.keep.gids)
+	data += ",uidmapping=" + userns.FuseMapping(c.keep.UIDs) + ",gidmapping=" + userns.FuseMapping(c.keep.GIDs)
 	return c.mountFuse(prog, data, dir)
 }
 
 // hostIDs returns the ids that container ids uid and gid have in the
 // namespace the mounts are made in.
-func (c *container) hostIDs(uid, gid int) (int, int) {
+func (c *Container) hostIDs(uid, gid int) (int, int) {
 	if c.keep == nil {
 		return uid, gid
 	}
-	return toH(c.keep.uids, uid), toH(c.keep.gids, gid)
+	return c.keep.ToOutside(uid, gid)
 }
 
 func mkdirOwned(path string, mode os.FileMode, uid, gid int) error {
@@ -167,7 +169,7 @@ func mkdirOwned(path string, mode os.FileMode, uid, gid int) error {
 }
 
 // systemMounts adds /proc, a minimal /dev and a read-only /sys under m.
-func (c *container) systemMounts(l *spawn.List, m string) {
+func (c *Container) systemMounts(l *spawn.List, m string) {
 	const nosuid, nodev, noexec = unix.MS_NOSUID, unix.MS_NODEV, unix.MS_NOEXEC
 	rootUID, rootGID := c.hostIDs(0, 0)
 	owner := ""
@@ -201,7 +203,7 @@ func (c *container) systemMounts(l *spawn.List, m string) {
 	// sysfs can only be mounted by the owner of the network namespace:
 	// bind the host's, read-only all the way down.
 	l.Mount("/sys", m+"/sys", "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMkdir)
-	if !c.opts.Privileged {
+	if !c.Spec.Privileged {
 		l.Readonly(m+"/sys", 0)
 	}
 }
@@ -209,7 +211,7 @@ func (c *container) systemMounts(l *spawn.List, m string) {
 // etcMounts lists the generated /etc files to mount: the three every
 // container gets, and for keep-id a passwd and group naming the kept user
 // when the image lacks them.
-func (c *container) etcMounts() ([]string, error) {
+func (c *Container) etcMounts() ([]string, error) {
 	files := etcFiles[:3]
 	if c.keep != nil {
 		passwd, group := c.keep.passwdEntries(c.rd.Join("merged"))
@@ -240,36 +242,36 @@ func (c *container) etcMounts() ([]string, error) {
 // bindSources opens the source of every bind mount and volume before
 // pivot_root hides the host, creating a missing -v directory (Podman does)
 // and volumes on first use. It returns, per mount, the slot it is in.
-func (c *container) bindSources(l *spawn.List) (map[int]int, error) {
+func (c *Container) bindSources(l *spawn.List) (map[int]int, error) {
 	slots := map[int]int{}
 	next := slotMounts
-	for i := range c.cfg.mounts {
-		m := &c.cfg.mounts[i]
-		if m.kind == "tmpfs" {
+	for i := range c.Spec.Mounts {
+		m := &c.Spec.Mounts[i]
+		if m.Kind == "tmpfs" {
 			continue
 		}
-		if m.kind == "volume" {
-			path, err := c.st.VolumePath(m.source, true)
+		if m.Kind == "volume" {
+			path, err := c.st.VolumePath(m.Source, true)
 			if err != nil {
 				return nil, err
 			}
-			m.source = path
+			m.Source = path
 		}
-		fi, err := os.Stat(m.source)
-		if errors.Is(err, os.ErrNotExist) && m.create {
-			err = os.MkdirAll(m.source, 0o755)
+		fi, err := os.Stat(m.Source)
+		if errors.Is(err, os.ErrNotExist) && m.Create {
+			err = os.MkdirAll(m.Source, 0o755)
 			if err == nil {
-				fi, err = os.Stat(m.source)
+				fi, err = os.Stat(m.Source)
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: mount source: %v", ErrBadOption, err)
+			return nil, fmt.Errorf("%w: mount source: %v", spec.ErrBadOption, err)
 		}
 		if next >= maxSlots {
-			return nil, badOption("too many bind mounts (at most %d)", maxSlots-slotMounts)
+			return nil, spec.BadOption("too many bind mounts (at most %d)", maxSlots-slotMounts)
 		}
-		m.sourceIsDir = fi.IsDir()
-		l.OpenTree(m.source, next, true)
+		m.SourceIsDir = fi.IsDir()
+		l.OpenTree(m.Source, next, true)
 		slots[i] = next
 		next++
 	}
@@ -277,24 +279,24 @@ func (c *container) bindSources(l *spawn.List) (map[int]int, error) {
 }
 
 // userMounts attaches the binds, volumes and tmpfs after pivot_root.
-func (c *container) userMounts(l *spawn.List, slots map[int]int) {
-	for i, m := range c.cfg.mounts {
-		if m.kind == "tmpfs" {
-			data := m.data
+func (c *Container) userMounts(l *spawn.List, slots map[int]int) {
+	for i, m := range c.Spec.Mounts {
+		if m.Kind == "tmpfs" {
+			data := m.Data
 			if c.keep != nil && !strings.Contains(data, "uid=") {
 				uid, gid := c.hostIDs(0, 0)
-				data = joinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
+				data = spec.JoinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
 			}
-			l.Mount("tmpfs", m.target, "tmpfs", data, m.flags, spawn.FlagMkdir)
+			l.Mount("tmpfs", m.Target, "tmpfs", data, m.Flags, spawn.FlagMkdir)
 			continue
 		}
 		create := spawn.FlagMkfile
-		if m.sourceIsDir {
+		if m.SourceIsDir {
 			create = spawn.FlagMkdir
 		}
-		l.MoveMount(slots[i], m.target, uint32(create))
-		if m.readOnly {
-			l.Readonly(m.target, 0)
+		l.MoveMount(slots[i], m.Target, uint32(create))
+		if m.ReadOnly {
+			l.Readonly(m.Target, 0)
 		}
 	}
 }
@@ -319,15 +321,4 @@ func idMapped(path string, id uint64) bool {
 		}
 	}
 	return false
-}
-
-// volumeNames lists the volumes the container mounts, for VolumeUsers.
-func (c *container) volumeNames() []string {
-	var out []string
-	for _, m := range c.cfg.mounts {
-		if m.kind == "volume" {
-			out = append(out, m.volume)
-		}
-	}
-	return out
 }

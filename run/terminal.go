@@ -1,8 +1,6 @@
 package run
 
 import (
-	"github.com/crun-lite/crun-lite/run/spawn"
-
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/crun-lite/crun-lite/run/spawn"
 )
 
 // stdio connects the command's fds 0-2 to crun-lite's.
@@ -24,6 +24,8 @@ import (
 // terminal on any of our fds is proxied through a pipe instead.
 type stdio struct {
 	tty, interactive bool
+	in, out, err     *os.File  // the caller's Stdio; in may be nil
+	warnings         io.Writer // where warnf writes
 
 	childEnds []*os.File // closed in the monitor once the child has its copies
 	outputs   sync.WaitGroup
@@ -35,8 +37,12 @@ type stdio struct {
 	hangup func()
 }
 
-func newStdio(tty, interactive bool) *stdio {
-	return &stdio{tty: tty, interactive: interactive}
+func newStdio(tty, interactive bool, io Stdio) *stdio {
+	s := &stdio{tty: tty, interactive: interactive, in: io.In, out: io.Out, err: io.Err, warnings: io.Warnings}
+	if s.warnings == nil {
+		s.warnings = io.Err
+	}
+	return s
 }
 
 // prepare adds the fd moves that must happen before the child's first
@@ -45,16 +51,23 @@ func (s *stdio) prepare(l *spawn.List) error {
 	if s.tty {
 		return nil
 	}
-	if s.interactive && isTerminal(os.Stdin) {
+	// Files that are not ours already at 0, 1 and 2 are moved there; the
+	// foreground run's are, and costs nothing.
+	for fd, f := range []*os.File{s.in, s.out, s.err} {
+		if f != nil && int(f.Fd()) != fd && !isTerminal(f) && (fd != 0 || s.interactive) {
+			l.Dup2(int(f.Fd()), fd)
+		}
+	}
+	if s.interactive && s.in != nil && isTerminal(s.in) {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return err
 		}
 		s.childEnds = append(s.childEnds, r)
 		l.Dup2(int(r.Fd()), 0)
-		s.inputs = append(s.inputs, func() { _, _ = io.Copy(w, os.Stdin); w.Close() })
+		s.inputs = append(s.inputs, func() { _, _ = io.Copy(w, s.in); w.Close() })
 	}
-	for fd, out := range []*os.File{1: os.Stdout, 2: os.Stderr} {
+	for fd, out := range []*os.File{1: s.out, 2: s.err} {
 		if out == nil || !isTerminal(out) {
 			continue
 		}
@@ -74,7 +87,7 @@ func (s *stdio) prepare(l *spawn.List) error {
 // controlling terminal. With -t the terminal goes to uid:gid, the command's
 // user in the user namespace these ops run in.
 func (s *stdio) execOps(l *spawn.List, uid, gid uint32) {
-	if !s.tty && !s.interactive {
+	if !s.tty && (!s.interactive || s.in == nil) {
 		l.Open("/dev/null", 0)
 	}
 	l.Setsid()
@@ -102,7 +115,7 @@ func (s *stdio) started(master *os.File) {
 // starts, follows our resizes, and with -i puts our terminal in raw mode so
 // that keys (Ctrl-C, Ctrl-Z, Ctrl-D) reach the container's line discipline.
 func (s *stdio) startTerminal(master *os.File) {
-	host := hostTerminal()
+	host := s.hostTerminal()
 	if host != nil {
 		resize(master, host)
 		s.stopWinch = onSignal(unix.SIGWINCH, func() { resize(master, host) })
@@ -111,23 +124,23 @@ func (s *stdio) startTerminal(master *os.File) {
 		// terminal confuses programs, so give the classic 24x80.
 		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 	}
-	if s.interactive {
-		onTerminal := isTerminal(os.Stdin)
+	if s.interactive && s.in != nil {
+		onTerminal := isTerminal(s.in)
 		if onTerminal {
-			if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
-				s.restore = func() { _ = term.Restore(int(os.Stdin.Fd()), old) }
+			if old, err := term.MakeRaw(int(s.in.Fd())); err == nil {
+				s.restore = func() { _ = term.Restore(int(s.in.Fd()), old) }
 			}
 		}
 		s.inputs = append(s.inputs, func() {
 			// A raw terminal has no end of file (Ctrl-D is a byte like
 			// any other): its read ends when it hung up, its window
 			// closed. A write that fails means the container is gone.
-			if copyInput(master, os.Stdin) && onTerminal && s.hangup != nil {
+			if copyInput(master, s.in) && onTerminal && s.hangup != nil {
 				s.hangup()
 			}
 		})
 	}
-	s.copyOut(os.Stdout, master)
+	s.copyOut(s.out, master)
 }
 
 // copyInput copies src to dst until either fails; it reports whether src
@@ -180,22 +193,23 @@ func (s *stdio) finish() {
 	}
 }
 
-// warnf prints a one-line warning on our stderr, which may be our terminal
-// in raw mode: there a newline does not return the carriage.
+// warnf prints a one-line warning to the caller's warnings writer, which
+// may be our terminal in raw mode: there a newline does not return the
+// carriage.
 func (s *stdio) warnf(format string, args ...any) {
 	end := "\n"
 	if s.restore != nil {
 		end = "\r\n"
 	}
-	fmt.Fprintf(os.Stderr, "crun-lite: warning: "+format+end, args...)
+	fmt.Fprintf(s.warnings, "crun-lite: warning: "+format+end, args...)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// hostTerminal returns our terminal, for its size, or nil.
-func hostTerminal() *os.File {
-	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
-		if isTerminal(f) {
+// hostTerminal returns the caller's terminal, for its size, or nil.
+func (s *stdio) hostTerminal() *os.File {
+	for _, f := range []*os.File{s.in, s.out, s.err} {
+		if f != nil && isTerminal(f) {
 			return f
 		}
 	}

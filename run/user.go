@@ -115,14 +115,14 @@ func procRoot(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/root" }
 // keep-id one), but crun-lite itself may run as root of one, say under
 // `unshare -r`. The command then keeps our own groups, and a warning names
 // those of u it lacks rather than dropping them in silence.
-func (c *container) setgroups(l *spawn.List, u *execUser) {
+func (c *Container) setgroups(l *spawn.List, groups []uint32) {
 	if setgroupsAllowed() {
-		l.Setgroups(u.Groups)
+		l.Setgroups(groups)
 		return
 	}
 	have, _ := unix.Getgroups()
 	var missing []string
-	for _, g := range u.Groups {
+	for _, g := range groups {
 		if !slices.Contains(have, int(g)) {
 			missing = append(missing, strconv.Itoa(int(g)))
 		}

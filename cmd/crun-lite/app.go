@@ -16,7 +16,6 @@ import (
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/run"
-	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
@@ -96,28 +95,23 @@ func Main(args []string) int {
 	if err == nil {
 		return 0
 	}
-	var st exitStatus
-	if errors.As(err, &st) {
-		return int(st)
+	// Every code but 125 is one of crun-lite's own ExitErrors: an
+	// *exec.ExitError of a helper deep in the chain has an exit code too,
+	// and is not ours to exit with. One without an error is a command's
+	// own exit status, with nothing to print.
+	var re *run.ExitError
+	if errors.As(err, &re) && re.Err == nil {
+		return re.Code
 	}
 	printError(os.Stderr, err)
-	// Only crun-lite's own codes: an *exec.ExitError of a helper deep in
-	// the chain has an ExitCode too, and is not ours to exit with.
-	var re *run.ExitError
-	var se *spawn.StartError
-	switch {
-	case errors.As(err, &se):
-		return se.ExitCode()
-	case errors.As(err, &re):
-		return re.ExitCode()
+	if re != nil {
+		return re.Code
 	}
 	return 125
 }
 
-// exitStatus is a container's own non-zero exit: nothing to print.
-type exitStatus int
-
-func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+// exitStatus ends crun-lite with code and prints nothing.
+func exitStatus(code int) error { return &run.ExitError{Code: code} }
 
 // printError prints err on one line and its hint, if any, on the next.
 func printError(w io.Writer, err error) {

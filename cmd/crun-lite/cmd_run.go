@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/spec"
 )
 
 const (
@@ -87,7 +88,7 @@ func runAction(c *cli.Context, e *env) error {
 	if c.NArg() < 1 {
 		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
 	}
-	opts := run.Options{
+	opts := spec.Options{
 		Image:         c.Args().First(),
 		Command:       c.Args().Tail(),
 		Remove:        c.Bool("rm"),
@@ -113,21 +114,12 @@ func runAction(c *cli.Context, e *env) error {
 		CapAdd:        commaList(c.StringSlice("cap-add")),
 		CapDrop:       commaList(c.StringSlice("cap-drop")),
 		SecurityOpt:   c.StringSlice("security-opt"),
-		Pull:          runPuller(c, e),
-		Timing:        e.timing,
 	}
 	if c.IsSet("entrypoint") {
 		ep := c.String("entrypoint")
 		opts.Entrypoint = &ep
 	}
-	code, err := run.Run(e.ctx, e.store, opts)
-	if err != nil {
-		return &run.ExitError{Code: code, Err: err}
-	}
-	if code != 0 {
-		return exitStatus(code)
-	}
-	return nil
+	return run.Run(e.ctx, e.store, run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing}, run.HostStdio())
 }
 
 // commaList splits values of options that, as in Podman, take

@@ -1,4 +1,4 @@
-package run
+package spec
 
 import (
 	"bufio"
@@ -20,56 +20,41 @@ import (
 // ErrBadOption marks a run option that cannot be honoured as given.
 var ErrBadOption = errors.New("bad option")
 
-func badOption(format string, args ...any) error {
+func BadOption(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
-}
-
-// mountSpec is one -v, --mount or --tmpfs.
-type mountSpec struct {
-	kind     string // "bind", "volume" or "tmpfs"
-	source   string // host path, or volume name
-	target   string // absolute path in the container
-	readOnly bool
-	chown    bool   // U: give the source to the container's user
-	create   bool   // -v creates a missing host directory, --mount does not
-	data     string // tmpfs options for the kernel
-	flags    uintptr
-
-	volume      string // the volume's name, for a volume (source becomes its path)
-	sourceIsDir bool   // set once the source is opened
 }
 
 var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // parseVolume reads -v SOURCE:TARGET[:OPTIONS]. A SOURCE that is not a
 // path (does not start with / or .) names a volume, as in Podman.
-func parseVolume(spec string) (mountSpec, error) {
+func parseVolume(spec string) (Mount, error) {
 	parts := strings.Split(spec, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return mountSpec{}, badOption("-v %q: want SOURCE:TARGET[:OPTIONS]", spec)
+		return Mount{}, BadOption("-v %q: want SOURCE:TARGET[:OPTIONS]", spec)
 	}
-	m := mountSpec{kind: "bind", source: parts[0], target: parts[1], create: true}
-	if !strings.HasPrefix(m.source, "/") && !strings.HasPrefix(m.source, ".") {
-		if !volumeName.MatchString(m.source) {
-			return m, badOption("-v %q: %q is neither a path nor a volume name", spec, m.source)
+	m := Mount{Kind: "bind", Source: parts[0], Target: parts[1], Create: true}
+	if !strings.HasPrefix(m.Source, "/") && !strings.HasPrefix(m.Source, ".") {
+		if !volumeName.MatchString(m.Source) {
+			return m, BadOption("-v %q: %q is neither a path nor a volume name", spec, m.Source)
 		}
-		m.kind, m.volume = "volume", m.source
+		m.Kind, m.Volume = "volume", m.Source
 	}
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
 			switch o {
 			case "ro", "readonly":
-				m.readOnly = true
+				m.ReadOnly = true
 			case "rw":
-				m.readOnly = false
+				m.ReadOnly = false
 			case "z", "Z":
 				// SELinux relabelling: no SELinux here, nothing to do.
 			case "U":
-				m.chown = true
+				m.Chown = true
 			case "rbind", "bind", "rprivate", "private", "rslave", "slave":
 				// Binds are recursive and private already.
 			default:
-				return m, badOption("-v %q: unknown option %q (ro, rw, z, Z, U)", spec, o)
+				return m, BadOption("-v %q: unknown option %q (ro, rw, z, Z, U)", spec, o)
 			}
 		}
 	}
@@ -77,106 +62,107 @@ func parseVolume(spec string) (mountSpec, error) {
 }
 
 // parseMount reads --mount type=bind|tmpfs|volume,source=...,target=...
-func parseMount(spec string) (mountSpec, error) {
-	m := mountSpec{}
+func parseMount(spec string) (Mount, error) {
+	m := Mount{}
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, hasValue := strings.Cut(kv, "=")
 		switch k {
 		case "type":
-			m.kind = v
+			m.Kind = v
 		case "source", "src":
-			m.source = v
+			m.Source = v
 		case "target", "destination", "dst":
-			m.target = v
+			m.Target = v
 		case "ro", "readonly":
-			m.readOnly = !hasValue || v == "true" || v == "1"
+			m.ReadOnly = !hasValue || v == "true" || v == "1"
 		case "rw":
-			m.readOnly = hasValue && (v == "false" || v == "0")
+			m.ReadOnly = hasValue && (v == "false" || v == "0")
 		case "U", "chown":
-			m.chown = !hasValue || v == "true"
+			m.Chown = !hasValue || v == "true"
 		case "z", "Z", "relabel", "bind-propagation", "consistency":
 		case "tmpfs-size":
-			m.data = joinOpts(m.data, "size="+v)
+			m.Data = JoinOpts(m.Data, "size="+v)
 		case "tmpfs-mode":
-			m.data = joinOpts(m.data, "mode="+v)
+			m.Data = JoinOpts(m.Data, "mode="+v)
 		default:
-			return m, badOption("--mount %q: unknown key %q", spec, k)
+			return m, BadOption("--mount %q: unknown key %q", spec, k)
 		}
 	}
-	switch m.kind {
+	switch m.Kind {
 	case "bind":
-		if m.source == "" {
-			return m, badOption("--mount %q: a bind mount needs source=", spec)
+		if m.Source == "" {
+			return m, BadOption("--mount %q: a bind mount needs source=", spec)
 		}
 	case "volume":
-		if !volumeName.MatchString(m.source) {
-			return m, badOption("--mount %q: volume name %q", spec, m.source)
+		if !volumeName.MatchString(m.Source) {
+			return m, BadOption("--mount %q: volume name %q", spec, m.Source)
 		}
-		m.volume = m.source
+		m.Volume = m.Source
 	case "tmpfs":
-		m.flags = unix.MS_NOSUID | unix.MS_NODEV
-		if m.readOnly {
-			m.flags |= unix.MS_RDONLY
+		m.Flags = unix.MS_NOSUID | unix.MS_NODEV
+		if m.ReadOnly {
+			m.Flags |= unix.MS_RDONLY
 		}
 	default:
-		return m, badOption("--mount %q: type must be bind, volume or tmpfs", spec)
+		return m, BadOption("--mount %q: type must be bind, volume or tmpfs", spec)
 	}
 	return m, m.check(spec)
 }
 
 // parseTmpfs reads --tmpfs PATH[:OPTIONS]; like Podman the default is
 // rw,noexec,nosuid,nodev.
-func parseTmpfs(spec string) (mountSpec, error) {
+func parseTmpfs(spec string) (Mount, error) {
 	target, opts, _ := strings.Cut(spec, ":")
-	m := mountSpec{kind: "tmpfs", target: target, flags: unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV}
+	m := Mount{Kind: "tmpfs", Target: target, Flags: unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV}
 	flagOf := map[string]uintptr{"noexec": unix.MS_NOEXEC, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "ro": unix.MS_RDONLY}
 	for _, o := range strings.Split(opts, ",") {
 		switch {
 		case o == "" || o == "rw":
 		case flagOf[o] != 0:
-			m.flags |= flagOf[o]
+			m.Flags |= flagOf[o]
 		case o == "exec" || o == "suid" || o == "dev":
-			m.flags &^= flagOf["no"+o]
+			m.Flags &^= flagOf["no"+o]
 		case strings.HasPrefix(o, "size=") || strings.HasPrefix(o, "mode=") || strings.HasPrefix(o, "uid=") ||
 			strings.HasPrefix(o, "gid=") || strings.HasPrefix(o, "nr_inodes="):
-			m.data = joinOpts(m.data, o)
+			m.Data = JoinOpts(m.Data, o)
 		default:
-			return m, badOption("--tmpfs %q: unknown option %q", spec, o)
+			return m, BadOption("--tmpfs %q: unknown option %q", spec, o)
 		}
 	}
 	return m, m.check(spec)
 }
 
-func joinOpts(a, b string) string {
+// JoinOpts joins comma-separated mount options.
+func JoinOpts(a, b string) string {
 	if a == "" {
 		return b
 	}
 	return a + "," + b
 }
 
-func (m *mountSpec) check(spec string) error {
-	if !filepath.IsAbs(m.target) {
-		return badOption("%q: the target %q must be an absolute path", spec, m.target)
+func (m *Mount) check(spec string) error {
+	if !filepath.IsAbs(m.Target) {
+		return BadOption("%q: the target %q must be an absolute path", spec, m.Target)
 	}
-	m.target = filepath.Clean(m.target)
-	if m.target == "/" {
-		return badOption("%q: cannot mount over /", spec)
+	m.Target = filepath.Clean(m.Target)
+	if m.Target == "/" {
+		return BadOption("%q: cannot mount over /", spec)
 	}
-	if m.kind == "bind" {
-		abs, err := filepath.Abs(m.source)
+	if m.Kind == "bind" {
+		abs, err := filepath.Abs(m.Source)
 		if err != nil {
 			return err
 		}
-		m.source = abs
+		m.Source = abs
 	}
 	return nil
 }
 
 // sortMounts orders mounts so that a parent target comes before what is
 // mounted inside it.
-func sortMounts(ms []mountSpec) {
+func sortMounts(ms []Mount) {
 	sort.SliceStable(ms, func(i, j int) bool {
-		return strings.Count(ms[i].target, "/") < strings.Count(ms[j].target, "/")
+		return strings.Count(ms[i].Target, "/") < strings.Count(ms[j].Target, "/")
 	})
 }
 
@@ -188,7 +174,7 @@ func parseEntrypoint(s string) ([]string, error) {
 	if strings.HasPrefix(strings.TrimSpace(s), "[") {
 		var argv []string
 		if err := json.Unmarshal([]byte(s), &argv); err != nil {
-			return nil, badOption("--entrypoint %q: not a JSON array of strings: %v", s, err)
+			return nil, BadOption("--entrypoint %q: not a JSON array of strings: %v", s, err)
 		}
 		return argv, nil
 	}
@@ -263,7 +249,7 @@ func parseSecurityOpts(opts []string) (securityOpts, error) {
 			s.noNewPrivs = v == "" || v == "true"
 		case "seccomp":
 			if v == "" {
-				return s, badOption("--security-opt seccomp needs =unconfined or =FILE.json")
+				return s, BadOption("--security-opt seccomp needs =unconfined or =FILE.json")
 			}
 			s.seccomp = v
 		case "mask":
@@ -279,31 +265,26 @@ func parseSecurityOpts(opts []string) (securityOpts, error) {
 			// No SELinux or AppArmor confinement here: accepted like Podman
 			// on hosts without them.
 		default:
-			return s, badOption("--security-opt %q: use no-new-privileges, seccomp=, mask=, unmask=", o)
+			return s, BadOption("--security-opt %q: use no-new-privileges, seccomp=, mask=, unmask=", o)
 		}
 	}
 	return s, nil
 }
 
-// keepID maps the host user to UID:GID inside (--userns=keep-id).
-type keepID struct {
-	uid, gid int
-}
-
 // parseUserns reads --userns: "" (the default namespace) or
 // keep-id[:uid=U,gid=G].
-func parseUserns(s string, hostUID, hostGID int) (*keepID, error) {
+func parseUserns(s string, hostUID, hostGID int) (*KeepID, error) {
 	switch {
 	case s == "" || s == "default":
 		return nil, nil
 	case s == "host":
-		return nil, hint.Wrap(badOption("--userns=host: a rootless container always has a user namespace"),
+		return nil, hint.Wrap(BadOption("--userns=host: a rootless container always has a user namespace"),
 			"use --userns=keep-id to keep your uid inside the container")
 	case s == "keep-id" || strings.HasPrefix(s, "keep-id:"):
 	default:
-		return nil, badOption("--userns=%s: only keep-id[:uid=U,gid=G] is supported", s)
+		return nil, BadOption("--userns=%s: only keep-id[:uid=U,gid=G] is supported", s)
 	}
-	k := &keepID{uid: hostUID, gid: hostGID}
+	k := &KeepID{UID: hostUID, GID: hostGID}
 	_, opts, _ := strings.Cut(s, ":")
 	for _, o := range strings.Split(opts, ",") {
 		if o == "" {
@@ -312,15 +293,15 @@ func parseUserns(s string, hostUID, hostGID int) (*keepID, error) {
 		name, val, _ := strings.Cut(o, "=")
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 {
-			return nil, badOption("--userns=%s: %q is not uid=N or gid=N", s, o)
+			return nil, BadOption("--userns=%s: %q is not uid=N or gid=N", s, o)
 		}
 		switch name {
 		case "uid":
-			k.uid = n
+			k.UID = n
 		case "gid":
-			k.gid = n
+			k.GID = n
 		default:
-			return nil, badOption("--userns=%s: unknown option %q", s, name)
+			return nil, BadOption("--userns=%s: unknown option %q", s, name)
 		}
 	}
 	return k, nil

@@ -1,4 +1,4 @@
-package run
+package spec
 
 import (
 	"os"
@@ -66,7 +66,7 @@ func capSetFor(privileged bool, add, drop []string) (names []string, err error) 
 	norm := func(flag, n string) (string, error) {
 		n = strings.TrimPrefix(strings.ToUpper(n), "CAP_")
 		if _, ok := known[n]; !ok && n != "ALL" {
-			return "", badOption("%s %s: no such capability on this kernel", flag, n)
+			return "", BadOption("%s %s: no such capability on this kernel", flag, n)
 		}
 		return n, nil
 	}
@@ -95,8 +95,8 @@ func capSetFor(privileged bool, add, drop []string) (names []string, err error) 
 	return set, nil
 }
 
-// capMask turns names into the kernel's bit mask.
-func capMask(names []string) uint64 {
+// CapMask turns names into the kernel's bit mask.
+func CapMask(names []string) uint64 {
 	known := capNames()
 	var m uint64
 	for _, n := range names {

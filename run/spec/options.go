@@ -1,0 +1,205 @@
+package spec
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
+	"github.com/crun-lite/crun-lite/internal/seccomp"
+	"github.com/crun-lite/crun-lite/userns"
+)
+
+// Options are what the user asked for one container: the values of run's
+// flags, before anything is checked.
+type Options struct {
+	Image   string   // reference or ID
+	Command []string // replaces the image's Cmd
+	Remove  bool     // --rm: nothing of the container remains after it exits
+	Name    string   // --name of a kept container
+	Network string   // "host" (the default) or "none"
+	User    string   // --user; "" takes the image's User
+	// GroupAdd are supplementary groups (names or numbers) added to the user's.
+	GroupAdd    []string
+	Interactive bool          // -i: our stdin is the command's
+	TTY         bool          // -t: the command gets a terminal of its own
+	Init        bool          // --init: a tiny init is pid 1 and the command its child
+	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
+
+	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
+	EnvFiles   []string // --env-file
+	Workdir    string   // -w; created when missing
+	Entrypoint *string  // --entrypoint: nil keeps the image's, "" clears it, a JSON array or one program
+	Hostname   string   // --hostname; default: the first 12 hex digits of the ID
+	Volumes    []string // -v SOURCE:TARGET[:OPTIONS]
+	Mounts     []string // --mount type=...,source=...,target=...
+	Tmpfs      []string // --tmpfs PATH[:OPTIONS]
+	ReadOnly   bool     // --read-only root filesystem
+	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run with --read-only.
+	ReadOnlyTmpfs bool
+	Userns        string   // --userns: "" or keep-id[:uid=U,gid=G]
+	Privileged    bool     // all capabilities, no seccomp, nothing masked
+	CapAdd        []string // --cap-add
+	CapDrop       []string // --cap-drop
+	SecurityOpt   []string // --security-opt
+}
+
+// Paths of /proc and /sys hidden or made read-only in every container that
+// is not --privileged, as runc and Podman do: they describe or control the
+// host, not the container. The lists are Podman's (containers/common's
+// defaults), which hold runc's but for /proc/asound, read-only in Podman and
+// masked in runc; /sys/dev/block, which older Podman masked, stays.
+var (
+	defaultMasked = []string{
+		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/interrupts",
+		"/sys/firmware", "/sys/fs/selinux", "/sys/dev/block", "/sys/devices/virtual/powercap",
+	}
+	// defaultMaskedGlobs name one path per CPU: each CPU's thermal
+	// throttling counters (Intel's, where the kernel has them), a side
+	// channel on what the host runs. One mount per CPU, as in Podman.
+	defaultMaskedGlobs = []string{"/sys/devices/system/cpu/cpu*/thermal_throttle"}
+	defaultReadonly    = []string{
+		"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// New checks the options and resolves what they decide for container id;
+// cacheDir keeps compiled seccomp filters. What the image decides comes
+// later (UseImage, SetUser).
+func New(id string, o Options, cacheDir string) (*Spec, error) {
+	if o.Network == "" {
+		o.Network = "host"
+	}
+	if o.Network != "host" && o.Network != "none" {
+		return nil, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
+	}
+	s := &Spec{
+		Version: Version, ID: id, Hostname: id[:12], ImageRef: o.Image, Name: o.Name, Remove: o.Remove,
+		Network: o.Network, ReadOnlyRoot: o.ReadOnly, Privileged: o.Privileged, StopTimeout: o.StopTimeout,
+		command: o.Command,
+	}
+	if o.Hostname != "" {
+		s.Hostname = o.Hostname
+	}
+	p := &s.Process
+	p.Terminal, p.Interactive, p.Init, p.GroupAdd = o.TTY, o.Interactive, o.Init, o.GroupAdd
+	var err error
+	if s.Mounts, err = parseMounts(o); err != nil {
+		return nil, err
+	}
+	if p.Caps, err = capSetFor(o.Privileged, o.CapAdd, o.CapDrop); err != nil {
+		return nil, err
+	}
+	sec, err := parseSecurityOpts(o.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
+	p.NoNewPrivs = sec.noNewPrivs
+	if p.Seccomp, err = seccompFilter(o.Privileged, sec.seccomp, p.Caps, cacheDir); err != nil {
+		return nil, err
+	}
+	if s.KeepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
+		return nil, err
+	}
+	if o.Entrypoint != nil {
+		if s.entrypoint, err = parseEntrypoint(*o.Entrypoint); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range o.EnvFiles {
+		lines, err := envFile(f)
+		if err != nil {
+			return nil, err
+		}
+		s.settings = append(s.settings, lines...)
+	}
+	s.settings = append(s.settings, o.Env...)
+	s.Masked, s.ReadonlyPaths = maskedPaths(o.Privileged, sec)
+	return s, nil
+}
+
+func parseMounts(o Options) ([]Mount, error) {
+	var ms []Mount
+	add := func(specs []string, parse func(string) (Mount, error)) error {
+		for _, s := range specs {
+			m, err := parse(s)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+		}
+		return nil
+	}
+	if err := add(o.Volumes, parseVolume); err != nil {
+		return nil, err
+	}
+	if err := add(o.Mounts, parseMount); err != nil {
+		return nil, err
+	}
+	if err := add(o.Tmpfs, parseTmpfs); err != nil {
+		return nil, err
+	}
+	if o.ReadOnly && o.ReadOnlyTmpfs {
+		for _, t := range []string{"/tmp", "/var/tmp", "/run"} {
+			if !slices.ContainsFunc(ms, func(m Mount) bool { return m.Target == t }) {
+				ms = append(ms, Mount{Kind: "tmpfs", Target: t, Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"})
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if seen[m.Target] {
+			return nil, BadOption("two mounts on %s", m.Target)
+		}
+		seen[m.Target] = true
+	}
+	sortMounts(ms)
+	return ms, nil
+}
+
+// seccompFilter compiles the profile the options ask for: the default one,
+// a file, or none (--privileged, seccomp=unconfined).
+func seccompFilter(privileged bool, choice string, caps []string, cacheDir string) ([]byte, error) {
+	if choice == "unconfined" || (privileged && choice == "") {
+		return nil, nil
+	}
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	t := seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:])}
+	filter, err := seccomp.CompiledFilter(choice, t, cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
+	}
+	return filter, nil
+}
+
+// maskedPaths applies --privileged and mask=/unmask= to the defaults.
+func maskedPaths(privileged bool, sec securityOpts) (masked, readonly []string) {
+	if !privileged && !sec.unmaskedAll {
+		masked = append(slices.Clone(defaultMasked), globUnder("/", defaultMaskedGlobs)...)
+		readonly = slices.Clone(defaultReadonly)
+	}
+	masked = append(masked, sec.mask...)
+	drop := func(p string) bool { return slices.Contains(sec.unmask, p) }
+	return slices.DeleteFunc(masked, drop), slices.DeleteFunc(readonly, drop)
+}
+
+// globUnder returns the paths matching patterns in the tree at root, as
+// absolute paths of that tree.
+func globUnder(root string, patterns []string) []string {
+	var out []string
+	for _, p := range patterns {
+		matches, _ := filepath.Glob(filepath.Join(root, p)) // the patterns are valid
+		for _, m := range matches {
+			rel, err := filepath.Rel(root, m)
+			if err == nil {
+				out = append(out, "/"+rel)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,223 @@
+// Package spec owns the resolved description of one container: what its
+// options and its image decide (process, user, groups, environment, working
+// directory, capabilities, seccomp filter, masked paths, mounts,
+// namespaces), checked before anything is pulled or mounted.
+//
+// A Spec is built in three steps, each filling in what only it can know:
+//
+//	New(Options)      the options, checked: mounts, caps, seccomp, masks,
+//	                  keep-id, entrypoint and env settings
+//	(*Spec).UseImage  the image's config: argv, env, cwd, user spec
+//	(*Spec).SetUser   the user resolved from the image's /etc/passwd and
+//	                  /etc/group, once the root filesystem is mounted
+//
+// Once the container runs, its monitor writes the Spec as JSON into the
+// container's run dir (Write, Record.SpecPath in package state), so that a
+// later command (exec, inspect, a detached monitor) reads it (Read) instead
+// of parsing flags again. The file format is versioned (Version).
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Version of the JSON written by Write; Read refuses others.
+const Version = 1
+
+// DefaultPath is the PATH of a container whose image sets none (Podman's),
+// written down only here: the child's exec (run/spawn/spawn.c) searches
+// the PATH of the environment it is given, which always has one.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Spec is one container, resolved.
+type Spec struct {
+	Version  int    `json:"version"`
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+	ImageRef string `json:"image_ref"`       // as the user named it
+	Image    string `json:"image,omitempty"` // its ID, once found
+	Name     string `json:"name,omitempty"`  // --name of a kept container
+	Remove   bool   `json:"remove,omitempty"`
+
+	Process Process `json:"process"`
+
+	Mounts        []Mount  `json:"mounts,omitempty"`         // sorted: parents first
+	Masked        []string `json:"masked,omitempty"`         // paths hidden
+	ReadonlyPaths []string `json:"readonly_paths,omitempty"` // of /proc and /sys
+	ReadOnlyRoot  bool     `json:"readonly_root,omitempty"`
+	Privileged    bool     `json:"privileged,omitempty"`
+
+	Network string  `json:"network"`           // "host" or "none"
+	KeepID  *KeepID `json:"keep_id,omitempty"` // --userns=keep-id
+
+	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+
+	// What New read from the options for UseImage.
+	command    []string
+	entrypoint []string // nil: the image's
+	settings   []string // env files, then -e, applied over the image's env
+}
+
+// Process is the container's first process.
+type Process struct {
+	Args        []string `json:"args"`
+	Env         []string `json:"env"`
+	Cwd         string   `json:"cwd"`
+	Terminal    bool     `json:"terminal,omitempty"`
+	Interactive bool     `json:"interactive,omitempty"`
+	Init        bool     `json:"init,omitempty"` // a tiny init is pid 1
+
+	// UserSpec is --user, keep-id's uid, or the image's User; User is what
+	// it resolved to in the image (nil until SetUser).
+	UserSpec string   `json:"user_spec"`
+	GroupAdd []string `json:"group_add,omitempty"`
+	User     *User    `json:"user,omitempty"`
+
+	Caps       []string `json:"caps"` // of the container's root, without CAP_
+	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
+	Seccomp    []byte   `json:"seccomp,omitempty"` // the compiled filter; nil: none
+}
+
+// User is who the command runs as, in the container's ids.
+type User struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
+	Home   string   `json:"home"`
+	Name   string   `json:"name,omitempty"` // "" when the uid has no passwd entry
+}
+
+// Mount is one -v, --mount or --tmpfs.
+type Mount struct {
+	Kind     string  `json:"kind"`   // "bind", "volume" or "tmpfs"
+	Source   string  `json:"source"` // host path (a volume's, once opened); "" for tmpfs
+	Target   string  `json:"target"` // absolute and clean, in the container
+	ReadOnly bool    `json:"readonly,omitempty"`
+	Chown    bool    `json:"chown,omitempty"`  // U: give the source to the container's user
+	Create   bool    `json:"create,omitempty"` // -v creates a missing host directory, --mount does not
+	Data     string  `json:"data,omitempty"`   // tmpfs options for the kernel
+	Flags    uintptr `json:"flags,omitempty"`  // MS_* for tmpfs
+	Volume   string  `json:"volume,omitempty"` // the volume's name
+
+	SourceIsDir bool `json:"source_is_dir,omitempty"` // set once the source is opened
+}
+
+// KeepID maps the host user to UID:GID inside (--userns=keep-id).
+type KeepID struct {
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// UseImage fills in what the image's config decides: argv is Entrypoint +
+// Cmd, the command line replacing Cmd (like Docker and Podman, --entrypoint
+// also drops the image's Cmd); the environment is the image's with the
+// settings over it, plus PATH, TERM and HOSTNAME when missing; the working
+// directory (o.Workdir first) and the user spec.
+func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
+	entry, cmd := cfg.Entrypoint, cfg.Cmd
+	if s.entrypoint != nil {
+		entry, cmd = s.entrypoint, nil
+	}
+	if len(s.command) > 0 {
+		cmd = s.command
+	}
+	p := &s.Process
+	p.Args = append(append([]string{}, entry...), cmd...)
+	p.Env = mergeEnv(cfg.Env, s.settings)
+	p.setDefault("PATH", DefaultPath)
+	if p.Terminal {
+		t := os.Getenv("TERM")
+		if t == "" {
+			t = "xterm"
+		}
+		p.setDefault("TERM", t)
+	}
+	p.setDefault("HOSTNAME", s.Hostname)
+	p.Cwd = cfg.WorkingDir
+	if workdir != "" {
+		p.Cwd = workdir
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	switch {
+	case user != "":
+		p.UserSpec = user
+	case s.KeepID != nil:
+		p.UserSpec = fmt.Sprint(s.KeepID.UID)
+	default:
+		p.UserSpec = cfg.User
+	}
+}
+
+// SetUser records the resolved user and adds what a login would set when
+// missing: HOME, and USER and LOGNAME for a user with a name.
+func (s *Spec) SetUser(u *User) {
+	p := &s.Process
+	p.User = u
+	p.setDefault("HOME", u.Home)
+	if u.Name != "" {
+		p.setDefault("USER", u.Name)
+		p.setDefault("LOGNAME", u.Name)
+	}
+}
+
+func (p *Process) setDefault(k, v string) {
+	for _, e := range p.Env {
+		if strings.HasPrefix(e, k+"=") {
+			return
+		}
+	}
+	p.Env = append(p.Env, k+"="+v)
+}
+
+// VolumeNames lists the volumes the container mounts.
+func (s *Spec) VolumeNames() []string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Kind == "volume" {
+			out = append(out, m.Volume)
+		}
+	}
+	return out
+}
+
+// Write saves the spec as JSON at path, through a temporary file: a reader
+// never sees half of it.
+func (s *Spec) Write(path string) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ErrVersion marks a spec file written by another version of crun-lite.
+var ErrVersion = errors.New("spec file of another crun-lite version")
+
+// Read loads a spec written by Write.
+func Read(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if s.Version != Version {
+		return nil, fmt.Errorf("%w: %s has version %d, this crun-lite reads %d", ErrVersion, path, s.Version, Version)
+	}
+	return &s, nil
+}

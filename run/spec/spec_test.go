@@ -1,0 +1,79 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestUseImageAndUser(t *testing.T) {
+	ep := `["/bin/app", "--flag"]`
+	s, err := New("0123456789abcdef0123", Options{
+		Image: "img", Command: []string{"x"}, Entrypoint: &ep, Env: []string{"A=over", "NEW=1"},
+		Volumes: []string{"/src:/data/sub", "/a:/data:ro"}, TTY: true,
+	}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TERM", "vt100")
+	s.UseImage(imgspecv1.ImageConfig{Entrypoint: []string{"/old"}, Cmd: []string{"dropped"}, Env: []string{"A=image", "PATH=/p"}, WorkingDir: "/w", User: "app"}, "", "")
+	p := s.Process
+	if want := []string{"/bin/app", "--flag", "x"}; !slices.Equal(p.Args, want) {
+		t.Errorf("args %v, want %v", p.Args, want)
+	}
+	if want := []string{"A=over", "PATH=/p", "NEW=1", "TERM=vt100", "HOSTNAME=0123456789ab"}; !slices.Equal(p.Env, want) {
+		t.Errorf("env %v, want %v", p.Env, want)
+	}
+	if p.Cwd != "/w" || p.UserSpec != "app" || s.Hostname != "0123456789ab" {
+		t.Errorf("cwd %q user %q hostname %q", p.Cwd, p.UserSpec, s.Hostname)
+	}
+	if s.Mounts[0].Target != "/data" || s.Mounts[1].Target != "/data/sub" || !s.Mounts[0].ReadOnly {
+		t.Errorf("mounts not sorted parents first: %+v", s.Mounts)
+	}
+	s.SetUser(&User{UID: 1001, GID: 1001, Home: "/home/app", Name: "app"})
+	if !slices.Contains(s.Process.Env, "HOME=/home/app") || !slices.Contains(s.Process.Env, "LOGNAME=app") {
+		t.Errorf("env after SetUser: %v", s.Process.Env)
+	}
+
+	path := filepath.Join(t.TempDir(), "spec.json")
+	if err := s.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.command, got.entrypoint, got.settings = s.command, s.entrypoint, s.settings // not written
+	if !reflect.DeepEqual(got, s) {
+		t.Errorf("read back\n%+v\nwrote\n%+v", got, s)
+	}
+	if err := os.WriteFile(path, []byte(`{"version": 99}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(path); !errors.Is(err, ErrVersion) {
+		t.Errorf("a spec of another version: %v", err)
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	s, err := New("0123456789abcdef", Options{Image: "img", Hostname: "box"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UseImage(imgspecv1.ImageConfig{Cmd: []string{"sh"}}, "/wd", "")
+	if s.Network != "host" || s.Hostname != "box" || s.Process.Cwd != "/wd" || s.Process.Seccomp == nil ||
+		!slices.Contains(s.Process.Env, "PATH="+DefaultPath) || slices.ContainsFunc(s.Process.Env, func(e string) bool { return e[:5] == "TERM=" }) {
+		t.Errorf("defaults: %+v", s)
+	}
+	if _, err := New("0123456789abcdef", Options{Network: "bridge"}, t.TempDir()); err == nil {
+		t.Error("network bridge accepted")
+	}
+	if _, err := New("0123456789abcdef", Options{Volumes: []string{"/a:/x", "/b:/x"}}, t.TempDir()); !errors.Is(err, ErrBadOption) {
+		t.Errorf("two mounts on one target: %v", err)
+	}
+}
