@@ -273,7 +273,8 @@ func (l *List) SetnsUser(fd int) {
 	l.add(opSetnsUser, 0, uint64(fd), "enter the container's user namespace")
 }
 
-// exec ends the last batch: argv[0] is looked up in env's PATH.
+// Exec ends the last batch: argv[0], unless it has a slash, is looked up
+// in env's PATH, which env must have (spec.DefaultPath is the default).
 func (l *List) Exec(argv, env []string) {
 	l.add(opExec, 0, uint64(len(argv)), "exec "+argv[0], append(append([]string{}, argv...), env...)...)
 }

@@ -416,10 +416,14 @@ __attribute__((noreturn)) static void exec_cmd(char **argv, char **envp)
 		execve(file, argv, envp);
 		fail(errno, (errno == ENOENT || errno == ENOTDIR) ? 127 : 126);
 	}
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	// The PATH is always in envp: the default of an image without one is
+	// added in Go (spec.DefaultPath), the one place it is written down.
+	const char *path = NULL;
 	for (char **e = envp; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
+	if (path == NULL)
+		fail(ENOENT, 127);
 	int seen_eacces = 0, last = ENOENT;
 	char buf[4096];
 	size_t flen = strlen(file);

@@ -69,6 +69,21 @@ func TestSpawnNotFound(t *testing.T) {
 	}
 }
 
+// No PATH in the environment: no default is guessed here (spec.DefaultPath
+// is the caller's), so a name without a slash is not found.
+func TestSpawnNoPath(t *testing.T) {
+	var l List
+	l.Exec([]string{"true"}, []string{"FOO=bar"})
+	c, err := startPlain(t, &l)
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 127 || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("want StartError 127 ENOENT, got %v", err)
+	}
+	if code, _ := c.Wait(); code != 127 {
+		t.Fatalf("child exit %d, want 127", code)
+	}
+}
+
 func TestSpawnNotExecutable(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "script")
 	if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o644); err != nil {
