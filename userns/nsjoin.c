@@ -5,7 +5,8 @@
 // namespaces has to happen here, in an ELF constructor that runs while the
 // process is still single-threaded (runc's libcontainer/nsenter does the same).
 // Everything else about the namespace lives in Go (userns/*.go); this file only
-// reads the holder's pid file and calls setns. The path rules mirror
+// reads the holder's pid file and calls setns, and reads the command line
+// once for Go too (struct crunlite_cmdline). The path rules mirror
 // internal/paths: change both together.
 
 #define _GNU_SOURCE
@@ -53,27 +54,57 @@ static int is_value_flag(const char *a)
 	return 0;
 }
 
-// command_name returns the first non-option argument, skipping the values of
-// global options, or NULL.
-static const char *command_name(int argc, char **argv)
+// What the lean crun-lite (cmd/crun-lite/lean.go) runs itself: a command
+// and whether with --help or -h too. It hands every other command line to
+// crun-lite-full, whose help knows every command for "see also" and
+// completion hints. cmd/crun-lite tests that these are the lean build's
+// commands.
+static const struct {
+	const char *command;
+	int help;
+} crunlite_lean_commands[] = {
+	{"run", 0},
+	{NULL, 0},
+};
+
+struct crunlite_cmdline crunlite_cmdline;
+
+// crunlite_parse_cmdline finds the command: the first non-option argument,
+// skipping the values of global options, or the one after --; for
+// `container`, its subcommand; and whether help was asked.
+void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out)
 {
-	for (int i = 1; i < argc; i++) {
+	memset(out, 0, sizeof(*out));
+	for (int i = 1; i < argc && !out->command; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--") == 0)
-			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--") == 0) {
+			if (i + 1 < argc)
+				out->command = i + 1;
+			break;
+		}
 		if (a[0] != '-')
-			return a;
-		if (strchr(a, '=') == NULL && is_value_flag(a))
+			out->command = i;
+		else if (strchr(a, '=') == NULL && is_value_flag(a))
 			i++;
 	}
-	return NULL;
+	if (out->command && strcmp(argv[out->command], "container") == 0)
+		for (int i = out->command + 1; i < argc && !out->sub; i++)
+			if (argv[i][0] != '-')
+				out->sub = i;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			out->help = 1;
+			break;
+		}
+	for (int i = 0; out->command && crunlite_lean_commands[i].command; i++)
+		if (strcmp(argv[out->command], crunlite_lean_commands[i].command) == 0)
+			out->lean = !out->help || crunlite_lean_commands[i].help;
 }
 
 // Commands that must see the host as it is, not from inside the namespace.
-static int wants_namespace(int argc, char **argv)
+static int wants_namespace(char **argv)
 {
-	const char *cmd = command_name(argc, argv);
-	return cmd == NULL || strcmp(cmd, "doctor") != 0;
+	return !crunlite_cmdline.command || strcmp(argv[crunlite_cmdline.command], "doctor") != 0;
 }
 
 // Commands that start processes in a container: they must run from a copy
@@ -82,20 +113,13 @@ static int wants_namespace(int argc, char **argv)
 // refuses.
 static const char *crunlite_spawn_commands[] = {"run", "exec", "start", "restart", NULL};
 
-static int is_spawn_command(int argc, char **argv)
+static int is_spawn_command(char **argv)
 {
-	const char *cmd = command_name(argc, argv);
-	if (cmd && strcmp(cmd, "container") == 0) {
-		int i = 1;
-		while (i < argc && argv[i] != cmd)
-			i++;
-		cmd = NULL;
-		for (i++; i < argc && !cmd; i++)
-			if (argv[i][0] != '-')
-				cmd = argv[i];
-	}
-	for (const char **c = crunlite_spawn_commands; cmd && *c; c++)
-		if (strcmp(cmd, *c) == 0)
+	int i = crunlite_cmdline.command;
+	if (i && strcmp(argv[i], "container") == 0)
+		i = crunlite_cmdline.sub;
+	for (const char **c = crunlite_spawn_commands; i && *c; c++)
+		if (strcmp(argv[i], *c) == 0)
 			return 1;
 	return 0;
 }
@@ -241,17 +265,21 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 
 	crunlite_host_uid = getuid();
 	crunlite_host_gid = getgid();
+	// Also for go test binaries and re-exec roles, so that Go always finds
+	// the command line read.
+	if (argc > 0)
+		crunlite_parse_cmdline(argc, argv, &crunlite_cmdline);
 	if (argc > 0 && is_go_test(argc, argv)) {
 		crunlite_exe_state = CRUNLITE_EXE_TEST;
 		return;
 	}
 	if (role || argc < 1)
 		return; // a re-exec role
-	int spawns = is_spawn_command(argc, argv);
+	int spawns = is_spawn_command(argv);
 	// Whether the user can change the binary is a question about the host
 	// user: ask it before joining, where the answer would be root's.
 	int host_safe = spawns && crunlite_exe_host_safe();
-	if (geteuid() != 0 && wants_namespace(argc, argv))
+	if (geteuid() != 0 && wants_namespace(argv))
 		join_holder();
 	// Rootless and not joined: Go creates the holder and re-executes, and
 	// this runs again inside. Real root, or already inside: protect now.
@@ -262,4 +290,9 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 const char *crunlite_value_flag(int i)
 {
 	return crunlite_value_flags[i];
+}
+
+const char *crunlite_lean_command(int i)
+{
+	return crunlite_lean_commands[i].command;
 }

@@ -9,6 +9,22 @@ extern char crunlite_join_error[256];
 const char *crunlite_value_flag(int i);
 unsigned long long crunlite_proc_starttime(int pid);
 
+// The command line as the constructor reads it, the one parse of argv that
+// decides which command runs before urfave/cli sees it: whether to join the
+// namespace (not for doctor), whether to protect the binary (a command that
+// starts a container), and whether the lean crun-lite runs the command line
+// itself or hands it to crun-lite-full. Indexes are into argv (os.Args), 0
+// for none.
+struct crunlite_cmdline {
+	int command; // the first argument that is not a global option or its value
+	int sub;     // of `container X`: X, the first argument after it not starting with '-'
+	int help;    // --help or -h is an argument before any --
+	int lean;    // the lean crun-lite runs it itself (crunlite_lean_commands)
+};
+extern struct crunlite_cmdline crunlite_cmdline;
+void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out);
+const char *crunlite_lean_command(int i);
+
 // What the constructor found of the binary a container could reach
 // (exeseal.c); Go refuses to start a container unless it is SAFE or TEST.
 enum {

@@ -37,6 +37,52 @@ func TestConstructorKnowsValueFlags(t *testing.T) {
 	}
 }
 
+// The constructor's reading of argv, through the same C function: every
+// global option that takes a value has it skipped, in both spellings, and a
+// bool option takes none.
+func TestConstructorFindsCommand(t *testing.T) {
+	for _, f := range globalFlags() {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			cases := map[string][]string{"run": {"--" + n + "=x", "run", "images"}}
+			if isBool {
+				cases["run"] = []string{"--" + n, "run", "images"}
+			} else {
+				cases["images"] = []string{"--" + n, "run", "images"}
+			}
+			for want, args := range cases {
+				args = append([]string{"crun-lite"}, args...)
+				if got := userns.ParseCommandLine(args).Command; got != want {
+					t.Errorf("%q: command %q, want %q", args, got, want)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		args     []string
+		cmd, sub string
+		help     bool
+		leanHere bool
+	}{
+		{args: []string{"run", "alpine", "true"}, cmd: "run", leanHere: true},
+		{args: []string{"--root", "/r", "--storage-opt", "a=b", "run", "-it", "alpine"}, cmd: "run", leanHere: true},
+		{args: []string{"run", "--help"}, cmd: "run", help: true},
+		{args: []string{"--log-level", "debug", "-h", "run"}, cmd: "run", help: true},
+		{args: []string{"run", "alpine", "--", "sh", "-h"}, cmd: "run", leanHere: true},
+		{args: []string{"container", "run", "alpine"}, cmd: "container", sub: "run"},
+		{args: []string{"--runroot", "/x", "container", "--help", "run"}, cmd: "container", sub: "run", help: true},
+		{args: []string{"images"}, cmd: "images"},
+		{args: []string{"--version"}},
+		{args: nil},
+	} {
+		args := append([]string{"crun-lite"}, c.args...)
+		got := userns.ParseCommandLine(args)
+		if got.Command != c.cmd || got.Sub != c.sub || got.Help != c.help || got.Lean != c.leanHere {
+			t.Errorf("%q: got %+v, want command %q sub %q help %t lean %t", args, got, c.cmd, c.sub, c.help, c.leanHere)
+		}
+	}
+}
+
 // go-runewidth before v0.0.31 (pulled in through containers/image's progress
 // bars) builds tables in init() and adds ~22 ms to every start. The version
 // is the one in the build list, which go.mod may not even name.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -32,10 +33,11 @@ func commands() []*cli.Command {
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every
-// command but run (help and version included, so that they list all
-// commands).
+// command line but those the lean build runs itself (run, not its --help:
+// crun-lite-full knows every command for "see also" and completion hints;
+// help and version are delegated too, so that they list all commands).
 func delegateIfNeeded(args []string) {
-	if commandName(args) == "run" && !wantsHelp(args) {
+	if handledHere(args) {
 		return
 	}
 	full, err := fullBinary()
@@ -48,46 +50,15 @@ func delegateIfNeeded(args []string) {
 	os.Exit(125)
 }
 
-// commandName finds the command as the C constructor does: the first
-// argument that is not a global option or its value.
-func commandName(args []string) string {
-	values := map[string]bool{}
-	for _, f := range globalFlags() {
-		if _, isBool := f.(*cli.BoolFlag); !isBool {
-			for _, n := range f.Names() {
-				values["--"+n] = true
-			}
-		}
+// handledHere reports whether the lean build runs the command line args
+// itself. The constructor decided that when it read argv, from its table
+// (crunlite_lean_commands in userns/nsjoin.c); args other than this
+// process's argv (a test's) are read by the same C parser.
+func handledHere(args []string) bool {
+	if slices.Equal(args, os.Args) {
+		return userns.Command().Lean
 	}
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			if i+1 < len(args) {
-				return args[i+1]
-			}
-			return ""
-		case !strings.HasPrefix(a, "-"):
-			return a
-		case !strings.Contains(a, "=") && values[a]:
-			i++
-		}
-	}
-	return ""
-}
-
-// wantsHelp: `run --help` is answered by crun-lite-full, which knows every
-// command for "see also" and completion hints.
-func wantsHelp(args []string) bool {
-	for _, a := range args[1:] {
-		if a == "--" {
-			return false
-		}
-		if a == "--help" || a == "-h" {
-			return true
-		}
-	}
-	return false
+	return userns.ParseCommandLine(args).Lean
 }
 
 // fullBinary finds crun-lite-full beside this binary (a build tree) or in
