@@ -20,8 +20,9 @@
 // itself is the same binary with _CRUNLITE_ROLE=holder, caught by the same
 // constructor, so it never starts the Go runtime either.
 //
-// The pid file lives in internal/paths.RuntimeDir (XDG_RUNTIME_DIR/crun-lite,
-// else /tmp/crun-lite-UID) and holds "PID STARTTIME": the start time read
+// The pid file's path is built by nsjoin.c alone (crunlite_pidfile_path,
+// which PidFile calls): it lives in the runtime dir of internal/paths.RuntimeDir
+// (XDG_RUNTIME_DIR/crun-lite, else /tmp/crun-lite-UID) and holds "PID STARTTIME": the start time read
 // after pidfd_open rules out a recycled pid. The holder's mount namespace
 // is where stored containers and fuse-overlayfs mounts live, so every command
 // of the user sees the same mounts; because it belongs to a less privileged

@@ -23,8 +23,10 @@ import (
 // join that keeps failing ends in an error instead of a loop.
 const reexecEnv = "_CRUNLITE_REEXEC"
 
-// PidFile returns the path of the holder's pid file for the calling user.
-func PidFile() string { return filepath.Join(paths.RuntimeDir(HostUID()), "userns.pid") }
+// PidFile returns the path of the holder's pid file for the calling user:
+// the constructor's own (crunlite_pidfile_path in nsjoin.c), so that the
+// holder Go creates is the one the next process joins.
+func PidFile() string { return pidFile(HostUID()) }
 
 // Ensure puts the calling process inside the per-user namespace. When the
 // constructor already joined it, or the caller is real root, it returns nil

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -79,6 +80,22 @@ func ValueFlagsKnownToC() []string {
 		out = append(out, C.GoString(C.crunlite_value_flag(i)))
 	}
 	return out
+}
+
+// pidFile asks nsjoin.c for the holder's pid file of hostUID, the path its
+// constructor joins by: the rule is written there only.
+func pidFile(hostUID int) string {
+	buf := make([]C.char, 256)
+	for {
+		n := int(C.crunlite_pidfile_path(&buf[0], C.size_t(len(buf)), C.int(hostUID)))
+		if n < 0 {
+			return "" // snprintf failed: nothing Go could open either
+		}
+		if n < len(buf) {
+			return filepath.Clean(C.GoString(&buf[0]))
+		}
+		buf = make([]C.char, n+1)
+	}
 }
 
 // StartTime returns when this process's first code ran (the constructor),

@@ -6,8 +6,10 @@
 // process is still single-threaded (runc's libcontainer/nsenter does the same).
 // Everything else about the namespace lives in Go (userns/*.go); this file only
 // reads the holder's pid file and calls setns, and reads the command line
-// once for Go too (struct crunlite_cmdline). The path rules mirror
-// internal/paths: change both together.
+// once for Go too (struct crunlite_cmdline). The pid file's path is built
+// here only (crunlite_pidfile_path, which userns.PidFile calls); the runtime
+// dir it lies in follows the rule of internal/paths.RuntimeDir, which the
+// store's run root uses, and userns tests that the two agree.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -147,7 +149,10 @@ static int is_go_test(int argc, char **argv)
 	return argc > 1 && strncmp(argv[1], "-test.", 6) == 0;
 }
 
-static int pidfile_path(char *buf, size_t len)
+// crunlite_pidfile_path: in the runtime dir, $XDG_RUNTIME_DIR/crun-lite when
+// XDG_RUNTIME_DIR is a directory owned by the caller (as seen from its user
+// namespace, so it also holds after joining), else /tmp/crun-lite-UID.
+int crunlite_pidfile_path(char *buf, size_t len, int host_uid)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
@@ -155,8 +160,8 @@ static int pidfile_path(char *buf, size_t len)
 	if (x && *x && stat(x, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
 		n = snprintf(buf, len, "%s/crun-lite/userns.pid", x);
 	else
-		n = snprintf(buf, len, "/tmp/crun-lite-%d/userns.pid", (int)getuid());
-	return n > 0 && (size_t)n < len ? 0 : -1;
+		n = snprintf(buf, len, "/tmp/crun-lite-%d/userns.pid", host_uid);
+	return n;
 }
 
 // crunlite_proc_starttime reads field 22 of /proc/PID/stat: together with the pid it
@@ -187,7 +192,9 @@ static void join_holder(void)
 	char path[4096], buf[64], cwd[4096];
 	struct stat st;
 
-	if (pidfile_path(path, sizeof(path)) < 0)
+	// Called on the host only (euid not 0): getuid() is the host uid.
+	int plen = crunlite_pidfile_path(path, sizeof(path), (int)getuid());
+	if (plen < 0 || (size_t)plen >= sizeof(path))
 		return;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

@@ -1,6 +1,8 @@
 #ifndef CRUNLITE_NSJOIN_H
 #define CRUNLITE_NSJOIN_H
 
+#include <stddef.h>
+
 extern int crunlite_joined;
 extern long long crunlite_ctor_ns;
 extern int crunlite_host_uid;
@@ -24,6 +26,12 @@ struct crunlite_cmdline {
 extern struct crunlite_cmdline crunlite_cmdline;
 void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out);
 const char *crunlite_lean_command(int i);
+
+// crunlite_pidfile_path writes the path of the namespace holder's pid file
+// for host_uid to buf and returns its length, as snprintf does: when that is
+// len or more, buf holds only part of it. The one rule for the path, the
+// constructor's and userns.PidFile's.
+int crunlite_pidfile_path(char *buf, size_t len, int host_uid);
 
 // What the constructor found of the binary a container could reach
 // (exeseal.c); Go refuses to start a container unless it is SAFE or TEST.

@@ -1,7 +1,10 @@
 // Package paths computes the per-user locations crun-lite keeps its state in.
 //
-// The rules here are mirrored in C by userns/nsjoin.c, which must find the
-// holder's pid file before the Go runtime starts; change both together.
+// The holder's pid file is not among them: its path is built in C only, by
+// crunlite_pidfile_path in userns/nsjoin.c (the constructor needs it before
+// the Go runtime starts; userns.PidFile calls it). That function repeats the
+// rule of RuntimeDir for the directory the pid file lies in, and userns's
+// TestPidFileInRuntimeDir fails when the two disagree.
 package paths
 
 import (
@@ -16,10 +19,11 @@ import (
 	"github.com/crun-lite/crun-lite/internal/hint"
 )
 
-// RuntimeDir returns the per-user directory for runtime state (pid files,
-// the store's run root): $XDG_RUNTIME_DIR/crun-lite when XDG_RUNTIME_DIR is a
-// directory owned by the caller, else /tmp/crun-lite-UID. su and ssh sessions
-// without logind often lack XDG_RUNTIME_DIR, hence the fallback.
+// RuntimeDir returns the per-user directory for runtime state (the store's
+// run root; the holder's pid file too, see the package comment):
+// $XDG_RUNTIME_DIR/crun-lite when XDG_RUNTIME_DIR is a directory owned by
+// the caller, else /tmp/crun-lite-UID. su and ssh sessions without logind
+// often lack XDG_RUNTIME_DIR, hence the fallback.
 func RuntimeDir(hostUID int) string {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && ownedDir(x) {
 		return filepath.Join(x, "crun-lite")
