@@ -42,3 +42,59 @@ func TestLeanBuildDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsFlowOneWay: cmd -> run (and the packages below it) ->
+// {userns, store and theirs} -> internal, and only cmd imports urfave/cli.
+// Below run/, no package imports run itself, and only state may import
+// spawn (for its detached rm); below store/, none imports store's
+// siblings but registry.
+func TestImportsFlowOneWay(t *testing.T) {
+	const mod = "github.com/crun-lite/crun-lite/"
+	out, err := exec.Command("go", "list", "-buildvcs=false", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`,
+		"-tags", "containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_zfs containers_image_docker_daemon_stub",
+		mod+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	layer := func(p string) int {
+		switch p = strings.TrimPrefix(p, mod); {
+		case strings.HasPrefix(p, "cmd/"):
+			return 3
+		case p == "run" || strings.HasPrefix(p, "run/"):
+			return 2
+		case p == "userns" || p == "store" || strings.HasPrefix(p, "store/"):
+			return 1
+		}
+		return 0 // internal/
+	}
+	allowed := map[[2]string]bool{
+		{"run/state", "run/spawn"}:           true,
+		{"store/transfer", "store/registry"}: true,
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("go list listed %d packages", len(lines))
+	}
+	for _, line := range lines {
+		f := strings.Fields(line)
+		pkg := f[0]
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, "github.com/urfave/cli") && layer(pkg) != 3 {
+				t.Errorf("%s imports urfave/cli: only cmd may", pkg)
+			}
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			p, i := strings.TrimPrefix(pkg, mod), strings.TrimPrefix(imp, mod)
+			switch {
+			case layer(imp) > layer(pkg):
+				t.Errorf("%s imports %s: imports run up", p, i)
+			case layer(imp) == layer(pkg) && (layer(pkg) == 1 || layer(pkg) == 2):
+				parent := (p == "run" && strings.HasPrefix(i, "run/")) || (strings.HasPrefix(p, "store/") && i == "store")
+				if !parent && !allowed[[2]string{p, i}] {
+					t.Errorf("%s imports %s: sideways in one layer", p, i)
+				}
+			}
+		}
+	}
+}
