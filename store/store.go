@@ -122,6 +122,9 @@ func (st *Store) ensure() error {
 		return fmt.Errorf("open store %s with driver %s: %w", st.opts.GraphRoot, st.Driver, err)
 	}
 	st.s = s
+	// A copy killed while containers/image wrote its image leaves it
+	// nameless: remove it before anyone lists or looks up images.
+	st.cleanTemp()
 	return nil
 }
 

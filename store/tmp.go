@@ -1,10 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -123,9 +125,83 @@ func (st *Store) cleanTemp() {
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil && st.dropHalfImage(path) {
 			_ = os.RemoveAll(path)
 		}
 		f.Close()
 	}
+}
+
+// The half-written image of a killed copy
+//
+// containers/image's storage destination makes an image in several writes
+// of images.json: the record (no names, no digest), then its manifest and
+// config, then its name. A copy killed in between leaves a nameless image
+// that images lists and nothing finds by name: run then tried to pull it
+// again. So a copy notes in its scratch dir which image it is about to
+// make (NoteCommit) and drops the note once copy.Image returned
+// (CommitDone); whoever later finds the scratch dir of a dead copy with the
+// note still there deletes that image if it is still unfinished.
+
+const commitNoteName = "committing.json"
+
+type commitNote struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"` // the name the copy was giving it; "" for none
+}
+
+// NoteCommit records that the copy owning t is about to make image id,
+// named name ("" for none). An image that exists already is never noted: a
+// copy that reuses it does not own it.
+func (st *Store) NoteCommit(t *ScratchDir, id, name string) error {
+	if t == nil || id == "" || st.s == nil {
+		return nil
+	}
+	if _, err := st.s.Image(id); err == nil {
+		return nil
+	}
+	b, err := json.Marshal(commitNote{ID: id, Name: name})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(t.Path, commitNoteName), b, 0o600); err != nil {
+		return fmt.Errorf("note the image being written: %w", NoSpaceHint(err))
+	}
+	return nil
+}
+
+// CommitDone drops the note of NoteCommit: the image is whole, or
+// containers/image removed it itself after an error.
+func (t *ScratchDir) CommitDone() {
+	if t != nil {
+		_ = os.Remove(filepath.Join(t.Path, commitNoteName))
+	}
+}
+
+// dropHalfImage deletes the unfinished image a dead copy's scratch dir
+// notes, and tells whether the dir may go: not while its note cannot be
+// acted on (storage not open here).
+func (st *Store) dropHalfImage(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, commitNoteName))
+	if err != nil {
+		return true
+	}
+	var n commitNote
+	if json.Unmarshal(b, &n) != nil || n.ID == "" {
+		return true
+	}
+	if st.s == nil {
+		return false
+	}
+	img, err := st.s.Image(n.ID)
+	if err != nil {
+		return true // never made, or removed since
+	}
+	unfinished := img.Digest == "" || (n.Name != "" && !slices.Contains(img.Names, n.Name))
+	if unfinished {
+		if _, err := st.s.DeleteImage(img.ID, true); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -22,6 +22,7 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
@@ -51,7 +52,7 @@ func newPuller(st *store.Store, s storage.Store, o PullOptions, tmp *store.Scrat
 	if err != nil {
 		return nil, err
 	}
-	return &puller{st: st, s: s, sys: sys, policy: policy, report: o.Report}, nil
+	return &puller{st: st, s: s, sys: sys, policy: policy, report: o.Report, tmp: tmp}, nil
 }
 
 func (p *puller) close() { _ = p.policy.Destroy() }
@@ -179,6 +180,7 @@ type puller struct {
 	sys    *types.SystemContext
 	policy *signature.PolicyContext
 	report io.Writer
+	tmp    *store.ScratchDir // where NoteCommit notes the image being written
 }
 
 // pull copies src into the store under the name Podman would give it.
@@ -221,11 +223,15 @@ func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name str
 	if fetched {
 		report = nil // our progress said it all; copy would only say "skipped"
 	}
+	if err := p.st.NoteCommit(p.tmp, intendedID(ctx, p.sys, raw), storedName(name)); err != nil {
+		return nil, err
+	}
 	_, err = copy.Image(ctx, p.policy, dest, openedRef{srcRef, raw}, &copy.Options{
 		ReportWriter:   report,
 		SourceCtx:      p.sys,
 		DestinationCtx: p.sys,
 	})
+	p.tmp.CommitDone()
 	if err != nil {
 		return nil, store.NoSpaceHint(err)
 	}
@@ -234,6 +240,49 @@ func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name str
 		return nil, fmt.Errorf("find the stored image: %w", err)
 	}
 	return p.st.ImageOf(img), nil
+}
+
+// storedName is the name destRef has containers/image give the image.
+func storedName(name string) string {
+	if name == "" {
+		return ""
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return ""
+	}
+	return named.String()
+}
+
+// intendedID is the ID containers/image gives the image raw points at in
+// the store (its config's digest; the host's or sys's platform of a
+// manifest list), or "" when it cannot tell (schema 1: another scheme).
+func intendedID(ctx context.Context, sys *types.SystemContext, raw types.ImageSource) string {
+	blob, mime, err := raw.GetManifest(ctx, nil)
+	if err != nil {
+		return ""
+	}
+	var instance *digest.Digest
+	if manifest.MIMETypeIsMultiImage(mime) {
+		list, err := manifest.ListFromBlob(blob, mime)
+		if err != nil {
+			return ""
+		}
+		d, err := list.ChooseInstance(sys)
+		if err != nil {
+			return ""
+		}
+		instance = &d
+	}
+	unparsed := image.UnparsedInstance(raw, instance)
+	if _, mt, err := unparsed.Manifest(ctx); err != nil || !singleImageV2(mt) {
+		return ""
+	}
+	img, err := image.FromUnparsedImage(ctx, sys, unparsed)
+	if err != nil {
+		return ""
+	}
+	return img.ConfigInfo().Digest.Encoded()
 }
 
 // upToDate returns the stored image called name when the registry still

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,10 +61,12 @@ func scratchLeft(t *testing.T, s store) []string {
 	return left
 }
 
-// TestPullInterrupted: pulls killed at random moments (SIGKILL, SIGTERM,
-// SIGINT) leave a store on which images works; after each, the next pull of
-// the same image succeeds, cleans up what the killed one left, and the
-// image runs with its files intact.
+// TestPullInterrupted: pulls killed at moments spread over a whole pull
+// (SIGKILL, SIGTERM, SIGINT), and once more for each signal just as the
+// image record appears in the store (containers/image writes it before its
+// name), leave a store on which images works and lists no half-written
+// image; after each, the next pull of the same image succeeds, cleans up
+// what the killed one left, and the image runs with its files intact.
 func TestPullInterrupted(t *testing.T) {
 	addr, _, _ := ownRegistry(t, "")
 	files := multiLayerImage(t, addr, "test/interrupted", 6, 4<<20)
@@ -78,20 +79,35 @@ func TestPullInterrupted(t *testing.T) {
 	mustCrunIn(t, s, "rmi", image)
 
 	signals := []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT}
-	for i := range 9 {
+	const spread = 9
+	for i := range spread + len(signals) {
 		sig := signals[i%len(signals)]
-		after := time.Duration(rand.Int64N(int64(full)))
 		cmd, done := startCrun(t, s, "pull", "-q", "--tls-verify=false", image)
-		time.Sleep(after)
+		when := ""
+		if i < spread {
+			// From the start to just past the end of a pull.
+			after := full * time.Duration(i) / (spread - 2)
+			time.Sleep(after)
+			when = fmt.Sprintf("after %v", after.Round(time.Millisecond))
+		} else {
+			when = "as the image record appeared"
+			if !waitImageRecord(s, done) {
+				when = "after the pull ended"
+			}
+		}
 		_ = cmd.Process.Signal(sig)
 		code := waitExit(t, cmd, done)
-		t.Logf("%v after %v: exit %d", sig, after.Round(time.Millisecond), code)
+		t.Logf("%v %s: exit %d", sig, when, code)
 		imgs := listImages(t, s) // a consistent store answers
 		if len(imgs) > 1 {
 			t.Fatalf("more than one image: %+v", imgs)
 		}
 		if len(imgs) == 1 {
-			// The pull finished before the signal: the image must be whole.
+			// The pull finished before the signal: the image must be whole,
+			// named, and run by that name.
+			if len(imgs[0].Names) == 0 || imgs[0].Digest == "" {
+				t.Fatalf("%v %s (exit %d) left a half-written image: %+v", sig, when, code, imgs[0])
+			}
 			checkLayersImage(t, s, image, files)
 		}
 		// The next pull succeeds and leaves neither the killed pull's
@@ -113,6 +129,26 @@ func TestPullInterrupted(t *testing.T) {
 	}
 	if layers := storeLayers(t, s); len(layers) != 7 {
 		t.Errorf("want the image's 7 layers in the store, found %d:\n%s", len(layers), strings.Join(layers, "\n"))
+	}
+}
+
+// waitImageRecord waits until the store's images.json holds an image (the
+// first of containers/image's writes of it, before its name), polling
+// faster than those writes follow each other; false when the pull ended
+// first.
+func waitImageRecord(s store, done chan struct{}) bool {
+	path := filepath.Join(s.Root, "overlay-images", "images.json")
+	for {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		var imgs []json.RawMessage
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &imgs) == nil && len(imgs) > 0 {
+			return true
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
 }
 
