@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
+	"os/exec"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/run/spec"
@@ -68,6 +69,11 @@ func coded(err error) error {
 	var se *spawn.StartError
 	if errors.As(err, &se) {
 		code = se.Code
+		if strings.HasPrefix(se.Op, "change directory") && errors.Is(err, unix.EXDEV) {
+			// spawn.c's check after chdir (CVE-2024-21626).
+			err = hint.Wrap(fmt.Errorf("%s: that is outside the container's root filesystem: refused", se.Op),
+				"give a working directory inside the container (-w); a /proc/self/fd path reaches the host through an open fd")
+		}
 	}
 	return &ExitError{Code: code, Err: err}
 }

@@ -67,6 +67,13 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 		c.stdio.finish()
 		return nil, err
 	}
+	// From here the child holds no fd of the monitor's but those it needs:
+	// nothing leaked to us reaches the container (see spawn.List.CloseFDs).
+	var keep []int
+	if c.keep != nil {
+		keep = append(keep, c.keep.FD)
+	}
+	first.CloseFDs(s.Process.PreserveFDs, keep...)
 	if err := c.rootfsOps(&first); err != nil {
 		c.stdio.finish()
 		return nil, err

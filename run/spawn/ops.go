@@ -91,6 +91,7 @@ const (
 	opMask       = C.CL_OP_MASK
 	opRemountRO  = C.CL_OP_REMOUNT_RO
 	opSetnsUser  = C.CL_OP_SETNS_USER
+	opCloseFDs   = C.CL_OP_CLOSE_FDS
 	opExec       = C.CL_OP_EXEC
 
 	fRecursive = C.CL_F_RECURSIVE
@@ -271,6 +272,20 @@ func (l *List) RemountReadonly(path string) {
 // setnsUser enters the user namespace open as fd in the monitor.
 func (l *List) SetnsUser(fd int) {
 	l.add(opSetnsUser, 0, uint64(fd), "enter the container's user namespace")
+}
+
+// CloseFDs closes every fd the child inherited from the monitor, but the
+// first preserve above stderr (3 .. 3+preserve-1, --preserve-fds: the
+// command gets them) and keep (fds a later op uses). Emitted before any
+// path inside the container is resolved: a directory fd the monitor's
+// caller leaked is a way out of the container (/proc/self/fd/N as a
+// working directory: CVE-2024-21626).
+func (l *List) CloseFDs(preserve int, keep ...int) {
+	b := make([]byte, 0, 4*len(keep))
+	for _, fd := range keep {
+		b = binary.NativeEndian.AppendUint32(b, uint32(fd))
+	}
+	l.raw(opCloseFDs, 0, uint64(preserve), "close inherited fds", b)
 }
 
 // Exec ends the last batch: argv[0], unless it has a slash, is looked up

@@ -124,6 +124,7 @@ static int read_full(int fd, void *buf, size_t len)
 }
 
 static int sock_fd = -1;
+static int preserve_fds; // fds 3 .. 3+preserve_fds-1 go to the command (CLOSE_FDS)
 
 __attribute__((noreturn)) static void fail(int err, int code)
 {
@@ -330,6 +331,41 @@ static int start_init(void)
 	close(sock_fd);
 	syscall(SYS_close_range, 3, ~0U, 0);
 	crunlite_init_main(child);
+}
+
+// close_fds closes every fd from 3 + preserve up but sock_fd and keep.
+static int close_fds(int preserve, const int32_t *keep_raw, size_t nkeep)
+{
+	unsigned int keep[66];
+	size_t n = 0;
+	if (preserve < 0 || nkeep > 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	keep[n++] = (unsigned int)sock_fd;
+	for (size_t i = 0; i < nkeep; i++) {
+		int32_t k;
+		memcpy(&k, keep_raw + i, sizeof(k));
+		keep[n++] = (unsigned int)k;
+	}
+	for (size_t i = 1; i < n; i++) // sort: a handful of fds
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			unsigned int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned int from = 3 + (unsigned int)preserve;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			return -1;
+		from = keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		return -1;
+	preserve_fds = preserve;
+	return 0;
 }
 
 static int load_seccomp(const char *filter, uint32_t len)
@@ -558,10 +594,24 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return 0;
 	case CL_OP_PIVOT:
 		return do_pivot(o->s[0]);
-	case CL_OP_CHDIR:
+	case CL_OP_CHDIR: {
 		if (o->flags & CL_F_MKDIR && mkdir_p(o->s[0], 0755) < 0)
 			return -1;
-		return chdir(o->s[0]);
+		if (chdir(o->s[0]) < 0)
+			return -1;
+		// The kernel answers a cwd outside our root with "(unreachable)":
+		// a path through a leaked fd or a magic link got out. EXDEV says so.
+		char cwd[4096];
+		if (syscall(SYS_getcwd, cwd, sizeof(cwd)) < 0)
+			return -1;
+		if (cwd[0] != '/') {
+			errno = EXDEV;
+			return -1;
+		}
+		return 0;
+	}
+	case CL_OP_CLOSE_FDS:
+		return close_fds((int)o->num, (const int32_t *)(const void *)o->s[0], o->slen[0] / sizeof(int32_t));
 	case CL_OP_SETHOSTNAME:
 		return sethostname(o->s[0], o->slen[0]);
 	case CL_OP_LOOPBACK:
@@ -644,7 +694,9 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		// Nothing but stdio crosses into the command: fds inherited by the
 		// monitor from its own caller close at exec, and so does sock_fd,
 		// which tells the monitor that exec succeeded.
-		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+		for (int fd = 3; fd < 3 + preserve_fds; fd++)
+			fcntl(fd, F_SETFD, 0);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -691,6 +743,7 @@ static int child_main(void *arg)
 		report_time();
 	}
 	op_index = 0;
+	preserve_fds = 0;
 	for (int i = 0; i < CL_MAX_SLOTS; i++)
 		slots[i] = -1;
 	// The Go runtime's handlers must never run here: reset every handler

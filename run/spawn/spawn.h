@@ -34,6 +34,7 @@ enum {
 	CL_OP_MASK,          // s: path: a directory gets an empty read-only tmpfs, a file /dev/null
 	CL_OP_REMOUNT_RO,    // s: path: that one mount (not those below) becomes read-only
 	CL_OP_SETNS_USER,    // num: fd of a user namespace to enter (--userns=keep-id)
+	CL_OP_CLOSE_FDS,     // num: N; s: raw int32 array: close every fd from 3 + N up but those and the socket; the command keeps 3 .. 3+N-1
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
 };
 

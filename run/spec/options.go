@@ -28,6 +28,7 @@ type Options struct {
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
 	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
+	PreserveFDs int           // --preserve-fds: fds 3 .. 3+N-1 go to the command
 
 	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
 	EnvFiles   []string // --env-file
@@ -87,6 +88,16 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	p := &s.Process
 	p.Terminal, p.Interactive, p.Init, p.GroupAdd = o.TTY, o.Interactive, o.Init, o.GroupAdd
+	if p.PreserveFDs = o.PreserveFDs; p.PreserveFDs < 0 || p.PreserveFDs > 1<<16 {
+		return nil, BadOption("--preserve-fds %d: want a number of fds", o.PreserveFDs)
+	}
+	// Only fds crun-lite was given: those it opened itself are all
+	// close-on-exec (Go's), and none of them may reach the container.
+	for fd := 3; fd < 3+p.PreserveFDs; fd++ {
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC != 0 {
+			return nil, BadOption("--preserve-fds %d: fd %d was not passed to crun-lite", p.PreserveFDs, fd)
+		}
+	}
 	var err error
 	if s.Mounts, err = parseMounts(o); err != nil {
 		return nil, err

@@ -72,7 +72,8 @@ type Process struct {
 	Cwd         string   `json:"cwd"`
 	Terminal    bool     `json:"terminal,omitempty"`
 	Interactive bool     `json:"interactive,omitempty"`
-	Init        bool     `json:"init,omitempty"` // a tiny init is pid 1
+	Init        bool     `json:"init,omitempty"`         // a tiny init is pid 1
+	PreserveFDs int      `json:"preserve_fds,omitempty"` // fds 3 .. 3+N-1 of the monitor's caller go to the command
 
 	// UserSpec is --user, keep-id's uid, or the image's User; User is what
 	// it resolved to in the image (nil until SetUser).
