@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"os/exec"
+	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/run/spawn"
@@ -128,6 +129,7 @@ func Prepare(ctx context.Context, st *store.Store, o Options) (*Container, error
 		c.Close()
 		return nil, coded(err)
 	}
+	faults.At("run:prepared")
 	return c, nil
 }
 

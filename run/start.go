@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/run/spawn"
 )
 
@@ -93,6 +94,7 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 		return fail(err)
 	}
 	p.ch, p.Pid = ch, ch.Pid
+	faults.At("run:cloned")
 	p.fwd.forwardTo(ch.Pid, s.StopTimeout)
 	c.stdio.hangup = p.fwd.hangup
 	if err := ch.Next(); err != nil {
@@ -112,6 +114,7 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 		}
 	}
 
+	faults.At("run:rootfs")
 	last, err := c.execOps(ch.Pid)
 	if err != nil {
 		ch.Kill()

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/internal/resident"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/userns"
@@ -33,6 +34,7 @@ func Supervise(p *Process) (int, error) {
 		state.CollectGarbage(c.st)
 		shrinkWhileWaiting(running)
 	}()
+	faults.At("run:running")
 	code, err := p.ch.Wait()
 	close(running)
 	c.stdio.finish()

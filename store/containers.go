@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.podman.io/storage"
+
+	"github.com/crun-lite/crun-lite/internal/faults"
 )
 
 // ContainerInfo is what crun-lite records about a stored container.
@@ -111,6 +113,7 @@ func (st *Store) DeleteContainer(id string) error {
 	if err := st.ensure(); err != nil {
 		return err
 	}
+	faults.At("rm:container")
 	if err := st.s.DeleteContainer(id); err != nil {
 		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
 	}

@@ -9,6 +9,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/storage"
+
+	"github.com/crun-lite/crun-lite/internal/faults"
 )
 
 // ErrImageInUse means a container uses the image.
@@ -86,6 +88,7 @@ func (st *Store) deleteImage(img *Image, force bool, busy Busy) (*RemoveReport, 
 	if err := st.checkUsers(img, force, busy); err != nil {
 		return nil, err
 	}
+	faults.At("rmi:image")
 	if _, err := st.s.DeleteImage(img.ID, true); err != nil {
 		if errors.Is(err, storage.ErrImageUsedByContainer) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrImageInUse, ShortID(img.ID), err)

@@ -16,6 +16,8 @@ import (
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
+
+	"github.com/crun-lite/crun-lite/internal/faults"
 )
 
 // Layers are fetched here rather than by containers/image's copy, which
@@ -108,6 +110,7 @@ func (p *puller) commitInOrder(jobs []*layerJob, cancel func()) error {
 		<-j.done
 		if j.err == nil && first == nil && j.staged != nil {
 			j.err = p.commit(j)
+			faults.At("pull:layer-committed")
 		}
 		j.prog.finish(j.err)
 		if j.err != nil && first == nil {

@@ -33,6 +33,7 @@ import (
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/configfile"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/store/registry"
@@ -231,6 +232,9 @@ func (p *puller) copy(ctx context.Context, srcRef types.ImageReference, name str
 		SourceCtx:      p.sys,
 		DestinationCtx: p.sys,
 	})
+	if err == nil {
+		faults.At("pull:image-written")
+	}
 	p.tmp.CommitDone()
 	if err != nil {
 		return nil, store.NoSpaceHint(err)
