@@ -92,6 +92,9 @@ type Container struct {
 	rootfs  *store.Rootfs
 	stdio   *stdio
 	keep    *keepIDState // --userns=keep-id
+	// keepRunDir leaves the run dir to the garbage collector: it holds an
+	// exit status the store could not take.
+	keepRunDir bool
 }
 
 // Run runs a container to completion in this process: Prepare, Start and
@@ -153,7 +156,11 @@ func (c *Container) Close() {
 			_ = c.st.DeleteContainer(c.kept.ID)
 		}
 	}
-	_ = c.rd.Remove()
+	if c.keepRunDir {
+		c.rd.Unlock()
+	} else {
+		_ = c.rd.Remove()
+	}
 	c.rd = nil
 	c.opts.Timing.Mark("teardown")
 }

@@ -50,10 +50,17 @@ func (c *Container) markRunning() {
 	}
 }
 
+// markExited records the exit in the store; when that fails (a full disk)
+// the code goes into the run dir's record, which Close then leaves for the
+// garbage collector to save once it can.
 func (c *Container) markExited(code int) {
 	if c.kept != nil && !c.Spec.Remove {
 		c.kept.Status, c.kept.ExitCode = "exited", code
-		_ = c.st.SaveContainer(c.kept)
+		if c.st.SaveContainer(c.kept) != nil {
+			c.rd.State.ExitCode = &code
+			_ = c.rd.Save()
+			c.keepRunDir = true
+		}
 	}
 }
 

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"go.podman.io/storage"
@@ -114,8 +118,20 @@ func (st *Store) DeleteContainer(id string) error {
 		return err
 	}
 	faults.At("rm:container")
-	if err := st.s.DeleteContainer(id); err != nil {
-		return fmt.Errorf("remove container %s: %w", ShortID(id), err)
+	err := st.s.DeleteContainer(id)
+	if errors.Is(err, syscall.ENOSPC) {
+		// Storage writes its metadata before it frees the layer: on a
+		// disk the container itself filled, empty its writable layer
+		// first (it goes anyway), then try again.
+		if rf, rerr := st.ContainerRootfs(id); rerr == nil {
+			if dir := cmp.Or(rf.Upper, rf.Dir); dir != "" {
+				emptyDir(dir)
+				err = st.s.DeleteContainer(id)
+			}
+		}
+	}
+	if err != nil {
+		return NoSpaceHint(fmt.Errorf("remove container %s: %w", ShortID(id), err))
 	}
 	return nil
 }
@@ -163,5 +179,13 @@ func (st *Store) UnmountContainer(id string) {
 	}
 	if st.Driver.Name != "overlay" {
 		_, _ = st.s.Unmount(id, false)
+	}
+}
+
+// emptyDir removes what dir holds, best effort, and keeps dir.
+func emptyDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
 }

@@ -11,6 +11,9 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
+
+	"github.com/crun-lite/crun-lite/run/state"
+	"github.com/crun-lite/crun-lite/store"
 )
 
 func psCommand() *cli.Command {
@@ -28,7 +31,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs", Category: catOutput},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
-			cs, err := e.store.Containers()
+			cs, err := liveStatus(e.store)
 			if err != nil {
 				return err
 			}
@@ -73,7 +76,7 @@ Examples:
 		Action: withStore(func(c *cli.Context, e *env) error {
 			refs := c.Args().Slice()
 			if c.Bool("all") {
-				cs, err := e.store.Containers()
+				cs, err := liveStatus(e.store)
 				if err != nil {
 					return err
 				}
@@ -90,7 +93,7 @@ Examples:
 				if err != nil {
 					return err
 				}
-				if ci.Status == "running" {
+				if ci.Status == "running" && state.LiveContainers(e.store)[ci.ID] {
 					return fmt.Errorf("container %s is running", ci.Name)
 				}
 				if err := e.store.DeleteContainer(ci.ID); err != nil {
@@ -101,4 +104,26 @@ Examples:
 			return nil
 		}),
 	}
+}
+
+// liveStatus lists the kept containers with the status the truth gives: a
+// container the store says runs but no live monitor runs has exited (its
+// monitor was killed, or the disk was too full to record the exit; the
+// garbage collector records it once it can).
+func liveStatus(st *store.Store) ([]*store.ContainerInfo, error) {
+	cs, err := st.Containers()
+	if err != nil {
+		return nil, err
+	}
+	live, pending := state.LiveContainers(st), state.PendingExits(st)
+	for _, ci := range cs {
+		if ci.Status == "running" && !live[ci.ID] {
+			code, ok := pending[ci.ID]
+			if !ok {
+				code = 128 + 9 // its monitor was killed, and the container with it
+			}
+			ci.Status, ci.ExitCode = "exited", code
+		}
+	}
+	return cs, nil
 }

@@ -77,14 +77,18 @@ func collectRun(st *store.Store, path string) bool {
 	if b, err := io.ReadAll(lock); err == nil {
 		_ = json.Unmarshal(b, &state)
 	}
-	undo(st, path, state)
+	if !undo(st, path, state) {
+		return false // a status it could not record yet: next time
+	}
 	return os.RemoveAll(path) == nil
 }
 
 // undo reverts what a dead run's state says it left: its fuse mount, the
 // temporary storage container of a --rm run on vfs, and the status and
 // mount of a kept container, which its monitor did not live to record.
-func undo(st *store.Store, path string, state Record) {
+// It reports false when the kept container's status could not be saved
+// (a full disk): the dir stays, so that a later collection records it.
+func undo(st *store.Store, path string, state Record) bool {
 	if state.FuseMounted {
 		_ = unix.Unmount(filepath.Join(path, "merged"), unix.MNT_DETACH)
 	}
@@ -94,20 +98,60 @@ func undo(st *store.Store, path string, state Record) {
 	}
 	if state.Container != "" {
 		st.UnmountContainer(state.Container)
-		markKilled(st, state.Container)
+		return markExited(st, state.Container, state.ExitCode)
 	}
+	return true
 }
 
-// markKilled records a kept container whose monitor died as exited with
-// 128+SIGKILL: the kernel kills the container's first process when its
-// monitor dies (PR_SET_PDEATHSIG in run/spawn/spawn.c), so that is how it ended.
-func markKilled(st *store.Store, id string) {
+// markExited records a kept container whose monitor is gone as exited:
+// with the code the monitor saw when it recorded one (it exited but could
+// not save the status), else with 128+SIGKILL: the kernel kills the
+// container's first process when its monitor dies (PR_SET_PDEATHSIG in
+// run/spawn/spawn.c), so that is how it ended. It reports false when the
+// status could not be saved.
+func markExited(st *store.Store, id string, code *int) bool {
 	ci, err := st.Container(id)
 	if err != nil || ci.Status != "running" {
-		return // removed already, or it never started
+		return true // removed already, or it never started
 	}
 	ci.Status, ci.ExitCode = "exited", 128+int(unix.SIGKILL)
-	_ = st.SaveContainer(ci)
+	if code != nil {
+		ci.ExitCode = *code
+	}
+	return st.SaveContainer(ci) == nil
+}
+
+// LiveContainers reports which kept containers run now: those of a live
+// monitor's run dir. The store's status says "running" from the start to
+// the end of a run and may outlive it (a monitor killed, a disk too full to
+// record the exit): this is the truth ps and rm go by.
+func LiveContainers(st *store.Store) map[string]bool {
+	live := map[string]bool{}
+	for _, r := range liveRuns(st) {
+		if r.Container != "" {
+			live[r.Container] = true
+		}
+	}
+	return live
+}
+
+// PendingExits are the exit codes of kept containers that a finished
+// monitor could not save in the store (a full disk), by container ID, from
+// the run dirs it left for the garbage collector.
+func PendingExits(st *store.Store) map[string]int {
+	codes := map[string]int{}
+	entries, _ := os.ReadDir(st.RunsDir())
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		var r Record
+		b, err := os.ReadFile(filepath.Join(st.RunsDir(), e.Name(), "lock"))
+		if err == nil && json.Unmarshal(b, &r) == nil && r.Container != "" && r.ExitCode != nil {
+			codes[r.Container] = *r.ExitCode
+		}
+	}
+	return codes
 }
 
 // isFile reports whether path names the file open as f.

@@ -66,6 +66,10 @@ type Record struct {
 	// ControlSocket is where the monitor takes requests (attach, resize,
 	// stop), when it listens on one.
 	ControlSocket string `json:"control_socket,omitempty"`
+	// ExitCode is the command's exit code, recorded when the monitor
+	// could not save it in the store (a full disk): the garbage collector
+	// saves it later.
+	ExitCode *int `json:"exit_code,omitempty"`
 	// SpecPath is the container's resolved spec (run/spec), written at
 	// start.
 	SpecPath string `json:"spec_path,omitempty"`
@@ -148,6 +152,9 @@ func (rd *Dir) Save() error {
 	_, err := rd.lock.WriteAt(b, 0)
 	return err
 }
+
+// Unlock drops the lock and leaves the dir to the garbage collector.
+func (rd *Dir) Unlock() { _ = rd.lock.Close() }
 
 // trashDir is where run dirs wait for their deletion; GC empties it too.
 const trashDir = ".trash"

@@ -566,3 +566,49 @@ func TestSystemReset(t *testing.T) {
 		t.Errorf("images after reset -f: %+v", imgs)
 	}
 }
+
+// TestFullDiskInContainer: a container that fills the store's file system
+// (its writable layer is there) or a tmpfs of its own gets ENOSPC like any
+// program; crun-lite reports the command's exit code, cleans up after it,
+// keeps what a kept container wrote before, and the store works again once
+// the container is removed.
+func TestFullDiskInContainer(t *testing.T) {
+	s, env, _ := smallStore(t)
+	run := func(args ...string) result {
+		t.Helper()
+		return crunInEnv(t, s, env, args...)
+	}
+	if r := run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox"); r.Code != 0 {
+		t.Fatal(r)
+	}
+	fill := "echo kept > /kept; dd if=/dev/zero of=/big bs=1M; echo dd=$?; test -s /kept"
+	for _, rm := range []bool{true, false} {
+		args := []string{"run", "--name", "filler"}
+		if rm {
+			args = []string{"run", "--rm"}
+		}
+		r := run(append(args, "busybox", "sh", "-c", fill)...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "dd=1") || !strings.Contains(r.Stderr, "No space left on device") {
+			t.Errorf("rm=%v: a container filling the disk: want dd to fail with ENOSPC and the command's own exit 0: %s", rm, r)
+		}
+		if rm {
+			// A kept container's run dir may stay: it holds the exit
+			// status the full store could not take yet.
+			assertNoRunDirs(t, s)
+		}
+	}
+	if ps := run("ps", "-a").Stdout; !strings.Contains(ps, "filler") || !strings.Contains(ps, "Exited (0)") {
+		t.Errorf("the kept container after filling the disk:\n%s", ps)
+	}
+	if r := run("rm", "filler"); r.Code != 0 {
+		t.Errorf("rm of the container that filled the disk: %s", r)
+	}
+	if r := run("run", "--rm", "busybox", "echo", "room again"); r.Stdout != "room again\n" {
+		t.Errorf("run once the space is back: %s", r)
+	}
+	assertNoRunDirs(t, s)
+	r := run("run", "--rm", "--tmpfs", "/t:size=1m", "busybox", "sh", "-c", "dd if=/dev/zero of=/t/f bs=64k; echo dd=$?")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "dd=1") {
+		t.Errorf("a full tmpfs in the container: %s", r)
+	}
+}
