@@ -81,10 +81,12 @@ func (k *keepIDState) passwdEntries(root string) (passwd, group string) {
 	if hu, err := user.LookupId(strconv.Itoa(userns.HostUID())); err == nil {
 		name, home = hu.Username, hu.HomeDir
 	}
-	if !hasID(readInRoot(root, "etc/passwd"), k.uid) {
+	// A file readInRoot refuses counts as lacking the entry: writeWithExtra
+	// then reads it again and reports the error.
+	if b, err := readInRoot(root, "etc/passwd"); err != nil || !hasID(b, k.uid) {
 		passwd = fmt.Sprintf("%s:*:%d:%d:%s:%s:/bin/sh\n", name, k.uid, k.gid, name, home)
 	}
-	if !hasID(readInRoot(root, "etc/group"), k.gid) {
+	if b, err := readInRoot(root, "etc/group"); err != nil || !hasID(b, k.gid) {
 		gname := name
 		if g, err := user.LookupGroupId(strconv.Itoa(userns.HostGID())); err == nil {
 			gname = g.Name
@@ -108,7 +110,10 @@ func hasID(file []byte, id int) bool {
 
 // writeWithExtra writes the image's file plus extra lines to dst.
 func writeWithExtra(root, name, extra, dst string) error {
-	data := readInRoot(root, name)
+	data, err := readInRoot(root, name)
+	if err != nil {
+		return err
+	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		data = append(data, '\n')
 	}

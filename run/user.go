@@ -33,8 +33,14 @@ var ErrBadUser = errors.New("bad user")
 // a numeric uid needs no passwd entry (HOME is then /), a name does; with a
 // name and no explicit group, the user's groups in /etc/group are added.
 func resolveUser(root, spec string, extraGroups []string) (*execUser, error) {
-	passwd := readInRoot(root, "etc/passwd")
-	group := readInRoot(root, "etc/group")
+	passwd, err := readInRoot(root, "etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := readInRoot(root, "etc/group")
+	if err != nil {
+		return nil, err
+	}
 	eu, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, reader(passwd), reader(group))
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v (looked in %s of the image)", ErrBadUser, spec, err, lookedIn(err))
@@ -80,30 +86,117 @@ func reader(b []byte) io.Reader {
 	return bytes.NewReader(b)
 }
 
-// readInRoot reads a file of the container, resolving symlinks as the
-// container would (RESOLVE_IN_ROOT): an image whose /etc/passwd links to an
-// absolute path must not make us read the monitor's own files. A missing or
-// unreadable file is nil.
-func readInRoot(root, name string) []byte {
+// maxImageFile caps what readInRoot reads. The largest /etc/passwd or
+// /etc/group of a real system holds a few thousand entries, well under
+// 1 MiB; 4 MiB leaves room for those while an image cannot make the monitor
+// hold a huge file (or a sparse one) in memory.
+const maxImageFile = 4 << 20
+
+// ErrImageFile marks a file crun-lite reads from the image (/etc/passwd,
+// /etc/group) that is not a readable regular file of sane size.
+var ErrImageFile = errors.New("unusable file in the image")
+
+// imageFileError says what is wrong with a file of the image, naming it as
+// the container sees it: "/etc/passwd of the image is a FIFO, not a
+// regular file".
+type imageFileError struct {
+	path, problem string
+}
+
+func (e *imageFileError) Error() string        { return e.path + " of the image " + e.problem }
+func (e *imageFileError) Is(target error) bool { return target == ErrImageFile }
+
+// readInRoot reads the regular file name (relative, e.g. "etc/passwd") of
+// the container whose root directory is root, typically /proc/PID/root.
+//
+// The image is not trusted, so:
+//   - symlinks resolve as the container would (RESOLVE_IN_ROOT): an image
+//     whose /etc/passwd links to an absolute path must not make us read the
+//     monitor's own files; magic links (/proc/self/...) are refused;
+//   - the file is first opened O_PATH, which has no side effect even on a
+//     device or FIFO, and must be a regular file (fstat) of at most
+//     maxImageFile bytes; only then is that same inode opened for reading,
+//     through /proc/self/fd, O_NONBLOCK and O_NOCTTY, so nothing can block
+//     or become our terminal;
+//   - the read stops after maxImageFile bytes, should the file grow.
+//
+// A missing file (or a missing directory on the way) is nil and no error:
+// images without /etc/passwd are common. Anything else is an error wrapping
+// ErrImageFile that names the file.
+func readInRoot(root, name string) ([]byte, error) {
+	shown := "/" + name
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("open the container's root directory %s: %w", root, err)
 	}
 	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil
 	}
-	f := os.NewFile(uintptr(fd), name)
+	var fd int
+	for range 16 {
+		// EAGAIN: a rename in the tree raced the lookup, and the kernel
+		// leaves the retry to us.
+		if fd, err = unix.Openat2(dir, name, how); err != unix.EAGAIN && err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == unix.ENOENT || err == unix.ENOTDIR:
+		return nil, nil
+	case err == unix.ELOOP:
+		return nil, &imageFileError{shown, "cannot be opened: it is a symlink loop or a link into /proc"}
+	case err != nil:
+		return nil, &imageFileError{shown, "cannot be opened: " + err.Error()}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &imageFileError{shown, "cannot be examined: " + err.Error()}
+	}
+	if kind := fileKind(st.Mode); kind != "" {
+		return nil, &imageFileError{shown, "is " + kind + ", not a regular file"}
+	}
+	if st.Size > maxImageFile {
+		return nil, &imageFileError{shown, fmt.Sprintf("is too large: %d bytes, more than the %d MiB crun-lite reads", st.Size, maxImageFile>>20)}
+	}
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &imageFileError{shown, "cannot be read: " + err.Error()}
+	}
+	f := os.NewFile(uintptr(rfd), shown)
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
 	if err != nil {
-		return nil
+		return nil, &imageFileError{shown, "cannot be read: " + err.Error()}
 	}
-	return b
+	if len(b) > maxImageFile {
+		return nil, &imageFileError{shown, fmt.Sprintf("is too large: more than the %d MiB crun-lite reads", maxImageFile>>20)}
+	}
+	return b, nil
+}
+
+// fileKind names a file type other than regular, as an error says it; ""
+// for a regular file.
+func fileKind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return ""
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFLNK:
+		return "a symlink"
+	}
+	return fmt.Sprintf("of type %#o", mode&unix.S_IFMT)
 }
 
 // procRoot is the container's root directory as the monitor sees it.
