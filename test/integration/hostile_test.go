@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -113,5 +114,44 @@ func TestRefusesSetID(t *testing.T) {
 		if r.Code != 125 || !strings.Contains(r.Stderr, "refusing to run set-user-id") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("set-user-id crun-lite %s: want exit 125 and one line refusing: %s", strings.Join(args, " "), r)
 		}
+	}
+}
+
+// TestHostilePasswdFIFO: an image whose /etc/passwd is a FIFO made run
+// hang forever in open(2), waiting for a writer that never comes. It must
+// fail at once with 125 and say which file is wrong, whoever the user is,
+// and leave no container behind.
+func TestHostilePasswdFIFO(t *testing.T) {
+	l := newOCILayout(t)
+	push(t, l.tag(l.image(runtime.GOARCH, []testLayer{busyboxLayer(t), layerOfEntries(t, []tarEntry{fifoEntry("etc/passwd")})})),
+		Registry, "test/passwd-fifo")
+	image := Registry + "/test/passwd-fifo"
+	s := testStore(t)
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
+	runs := [][]string{
+		{"run", "--rm", image, "true"},
+		{"run", "--rm", "--user", "1000:1000", image, "true"},
+		{"run", "--rm", "-t", image, "true"},
+	}
+	if _, err := exec.LookPath("fuse-overlayfs"); err == nil && os.Geteuid() != 0 {
+		// keep-id reads /etc/passwd itself, to add the kept user to it.
+		runs = append(runs, []string{"run", "--rm", "--userns=keep-id", image, "true"})
+	}
+	const msg = "/etc/passwd of the image is a FIFO, not a regular file"
+	for _, args := range runs {
+		start := time.Now()
+		r := crunIn(t, s, args...)
+		took := time.Since(start)
+		name := strings.Join(args[:len(args)-2], " ")
+		t.Logf("%s: exit %d after %v: %s", name, r.Code, took.Round(time.Millisecond), strings.TrimSpace(r.Stderr))
+		if r.Code != 125 || !strings.Contains(r.Stderr, msg) {
+			t.Errorf("%s: want exit 125 and %q: %s", name, msg, r)
+		}
+		if took > 20*time.Second {
+			t.Errorf("%s: took %v to fail", name, took)
+		}
+	}
+	if ps := mustCrunIn(t, s, "ps", "-a", "-q").Stdout; ps != "" {
+		t.Errorf("containers left behind: %q", ps)
 	}
 }

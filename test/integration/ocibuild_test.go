@@ -136,23 +136,50 @@ func push(t *testing.T, src, registry, name string) {
 // a path ending in / is a directory.
 func layerOf(t *testing.T, files map[string][]byte) testLayer {
 	t.Helper()
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names) // directories before what they hold
+	entries := make([]tarEntry, 0, len(names))
 	for _, name := range names {
 		data := files[name]
-		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}
+		h := tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}
 		if strings.HasSuffix(name, "/") {
-			h = &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+			h = tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
 		}
-		if err := tw.WriteHeader(h); err != nil {
+		entries = append(entries, tarEntry{Header: h, Data: data})
+	}
+	return layerOfEntries(t, entries)
+}
+
+// tarEntry is one entry of a layer built by layerOfEntries: any header
+// (a FIFO, a device, a symlink, a hard link) and, for a regular file, its
+// content (Size is set from it).
+type tarEntry struct {
+	tar.Header
+	Data []byte
+}
+
+// fifoEntry is a named pipe at name, for images with hostile files.
+func fifoEntry(name string) tarEntry {
+	return tarEntry{Header: tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeFifo}}
+}
+
+// layerOfEntries makes a layer of these entries, written in this order.
+func layerOfEntries(t *testing.T, entries []tarEntry) testLayer {
+	t.Helper()
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	for _, e := range entries {
+		h := e.Header
+		if h.Typeflag == tar.TypeReg {
+			h.Size = int64(len(e.Data))
+		}
+		if err := tw.WriteHeader(&h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write(data); err != nil {
+		if _, err := tw.Write(e.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
