@@ -95,13 +95,18 @@ func parseGetsubids(out []byte) []Range {
 	return r
 }
 
+// maxIDs is how many ids exist: 0 .. 2^32-2, as (uid_t)-1 is no id.
+const maxIDs = 1<<32 - 1
+
+// makeRange reads a range's start and count; one reaching past the last
+// id is malformed like a non-number (and Start+Count would overflow int).
 func makeRange(start, count string) (Range, bool) {
-	s, err1 := strconv.Atoi(start)
-	c, err2 := strconv.Atoi(count)
-	if err1 != nil || err2 != nil || s < 0 || c <= 0 {
+	s, err1 := strconv.ParseUint(start, 10, 32)
+	c, err2 := strconv.ParseUint(count, 10, 32)
+	if err1 != nil || err2 != nil || c == 0 || s+c > maxIDs {
 		return Range{}, false
 	}
-	return Range{s, c}, true
+	return Range{int(s), int(c)}, true
 }
 
 // MapArgs returns the mapping arguments for newuidmap/newgidmap: container id
@@ -111,8 +116,14 @@ func MapArgs(hostID int, ranges []Range) []string {
 	args := []string{"0", strconv.Itoa(hostID), "1"}
 	next := 1
 	for _, r := range ranges {
-		args = append(args, strconv.Itoa(next), strconv.Itoa(r.Start), strconv.Itoa(r.Count))
-		next += r.Count
+		// The namespace has room for maxIDs ids: the kernel refuses a
+		// whole map that goes past it, so the last range is cut instead.
+		n := min(r.Count, maxIDs-next)
+		if n <= 0 {
+			break
+		}
+		args = append(args, strconv.Itoa(next), strconv.Itoa(r.Start), strconv.Itoa(n))
+		next += n
 	}
 	return args
 }

@@ -32,3 +32,21 @@ func TestMapArgs(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestRangesWithinIDSpace: ranges past the last id are malformed lines,
+// not ranges whose end overflows (a line like these made Range.End
+// negative); MapArgs cuts a total larger than a namespace holds.
+func TestRangesWithinIDSpace(t *testing.T) {
+	data := []byte("a:9223372036854775807:1\na:4294967294:2\na:1:99999999999999999\na:4294967293:2\n")
+	if got, want := parseSubIDFile(data, "a", 1), []Range{{4294967293, 2}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := parseOwners(data); len(got) != 1 {
+		t.Fatalf("parseOwners: %v, want the last line only", got)
+	}
+	got := MapArgs(1000, []Range{{1, 3000000000}, {3000000001, 1294967293}, {10, 5}, {20, 5}})
+	want := []string{"0", "1000", "1", "1", "1", "3000000000", "3000000001", "3000000001", "1294967293", "4294967294", "10", "1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("MapArgs: got %v, want %v", got, want)
+	}
+}
