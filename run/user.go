@@ -46,6 +46,11 @@ func resolveUser(root, spec string, extraGroups []string) (*execUser, error) {
 		return nil, fmt.Errorf("%w %q: %v (looked in %s of the image)", ErrBadUser, spec, err, lookedIn(err))
 	}
 	u := &execUser{UID: uint32(eu.Uid), GID: uint32(eu.Gid), Home: eu.Home}
+	if u.Home == "" {
+		// An entry with an empty home field: HOME= would make programs
+		// write dotfiles in their working directory. / as for no entry.
+		u.Home = "/"
+	}
 	for _, g := range eu.Sgids {
 		u.Groups = append(u.Groups, uint32(g))
 	}

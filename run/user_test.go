@@ -80,6 +80,16 @@ func TestResolveUserErrors(t *testing.T) {
 	}
 }
 
+// TestResolveUserEmptyHome: an entry without a home directory gets /, as
+// a uid without an entry does (found by FuzzResolveUser).
+func TestResolveUserEmptyHome(t *testing.T) {
+	root := writeRoot(t, map[string]string{"etc/passwd": "nohome:x:7:7:::\n"})
+	u, err := resolveUser(root, "nohome", nil)
+	if err != nil || u.Home != "/" || u.UID != 7 || u.Name != "nohome" {
+		t.Fatalf("got %+v, %v; want uid 7 named nohome with HOME /", u, err)
+	}
+}
+
 func TestResolveUserGroupAdd(t *testing.T) {
 	root := writeRoot(t, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup})
 	u, err := resolveUser(root, "app", []string{"audio", "4000"})
