@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -254,16 +255,27 @@ func anyIn(list, set []string) bool {
 	return false
 }
 
+// errErrnoRange marks an errno (or trace message) that does not fit the
+// action: masked into SECCOMP_RET_DATA it would become another one, 65536
+// even 0, a refused call that looks successful.
+var errErrnoRange = errors.New("errno out of range")
+
+// maxErrno is the kernel's MAX_ERRNO.
+const maxErrno = 4095
+
 func action(name string, errnoRet *uint, defaultErrno unix.Errno) (uint32, error) {
-	errno := uint32(defaultErrno)
+	errno := uint(defaultErrno)
 	if errnoRet != nil {
-		errno = uint32(*errnoRet)
+		errno = *errnoRet
 	}
 	switch name {
 	case "SCMP_ACT_ALLOW":
 		return unix.SECCOMP_RET_ALLOW, nil
 	case "SCMP_ACT_ERRNO":
-		return unix.SECCOMP_RET_ERRNO | errno&unix.SECCOMP_RET_DATA, nil
+		if errno > maxErrno {
+			return 0, fmt.Errorf("%w: %d, the largest is %d", errErrnoRange, errno, maxErrno)
+		}
+		return unix.SECCOMP_RET_ERRNO | uint32(errno), nil
 	case "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD":
 		return unix.SECCOMP_RET_KILL_THREAD, nil
 	case "SCMP_ACT_KILL_PROCESS":
@@ -273,7 +285,10 @@ func action(name string, errnoRet *uint, defaultErrno unix.Errno) (uint32, error
 	case "SCMP_ACT_LOG":
 		return unix.SECCOMP_RET_LOG, nil
 	case "SCMP_ACT_TRACE":
-		return unix.SECCOMP_RET_TRACE | errno&unix.SECCOMP_RET_DATA, nil
+		if errno > unix.SECCOMP_RET_DATA {
+			return 0, fmt.Errorf("%w: trace message %d, the largest is %d", errErrnoRange, errno, unix.SECCOMP_RET_DATA)
+		}
+		return unix.SECCOMP_RET_TRACE | uint32(errno), nil
 	}
 	return 0, fmt.Errorf("action %q is not supported", name)
 }

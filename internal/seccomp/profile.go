@@ -174,7 +174,7 @@ var errnoByName = sync.OnceValue(func() map[string]syscall.Errno {
 
 // codegenVersion changes whenever Compile's output for the same input does,
 // so that cached filters of an older crun-lite are not used.
-const codegenVersion = "2"
+const codegenVersion = "3"
 
 // CompiledFilter returns the compiled filter of the profile at path ("" for the
 // default one) for t. Compiled filters are kept in cacheDir ("" for none):
