@@ -81,7 +81,10 @@ func parseTemplate(value string, rule templateRule) (format, error) {
 	if rule == bracedTemplates {
 		value = strings.TrimSuffix(value, "\n")
 	}
-	tmpl, err := template.New("format").Parse(value + "\n")
+	// The newline after each row is written by execute, not appended to
+	// the template, where a trailing {{- or -}} would trim it away and
+	// run the rows together.
+	tmpl, err := template.New("format").Parse(value)
 	if err != nil {
 		return format{}, fmt.Errorf("--format: %w", err)
 	}
@@ -120,7 +123,8 @@ func (f format) execute(w io.Writer, row any) error {
 	if err := f.tmpl.Execute(w, row); err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	return nil
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
 // encodeJSON writes v as JSON indented by two spaces, with a newline.

@@ -37,7 +37,7 @@ func TestParseFormat(t *testing.T) {
 		{"images", imagesFormats, "json", formatJSON, ""},
 		{"images", imagesFormats, "table {{.ID}}", formatTemplate, ""},
 		{"images", imagesFormats, "id", 0, `unknown --format "id": use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'`},
-		{"images", imagesFormats, "{{.ID", 0, `--format: template: format:2: unclosed action started at format:1`},
+		{"images", imagesFormats, "{{.ID", 0, `--format: template: format:1: unclosed action`},
 		{"inspect", inspectFormats, "", formatJSON, ""},
 		{"inspect", inspectFormats, "json", formatJSON, ""},
 		{"inspect", inspectFormats, "id", formatTemplate, ""},
@@ -98,5 +98,29 @@ func TestFormatPrint(t *testing.T) {
 	f, _ := parseFormat("{{.NoSuchField}}", imagesFormats)
 	if err := f.execute(&out, struct{}{}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("--format: ")) {
 		t.Errorf("template on a missing field: %v, want a --format error", err)
+	}
+}
+
+// TestTemplateTrimKeepsRows: a template ending in a trim marker still
+// prints one row per line (FuzzParseFormat: the newline used to be part of
+// the template, and {{.ID -}} trimmed it away).
+func TestTemplateTrimKeepsRows(t *testing.T) {
+	for _, c := range []struct {
+		f     formats
+		value string
+	}{{imagesFormats, "{{.ID -}}"}, {inspectFormats, "{{- .ID -}}"}, {imagesFormats, "{{.ID}}\n"}} {
+		fm, err := parseFormat(c.value, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		for _, id := range []string{"a", "b"} {
+			if err := fm.execute(&b, imageRow{ID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.String() != "a\nb\n" {
+			t.Errorf("%q: %q, want a\\nb\\n", c.value, b.String())
+		}
 	}
 }
