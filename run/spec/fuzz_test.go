@@ -228,9 +228,10 @@ func FuzzEnvFile(f *testing.F) {
 		}
 		got, err := envFile(path)
 		if err != nil {
-			// A line longer than bufio.Scanner's 64 KiB: reported, but
-			// not as an ErrBadOption (spec.go; see the fuzz report).
-			if len(content) < 64<<10 {
+			// Refused: only a NUL byte or a line over 1 MiB, as the
+			// user's mistake.
+			checkBadOption(t, content, err)
+			if !strings.ContainsRune(content, 0) && len(content) < maxEnvLine {
 				t.Fatalf("%q: %v", content, err)
 			}
 			return

@@ -181,6 +181,9 @@ func parseEntrypoint(s string) ([]string, error) {
 	return []string{s}, nil
 }
 
+// maxEnvLine is the longest --env-file line read.
+const maxEnvLine = 1 << 20
+
 // envFile reads a --env-file: NAME=VALUE lines, # comments, and bare NAMEs
 // that take the host's value.
 func envFile(path string) ([]string, error) {
@@ -191,14 +194,21 @@ func envFile(path string) ([]string, error) {
 	defer f.Close()
 	var out []string
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, maxEnvLine)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, BadOption("--env-file %s: a line holds a NUL byte, which no environment can carry", path)
+		}
 		out = append(out, line)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, BadOption("--env-file %s: %v (lines up to %d KiB)", path, err, maxEnvLine>>10)
+	}
+	return out, nil
 }
 
 // mergeEnv applies settings (NAME=VALUE, or NAME for the host's value) over
