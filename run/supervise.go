@@ -24,13 +24,16 @@ func Supervise(p *Process) (int, error) {
 	c.markRunning()
 	c.rd.State.Pid = p.Pid
 	running := make(chan struct{})
+	// The run dir as it is now: Close, which may come first when the
+	// command ends at once, drops c.rd.
+	rd := c.rd
 	go func() {
-		c.rd.State.PidStart = userns.ProcStartTime(p.Pid)
-		path := c.rd.Join("spec.json")
+		rd.State.PidStart = userns.ProcStartTime(p.Pid)
+		path := rd.Join("spec.json")
 		if c.Spec.Write(path) == nil {
-			c.rd.State.SpecPath = path
+			rd.State.SpecPath = path
 		}
-		_ = c.rd.Save()
+		_ = rd.Save()
 		state.CollectGarbage(c.st)
 		shrinkWhileWaiting(running)
 	}()
