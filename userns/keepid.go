@@ -7,11 +7,8 @@ int crunlite_new_userns(const char *uid_map, const char *gid_map, const char **w
 import "C"
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -116,19 +113,12 @@ func FuseMapping(m []IDMap) string {
 	return strings.Join(parts, ":")
 }
 
-// nsSize returns how many ids a uid_map or gid_map maps.
+// nsSize returns how many ids a uid_map or gid_map maps (parseIDMap:
+// keep-id runs only inside the holder's namespace, never an identity map).
 func nsSize(path string) int {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
 	n := 0
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 3 {
-			c, _ := strconv.Atoi(f[2])
-			n += c
-		}
+	for _, r := range parseIDMap(readFile(path)) {
+		n += r.Count
 	}
 	return n
 }

@@ -88,12 +88,13 @@ Examples:
 			} else if len(refs) == 0 {
 				return errors.New("rm needs a CONTAINER (name or ID) or --all")
 			}
+			live := state.LiveContainers(e.store)
 			for _, ref := range refs {
 				ci, err := e.store.Container(ref)
 				if err != nil {
 					return err
 				}
-				if ci.Status == "running" && state.LiveContainers(e.store)[ci.ID] {
+				if ci.Status == "running" && live[ci.ID] {
 					return fmt.Errorf("container %s is running", ci.Name)
 				}
 				if err := e.store.DeleteContainer(ci.ID); err != nil {

@@ -140,17 +140,11 @@ func LiveContainers(st *store.Store) map[string]bool {
 // the run dirs it left for the garbage collector.
 func PendingExits(st *store.Store) map[string]int {
 	codes := map[string]int{}
-	entries, _ := os.ReadDir(st.RunsDir())
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		var r Record
-		b, err := os.ReadFile(filepath.Join(st.RunsDir(), e.Name(), "lock"))
-		if err == nil && json.Unmarshal(b, &r) == nil && r.Container != "" && r.ExitCode != nil {
+	eachRecord(st, func(_, _ string, r Record) {
+		if r.Container != "" && r.ExitCode != nil {
 			codes[r.Container] = *r.ExitCode
 		}
-	}
+	})
 	return codes
 }
 

@@ -32,6 +32,16 @@ func Running(st *store.Store) int { return len(liveRuns(st)) }
 // liveRuns returns the state of every run whose monitor is alive, by run ID.
 func liveRuns(st *store.Store) map[string]Record {
 	runs := map[string]Record{}
+	eachRecord(st, func(id, dir string, r Record) {
+		if monitorAlive(dir) {
+			runs[id] = r
+		}
+	})
+	return runs
+}
+
+// eachRecord calls fn with the saved state of every run dir, live or not.
+func eachRecord(st *store.Store, fn func(id, dir string, r Record)) {
 	entries, _ := os.ReadDir(st.RunsDir())
 	for _, e := range entries {
 		// The trash, and run dirs in the making (see Create): the
@@ -40,14 +50,11 @@ func liveRuns(st *store.Store) map[string]Record {
 			continue
 		}
 		dir := filepath.Join(st.RunsDir(), e.Name())
-		var state Record
-		b, err := os.ReadFile(filepath.Join(dir, "lock"))
-		if err != nil || json.Unmarshal(b, &state) != nil || !monitorAlive(dir) {
-			continue
+		var r Record
+		if b, err := os.ReadFile(filepath.Join(dir, "lock")); err == nil && json.Unmarshal(b, &r) == nil {
+			fn(e.Name(), dir, r)
 		}
-		runs[e.Name()] = state
 	}
-	return runs
 }
 
 // monitorAlive tells whether a monitor holds the run dir's lock.

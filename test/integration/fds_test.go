@@ -3,33 +3,12 @@
 package integration
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 )
-
-// crunWithFiles runs crun-lite in s with files as its fds 3, 4, ... (nil:
-// closed), as a caller that leaked them would.
-func crunWithFiles(t *testing.T, s store, files []*os.File, args ...string) result {
-	t.Helper()
-	full := append(append([]string{"--root", s.Root, "--runroot", s.RunRoot}, s.Extra...), args...)
-	cmd := exec.Command(Bin, full...)
-	cmd.ExtraFiles = files
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 // TestLeakedFDsStayOut (CVE-2024-21626): a directory fd crun-lite's caller
 // leaked (fd 7 here) does not reach the container, so an image whose
@@ -59,21 +38,21 @@ func TestLeakedFDsStayOut(t *testing.T) {
 	s := testStore(t)
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", image)
 
-	r := crunWithFiles(t, s, leak, "run", "--rm", image)
+	r := crunWithFiles(t, s, nil, leak, "run", "--rm", image)
 	if r.Code != 125 || !strings.Contains(r.Stderr, "change directory to /proc/self/fd/7") || strings.Contains(r.Stdout, "host file") {
 		t.Errorf("image WorkingDir through a leaked fd: want a refusal, exit 125:\n%s", r)
 	}
-	r = crunWithFiles(t, s, leak, "run", "--rm", "--workdir", "/", image, "ls", "/proc/self/fd")
+	r = crunWithFiles(t, s, nil, leak, "run", "--rm", "--workdir", "/", image, "ls", "/proc/self/fd")
 	if r.Code != 0 || strings.Fields(r.Stdout)[len(strings.Fields(r.Stdout))-1] != "3" {
 		// ls itself holds fd 3 for the directory it lists.
 		t.Errorf("fds the container sees: want 0 1 2 and ls's own 3:\n%s", r)
 	}
-	r = crunWithFiles(t, s, []*os.File{devnull, dir}, "run", "--rm", "--preserve-fds", "2", "--workdir", "/", image,
+	r = crunWithFiles(t, s, nil, []*os.File{devnull, dir}, "run", "--rm", "--preserve-fds", "2", "--workdir", "/", image,
 		"sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; cat /proc/self/fd/4/secret")
 	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "0 1 2 3 4 ") || !strings.Contains(r.Stdout, "host file") {
 		t.Errorf("--preserve-fds 2: want fds 3 and 4 handed over:\n%s", r)
 	}
-	r = crunWithFiles(t, s, []*os.File{dir}, "run", "--rm", "--preserve-fds", "1", "--workdir", "/proc/self/fd/3", image)
+	r = crunWithFiles(t, s, nil, []*os.File{dir}, "run", "--rm", "--preserve-fds", "1", "--workdir", "/proc/self/fd/3", image)
 	if r.Code != 125 || !strings.Contains(r.Stderr, "outside the container's root filesystem") {
 		t.Errorf("a working directory through a preserved fd: want a refusal:\n%s", r)
 	}

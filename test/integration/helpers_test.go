@@ -133,6 +133,13 @@ func mustCrunInEnv(t *testing.T, s store, env []string, args ...string) result {
 
 func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	t.Helper()
+	return crunWithFiles(t, s, env, nil, args...)
+}
+
+// crunWithFiles is crunInEnv with files as crun-lite's fds 3, 4, ... (nil:
+// closed), as a caller that leaked them, or passes them on purpose, would.
+func crunWithFiles(t *testing.T, s store, env []string, files []*os.File, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), crunTimeout)
 	defer cancel()
 
@@ -143,6 +150,7 @@ func crunInEnv(t *testing.T, s store, env []string, args ...string) result {
 	}
 	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = withEnv(env)
+	cmd.ExtraFiles = files
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// On timeout kill the whole process group: helpers crun-lite starts
