@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -31,6 +32,11 @@ type Options struct {
 	// lean crun-lite binary, the one that runs containers, does not link.
 	Pull   func(ctx context.Context, ref string) (*store.Image, error)
 	Timing *timing.Recorder
+	// Detach: Detach, not Run, starts it; its monitor logs its output.
+	Detach bool
+	// Prepared runs once the container has its ID and run dir, before it
+	// starts (--cidfile); an error stops the run.
+	Prepared func(id string) error
 }
 
 // ExitError is how every failure of this package ends: with the code
@@ -127,10 +133,19 @@ func Prepare(ctx context.Context, st *store.Store, o Options) (*Container, error
 		return nil, coded(err)
 	}
 	c := &Container{Spec: s, opts: o, st: st}
+	if err := CheckName(st, s.Name); err != nil {
+		return nil, coded(err)
+	}
 	o.Timing.Mark("options")
 	if err := c.loadImage(ctx); err != nil {
 		c.Close()
 		return nil, coded(err)
+	}
+	if o.Prepared != nil {
+		if err := o.Prepared(s.ID); err != nil {
+			c.Close()
+			return nil, coded(err)
+		}
 	}
 	faults.At("run:prepared")
 	return c, nil
@@ -248,7 +263,10 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 	if len(s.Process.Args) == 0 {
 		return errors.New("no command: the image has no Entrypoint or Cmd, give one after the image")
 	}
-	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{Image: id, MonitorPid: os.Getpid()})
+	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{
+		Image: id, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
+		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
+	})
 	if err != nil {
 		return err
 	}
@@ -260,7 +278,7 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 // (runs without --rm, and every run on vfs, which cannot mount layers).
 func (c *Container) createKept(img *store.Image) error {
 	info, err := c.st.CreateContainer(img, store.ContainerInfo{
-		Name: c.Spec.Name, Image: c.Spec.ImageRef, Command: c.Spec.Process.Args, Status: "created", Volumes: c.Spec.VolumeNames(),
+		ID: c.Spec.ID, Name: c.Spec.Name, Image: c.Spec.ImageRef, Command: c.Spec.Process.Args, Status: "created", Volumes: c.Spec.VolumeNames(),
 	})
 	if err != nil {
 		return err

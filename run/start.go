@@ -19,6 +19,9 @@ type Stdio struct {
 	In, Out, Err *os.File
 	// Warnings get crun-lite's warnings about the run (nil: Err).
 	Warnings io.Writer
+	// Detached: nobody copies a terminal; with -t the pty's master is
+	// kept for Process.Master (a monitor's), not copied to Out.
+	Detached bool
 }
 
 // HostStdio is this process's own stdin, stdout and stderr.
@@ -56,6 +59,7 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 	t := c.opts.Timing
 	s := c.Spec
 	c.stdio = newStdio(s.Process.Terminal, s.Process.Interactive, io)
+	c.stdio.detached = io.Detached
 	if s.KeepID != nil {
 		k, err := prepareKeepID(s.KeepID)
 		if err != nil {

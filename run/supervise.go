@@ -48,7 +48,7 @@ func Supervise(p *Process) (int, error) {
 
 func (c *Container) markRunning() {
 	if c.kept != nil && !c.Spec.Remove {
-		c.kept.Status = "running"
+		c.kept.Status, c.kept.Started = "running", time.Now()
 		_ = c.st.SaveContainer(c.kept)
 	}
 }
@@ -58,7 +58,7 @@ func (c *Container) markRunning() {
 // garbage collector to save once it can.
 func (c *Container) markExited(code int) {
 	if c.kept != nil && !c.Spec.Remove {
-		c.kept.Status, c.kept.ExitCode = "exited", code
+		c.kept.Status, c.kept.ExitCode, c.kept.Finished = "exited", code, time.Now()
 		if c.st.SaveContainer(c.kept) != nil {
 			c.rd.State.ExitCode = &code
 			_ = c.rd.Save()

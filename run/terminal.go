@@ -24,6 +24,8 @@ import (
 // terminal on any of our fds is proxied through a pipe instead.
 type stdio struct {
 	tty, interactive bool
+	detached         bool      // Stdio.Detached
+	master           *os.File  // the pty's master, kept when detached
 	in, out, err     *os.File  // the caller's Stdio; in may be nil
 	warnings         io.Writer // where warnf writes
 
@@ -103,7 +105,10 @@ func (s *stdio) started(master *os.File) {
 	for _, f := range s.childEnds {
 		f.Close()
 	}
-	if s.tty && master != nil {
+	if s.tty && master != nil && s.detached {
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
+		s.master = master
+	} else if s.tty && master != nil {
 		s.startTerminal(master)
 	}
 	for _, in := range s.inputs {

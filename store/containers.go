@@ -26,6 +26,8 @@ type ContainerInfo struct {
 	Created  time.Time `json:"created"`
 	Status   string    `json:"status"` // created, running, exited
 	ExitCode int       `json:"exit_code"`
+	Started  time.Time `json:"started,omitempty"`
+	Finished time.Time `json:"finished,omitempty"`
 	Volumes  []string  `json:"volumes,omitempty"` // named volumes it mounts
 }
 
@@ -33,7 +35,7 @@ type ContainerInfo struct {
 var ErrNameInUse = errors.New("container name in use")
 
 // CreateContainer records a container with its own writable layer on top of
-// img. An empty name gets a generated one.
+// img, under info.ID (empty: a new one). An empty name gets a generated one.
 func (st *Store) CreateContainer(img *Image, info ContainerInfo) (*ContainerInfo, error) {
 	if err := st.ensure(); err != nil {
 		return nil, err
@@ -46,7 +48,7 @@ func (st *Store) CreateContainer(img *Image, info ContainerInfo) (*ContainerInfo
 		names = []string{info.Name}
 	}
 	meta, _ := json.Marshal(info)
-	c, err := st.s.CreateContainer("", names, img.ID, "", string(meta), nil)
+	c, err := st.s.CreateContainer(info.ID, names, img.ID, "", string(meta), nil)
 	if errors.Is(err, storage.ErrDuplicateName) {
 		return nil, fmt.Errorf("%w: %s", ErrNameInUse, info.Name)
 	}
@@ -188,4 +190,17 @@ func emptyDir(dir string) {
 	for _, e := range entries {
 		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+// ContainerLogPath is where a kept container's log lives: in the dir
+// containers/storage keeps for it, so that it goes with the container.
+func (st *Store) ContainerLogPath(id string) (string, error) {
+	if err := st.ensure(); err != nil {
+		return "", err
+	}
+	dir, err := st.s.ContainerDirectory(id)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", id, err)
+	}
+	return filepath.Join(dir, "ctr.log"), nil
 }

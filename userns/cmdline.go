@@ -81,3 +81,20 @@ func LeanCommands() []string {
 	}
 	return out
 }
+
+// WantsDetach reads args (args[0] being the program) as the constructor
+// does to decide whether to fork for run -d (detach.c): for tests.
+func WantsDetach(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	argv := unsafe.Slice((**C.char)(C.calloc(C.size_t(len(args)+1), C.size_t(unsafe.Sizeof((*C.char)(nil))))), len(args)+1)
+	defer C.free(unsafe.Pointer(&argv[0]))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	var out C.struct_crunlite_cmdline
+	C.crunlite_parse_cmdline(C.int(len(args)), &argv[0], &out)
+	return C.crunlite_wants_detach(C.int(len(args)), &argv[0], &out) != 0
+}

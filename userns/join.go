@@ -72,6 +72,30 @@ func hostID(fromC int, env string, get func() int) int {
 // or out of the namespace) rather than for real root.
 func Rootless() bool { return HostUID() != 0 }
 
+// DetachFD is the pipe to the waiting parent of `run -d`, which the
+// constructor forked (detach.c), or -1 when this command line does not
+// detach. It is close-on-exec: only the process that detaches writes it.
+func DetachFD() int { return detachFD }
+
+var detachFD = func() int {
+	fd := int(C.crunlite_detach_fd)
+	if fd >= 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return -1
+		}
+	}
+	return fd
+}()
+
+// RunValueFlagsKnownToC lists run's options the constructor skips with
+// their value while looking for -d, and its short ones that take a value.
+func RunValueFlagsKnownToC() (long []string, short string) {
+	for i := C.int(0); C.crunlite_run_value_flag(i) != nil; i++ {
+		long = append(long, C.GoString(C.crunlite_run_value_flag(i)))
+	}
+	return long, C.GoString(C.crunlite_run_short_values())
+}
+
 // ValueFlagsKnownToC lists the global options the constructor skips with
 // their value while looking for the command name.
 func ValueFlagsKnownToC() []string {

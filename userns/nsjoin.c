@@ -66,6 +66,9 @@ static const struct {
 	int help;
 } crunlite_lean_commands[] = {
 	{"run", 0},
+	{"stop", 0},
+	{"kill", 0},
+	{"wait", 0},
 	{NULL, 0},
 };
 
@@ -269,6 +272,8 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 	refuse_setid();
 	if (role && strcmp(role, "holder") == 0)
 		holder_main();
+	if (role && strcmp(role, "monitor") == 0 && crunlite_monitor_main)
+		crunlite_monitor_main(argc, argv);
 
 	crunlite_host_uid = getuid();
 	crunlite_host_gid = getgid();
@@ -288,6 +293,10 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 	int host_safe = spawns && crunlite_exe_host_safe();
 	if (geteuid() != 0 && wants_namespace(argv))
 		join_holder();
+	// Forking for -d where the process will not re-execute to join: a
+	// first pass without a holder leaves it to the pass Go re-executes.
+	if (crunlite_joined || geteuid() == 0)
+		crunlite_detach(argc, argv);
 	// Rootless and not joined: Go creates the holder and re-executes, and
 	// this runs again inside. Real root, or already inside: protect now.
 	if (spawns && (crunlite_joined || geteuid() == 0))

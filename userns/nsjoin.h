@@ -47,4 +47,18 @@ extern char crunlite_exe_error[256];
 int crunlite_exe_host_safe(void);
 void crunlite_protect_exe(char **argv, int host_safe);
 
+// Detaching run -d from its shell (detach.c): the pipe to the waiting
+// parent, -1 when the command does not detach.
+#define CRUNLITE_DETACH_ENV "_CRUNLITE_DETACH_FD"
+extern int crunlite_detach_fd;
+void crunlite_detach(int argc, char **argv);
+int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl);
+const char *crunlite_run_value_flag(int i);
+const char *crunlite_run_short_values(void);
+
+// The monitor role of a detached container (run/monitor/monitor.c), linked
+// into binaries that run containers; the constructor calls it for
+// _CRUNLITE_ROLE=monitor. It never returns.
+extern void crunlite_monitor_main(int argc, char **argv) __attribute__((weak));
+
 #endif

@@ -214,3 +214,64 @@ func TestPrintErrorOneLineAndHint(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// The constructor forks run -d before Go starts (userns/detach.c); to find
+// -d among run's options it skips the values of those that take one, and
+// must know every one of them, long and short.
+func TestConstructorKnowsRunValueFlags(t *testing.T) {
+	var want []string
+	var wantShort []byte
+	for _, f := range runCommand().Flags {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			if len(n) == 1 {
+				wantShort = append(wantShort, n[0])
+			} else {
+				want = append(want, "--"+n)
+			}
+		}
+	}
+	got, gotShort := userns.RunValueFlagsKnownToC()
+	slices.Sort(want)
+	slices.Sort(got)
+	slices.Sort(wantShort)
+	short := []byte(gotShort)
+	slices.Sort(short)
+	if !slices.Equal(got, want) || string(short) != string(wantShort) {
+		t.Fatalf("detach.c knows %v and -%s, run has %v and -%s", got, short, want, wantShort)
+	}
+}
+
+// Which command lines detach, as the constructor reads them, against what
+// urfave/cli makes of the same line.
+func TestConstructorFindsDetach(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		detach bool
+	}{
+		{[]string{"run", "-d", "img"}, true},
+		{[]string{"run", "--detach", "img"}, true},
+		{[]string{"run", "--detach=true", "img"}, true},
+		{[]string{"run", "--detach=false", "img"}, false},
+		{[]string{"run", "-dit", "img", "sh"}, true},
+		{[]string{"run", "-itd", "img", "sh"}, true},
+		{[]string{"--root", "/r", "run", "-d", "img"}, true},
+		{[]string{"container", "run", "-d", "img"}, true},
+		{[]string{"run", "img", "-d"}, false},           // the command's option
+		{[]string{"run", "-e", "-d", "img"}, false},     // -e's value
+		{[]string{"run", "-e-d", "img"}, false},         // -e's value, joined
+		{[]string{"run", "--name", "-d", "img"}, false}, // --name's value
+		{[]string{"run", "-u", "0", "-d", "img"}, true}, // after a value
+		{[]string{"run", "--rm", "--", "-d"}, false},    // after --
+		{[]string{"run", "-d", "--help"}, false},        // help
+		{[]string{"ps", "-d"}, false},                   // not run
+		{[]string{"run", "--log-opt", "max-size=1k", "-d", "i"}, true},
+	} {
+		got := userns.WantsDetach(append([]string{"crun-lite"}, tc.args...))
+		if got != tc.detach {
+			t.Errorf("%q: constructor detaches %v, want %v", tc.args, got, tc.detach)
+		}
+	}
+}

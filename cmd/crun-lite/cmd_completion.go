@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -106,13 +107,13 @@ func shortName(n string) string {
 
 func (storeSource) containers(g globalOpts) []candidate {
 	return withStoreFor(g, func(st *store.Store) []candidate {
-		cs, err := st.Containers()
+		cs, err := run.Containers(st, true)
 		if err != nil {
 			return nil
 		}
 		var out []candidate
 		for _, c := range cs {
-			out = append(out, candidate{c.Name, c.Status + ", " + c.Image})
+			out = append(out, candidate{c.Name, c.Status + ", " + c.ImageRef})
 		}
 		return out
 	})

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -51,6 +53,11 @@ Examples:
    echo hi | crun-lite run -i --rm IMAGE cat`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the container in the background and print its ID; a monitor logs its output (see logs)", Category: catContainer},
+			&cli.BoolFlag{Name: "replace", Usage: "with --name, first remove (stopping it if needed) a container of that name", Category: catContainer},
+			&cli.StringFlag{Name: "cidfile", Usage: "write the container's ID to `FILE`", Category: catContainer},
+			&cli.StringFlag{Name: "stop-signal", Usage: "`SIGNAL` stop sends first (default: the image's StopSignal, else SIGTERM)", Category: catContainer},
+			&cli.StringSliceFlag{Name: "log-opt", Usage: "log option `max-size=SIZE`: rotate a detached container's log at SIZE (10mb, 512k)", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number)", Category: catSecurity},
@@ -102,6 +109,8 @@ func runAction(c *cli.Context, e *env) error {
 		Init:          c.Bool("init"),
 		StopTimeout:   time.Duration(c.Uint("stop-timeout")) * time.Second,
 		PreserveFDs:   int(c.Uint("preserve-fds")),
+		StopSignal:    c.String("stop-signal"),
+		LogOpts:       c.StringSlice("log-opt"),
 		Env:           c.StringSlice("env"),
 		EnvFiles:      c.StringSlice("env-file"),
 		Workdir:       c.String("workdir"),
@@ -121,7 +130,60 @@ func runAction(c *cli.Context, e *env) error {
 		ep := c.String("entrypoint")
 		opts.Entrypoint = &ep
 	}
-	return run.Run(e.ctx, e.store, run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing}, run.HostStdio())
+	if c.Bool("replace") {
+		if opts.Name == "" {
+			return errors.New("--replace needs --name: it replaces the container of that name")
+		}
+		if err := replaceContainer(c, e, opts.Name); err != nil {
+			return err
+		}
+	}
+	if cid := c.String("cidfile"); cid != "" {
+		// Podman refuses an existing file: it may be another container's.
+		if _, err := os.Lstat(cid); err == nil {
+			return fmt.Errorf("container id file %s exists: remove it or choose another --cidfile", cid)
+		}
+	}
+	ro := run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing, Detach: c.Bool("detach")}
+	if cid := c.String("cidfile"); cid != "" {
+		ro.Prepared = func(id string) error { return writeCIDFile(cid, id) }
+	}
+	if !ro.Detach {
+		return run.Run(e.ctx, e.store, ro, run.HostStdio())
+	}
+	ctr, err := run.Prepare(e.ctx, e.store, ro)
+	if err != nil {
+		return err
+	}
+	return ctr.Detach(run.DetachOptions{
+		ID:      c.App.Writer,
+		Cleanup: func(id string) []string { return cleanupArgs(c, e, id) },
+	})
+}
+
+func writeCIDFile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write --cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// cleanupArgs is the command a detached container's monitor runs once it
+// exited: container cleanup, with this command's store options.
+func cleanupArgs(c *cli.Context, e *env, id string) []string {
+	args := []string{os.Args[0], "--root", e.store.GraphRoot(), "--runroot", e.store.RunRoot()}
+	if d := c.String("storage-driver"); d != "" {
+		args = append(args, "--storage-driver", d)
+	}
+	for _, o := range c.StringSlice("storage-opt") {
+		args = append(args, "--storage-opt", o)
+	}
+	return append(args, "container", "cleanup", id)
 }
 
 // commaList splits values of options that, as in Podman, take

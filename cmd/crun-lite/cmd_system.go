@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
@@ -60,8 +61,8 @@ Examples:
 				Name:  "reset",
 				Usage: "delete every image and container of the store",
 				Description: `Deletes every image and container of the store (--root) and its runtime state
-(--runroot), after asking on the terminal unless --force is given. The user
-namespace holder is left alone.
+(--runroot), after asking on the terminal unless --force is given. Running
+containers are killed first. The user namespace holder is left alone.
 
 Examples:
    crun-lite system reset -f
@@ -74,6 +75,14 @@ Examples:
 						yes, err := confirm(c, "This deletes every image and container in "+e.store.GraphRoot()+".")
 						if err != nil || !yes {
 							return err
+						}
+					}
+					// Running containers first, as Podman does: a
+					// detached one's monitor would outlive its store.
+					cs, _ := run.Containers(e.store, false)
+					for _, in := range cs {
+						if in.Running() {
+							_ = run.Remove(e.store, in, true)
 						}
 					}
 					return e.store.Reset()

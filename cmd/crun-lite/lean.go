@@ -29,7 +29,7 @@ import (
 // (the full build of this package), with the same arguments.
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand()}
+	return []*cli.Command{runCommand(), stopCommand(), killCommand(), waitCommand()}
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every

@@ -29,6 +29,8 @@ type Options struct {
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
 	StopTimeout time.Duration // after a forwarded SIGTERM, SIGKILL the container this much later
 	PreserveFDs int           // --preserve-fds: fds 3 .. 3+N-1 go to the command
+	StopSignal  string        // --stop-signal: what stop sends first; "" the image's, else SIGTERM
+	LogOpts     []string      // --log-opt max-size=SIZE
 
 	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
 	EnvFiles   []string // --env-file
@@ -130,6 +132,16 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	s.settings = append(s.settings, o.Env...)
 	s.Masked, s.ReadonlyPaths = maskedPaths(o.Privileged, sec)
+	if o.StopSignal != "" {
+		sig, err := ParseSignal(o.StopSignal)
+		if err != nil {
+			return nil, err
+		}
+		s.StopSignal = int(sig)
+	}
+	if s.LogMaxSize, err = parseLogOpts(o.LogOpts); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

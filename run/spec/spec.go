@@ -58,6 +58,11 @@ type Spec struct {
 	KeepID  *KeepID `json:"keep_id,omitempty"` // --userns=keep-id
 
 	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+	// StopSignal is what stop sends first: --stop-signal, else the
+	// image's StopSignal, else 0 (SIGTERM).
+	StopSignal int `json:"stop_signal,omitempty"`
+	// LogMaxSize caps a detached container's log (-1: no cap).
+	LogMaxSize int64 `json:"log_max_size,omitempty"`
 
 	// What New read from the options for UseImage.
 	command    []string
@@ -128,6 +133,11 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 	}
 	if len(s.command) > 0 {
 		cmd = s.command
+	}
+	if s.StopSignal == 0 && cfg.StopSignal != "" {
+		if sig, err := ParseSignal(cfg.StopSignal); err == nil {
+			s.StopSignal = int(sig)
+		}
 	}
 	p := &s.Process
 	p.Args = append(append([]string{}, entry...), cmd...)

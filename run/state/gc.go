@@ -77,8 +77,20 @@ func collectRun(st *store.Store, path string) bool {
 	if b, err := io.ReadAll(lock); err == nil {
 		_ = json.Unmarshal(b, &state)
 	}
+	if e, ok := ReadExit(path); ok {
+		state.ExitCode, state.finished = &e.Code, e.Finished
+	}
 	if !undo(st, path, state) {
 		return false // a status it could not record yet: next time
+	}
+	// Out of every listing at once: a reader must never see the dir half
+	// deleted (its exit file gone, its lock not yet).
+	trash := filepath.Join(st.RunsDir(), trashDir)
+	if os.MkdirAll(trash, 0o700) == nil {
+		dst := filepath.Join(trash, filepath.Base(path))
+		if os.Rename(path, dst) == nil {
+			path = dst
+		}
 	}
 	return os.RemoveAll(path) == nil
 }
@@ -98,9 +110,23 @@ func undo(st *store.Store, path string, state Record) bool {
 	}
 	if state.Container != "" {
 		st.UnmountContainer(state.Container)
-		return markExited(st, state.Container, state.ExitCode)
+		return markExited(st, state.Container, state.ExitCode, state.finished)
 	}
 	return true
+}
+
+// Cleanup collects the run id at once, as the garbage collector would once
+// its monitor is gone: the detached monitor's last act (`container
+// cleanup`). It reports whether the run dir is gone.
+func Cleanup(st *store.Store, id string) bool {
+	if id == "" || strings.ContainsAny(id, "/.") {
+		return false
+	}
+	path := filepath.Join(st.RunsDir(), id)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return true
+	}
+	return collectRun(st, path)
 }
 
 // markExited records a kept container whose monitor is gone as exited:
@@ -109,7 +135,7 @@ func undo(st *store.Store, path string, state Record) bool {
 // container's first process when its monitor dies (PR_SET_PDEATHSIG in
 // run/spawn/spawn.c), so that is how it ended. It reports false when the
 // status could not be saved.
-func markExited(st *store.Store, id string, code *int) bool {
+func markExited(st *store.Store, id string, code *int, finished time.Time) bool {
 	ci, err := st.Container(id)
 	if err != nil || ci.Status != "running" {
 		return true // removed already, or it never started
@@ -117,6 +143,10 @@ func markExited(st *store.Store, id string, code *int) bool {
 	ci.Status, ci.ExitCode = "exited", 128+int(unix.SIGKILL)
 	if code != nil {
 		ci.ExitCode = *code
+	}
+	ci.Finished = finished
+	if ci.Finished.IsZero() {
+		ci.Finished = time.Now()
 	}
 	return st.SaveContainer(ci) == nil
 }

@@ -51,11 +51,13 @@ func eachRecord(st *store.Store, fn func(id, dir string, r Record)) {
 		}
 		dir := filepath.Join(st.RunsDir(), e.Name())
 		var r Record
-		if b, err := os.ReadFile(filepath.Join(dir, "lock")); err == nil && json.Unmarshal(b, &r) == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "lock")); err == nil && decodeRecord(b, &r) == nil {
 			fn(e.Name(), dir, r)
 		}
 	}
 }
+
+func decodeRecord(b []byte, r *Record) error { return json.Unmarshal(b, r) }
 
 // monitorAlive tells whether a monitor holds the run dir's lock.
 func monitorAlive(dir string) bool {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -73,7 +74,51 @@ type Record struct {
 	// SpecPath is the container's resolved spec (run/spec), written at
 	// start.
 	SpecPath string `json:"spec_path,omitempty"`
+
+	// What ps, inspect and stop show and need of the container, which for
+	// a --rm run is in no store: its name, the image as named, its
+	// command, when it was created and started, whether --rm.
+	Name     string    `json:"name,omitempty"`
+	ImageRef string    `json:"image_ref,omitempty"`
+	Command  []string  `json:"command,omitempty"`
+	Created  time.Time `json:"created,omitempty"`
+	Started  time.Time `json:"started,omitempty"`
+	Remove   bool      `json:"remove,omitempty"`
+	// Detached: a monitor process (run/monitor) runs it, and LogPath is
+	// where that writes its output (k8s-file).
+	Detached bool   `json:"detached,omitempty"`
+	LogPath  string `json:"log_path,omitempty"`
+	// StopSignal is what stop sends first (0: SIGTERM); StopTimeout how
+	// long it then waits before SIGKILL.
+	StopSignal  int           `json:"stop_signal,omitempty"`
+	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+
+	finished time.Time // from the monitor's exit file, for undo
 }
+
+// Exit is what a detached container's monitor recorded when the container
+// exited (run/monitor/monitor.c, file "exit" in the run dir).
+type Exit struct {
+	Code     int
+	Finished time.Time
+}
+
+// ReadExit reads the exit a monitor recorded in dir; ok is false when there
+// is none (still running, or its monitor was killed).
+func ReadExit(dir string) (e Exit, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "exit"))
+	if err != nil {
+		return Exit{}, false
+	}
+	var ns int64
+	if _, err := fmt.Sscanf(string(b), "%d %d", &e.Code, &ns); err != nil {
+		return Exit{}, false
+	}
+	return Exit{Code: e.Code, Finished: time.Unix(0, ns)}, true
+}
+
+// LockFD is the fd of the run dir's lock, for a monitor to inherit.
+func (rd *Dir) LockFD() int { return int(rd.lock.Fd()) }
 
 // NewID returns a new container ID: 64 random hex digits.
 func NewID() string {

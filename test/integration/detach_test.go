@@ -1,0 +1,369 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// detach runs `run -d args` and returns the container's ID.
+func detach(t *testing.T, s store, args ...string) string {
+	t.Helper()
+	r := mustCrunIn(t, s, append([]string{"run", "-d"}, args...)...)
+	if !hexID.MatchString(r.Stdout) || r.Stderr != "" {
+		t.Fatalf("run -d: want only the container's ID on stdout:\n%s", r)
+	}
+	return strings.TrimSpace(r.Stdout)
+}
+
+// psLine is the line of `ps -a` for the container named name ("" if none).
+func psLine(t *testing.T, s store, name string) string {
+	t.Helper()
+	for _, l := range strings.Split(mustCrunIn(t, s, "ps", "-a").Stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] == name {
+			return l
+		}
+	}
+	return ""
+}
+
+// monitors lists the pids of the monitors running for store s.
+func monitors(t *testing.T, s store) []int {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && args[0] == "crun-lite-monitor" && strings.HasPrefix(args[1], "rundir="+s.Root+"/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// The whole round trip of a kept detached container: run -d returns while
+// it runs, ps says Up, logs has stdout and stderr apart, stop ends it with
+// its own exit code, ps -a says Exited (N), rm removes it, and nothing is
+// left: no run dir, no monitor.
+func TestDetachRoundTrip(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		id := detach(t, s, "--name", "web", image, "sh", "-c",
+			`trap 'echo stopping; exit 7' TERM; echo out-line; echo err-line >&2; while :; do sleep 0.05; done`)
+		if l := psLine(t, s, "web"); !strings.HasPrefix(l, id[:12]) || !strings.Contains(l, "Up ") {
+			t.Fatalf("ps -a while it runs: %q", l)
+		}
+		if q := mustCrunIn(t, s, "ps", "-q", "--no-trunc").Stdout; q != id+"\n" {
+			t.Errorf("ps -q --no-trunc: got %q, want the ID", q)
+		}
+		if n := len(monitors(t, s)); n != 1 {
+			t.Errorf("%d monitors run, want 1", n)
+		}
+		waitFor(t, "the container's output in its log", func() bool {
+			return strings.Contains(crunIn(t, s, "logs", "web").Stderr, "err-line")
+		})
+		logs := mustCrunIn(t, s, "logs", "web")
+		if logs.Stdout != "out-line\n" || logs.Stderr != "err-line\n" {
+			t.Errorf("logs: want out-line on stdout and err-line on stderr:\n%s", logs)
+		}
+		if r := mustCrunIn(t, s, "stop", "web"); r.Stdout != "web\n" {
+			t.Errorf("stop prints the name as given:\n%s", r)
+		}
+		if l := psLine(t, s, "web"); !strings.Contains(l, "Exited (7) ") {
+			t.Errorf("ps -a after stop: %q, want Exited (7)", l)
+		}
+		if r := mustCrunIn(t, s, "wait", id[:12]); r.Stdout != "7\n" {
+			t.Errorf("wait of the exited container: %q, want 7", r.Stdout)
+		}
+		if !strings.Contains(mustCrunIn(t, s, "logs", "web").Stdout, "stopping") {
+			t.Errorf("the log lost the trap's line")
+		}
+		waitFor(t, "the monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+		if r := mustCrunIn(t, s, "rm", "web"); r.Stdout != id+"\n" {
+			t.Errorf("rm prints the ID:\n%s", r)
+		}
+		if l := psLine(t, s, "web"); l != "" {
+			t.Errorf("ps -a after rm: %q", l)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+// run -d --rm leaves nothing: not in ps -a once it exited, no run dir, no
+// monitor, no storage container.
+func TestDetachRemoveLeavesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		id := detach(t, s, "--rm", image, "sh", "-c", "echo bye")
+		waitFor(t, "the --rm container to go", func() bool {
+			return !strings.Contains(mustCrunIn(t, s, "ps", "-a", "--no-trunc").Stdout, id) && len(runDirs(t, s)) == 0
+		})
+		if m := monitors(t, s); len(m) != 0 {
+			t.Errorf("monitors left: %v", m)
+		}
+		if r := crunIn(t, s, "logs", id); r.Code != 125 {
+			t.Errorf("logs of a removed --rm container: want 125:\n%s", r)
+		}
+	})
+}
+
+// A pid 1 without a TERM handler ignores SIGTERM: stop -t 1 ends it with
+// SIGKILL, 137, and a second stop of it is no error.
+func TestStopTimesOutToKill(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "stubborn", image, "sleep", "1000")
+	mustCrunIn(t, s, "stop", "-t", "1", "stubborn")
+	if l := psLine(t, s, "stubborn"); !strings.Contains(l, "Exited (137)") {
+		t.Errorf("ps -a: %q, want Exited (137)", l)
+	}
+	if r := crunIn(t, s, "stop", "stubborn"); r.Code != 0 || r.Stdout != "stubborn\n" {
+		t.Errorf("second stop:\n%s", r)
+	}
+	// --stop-signal is what stop sends first.
+	detach(t, s, "--name", "hup", "--stop-signal", "HUP", image, "sh", "-c", `trap 'exit 3' HUP; while :; do sleep 0.05; done`)
+	mustCrunIn(t, s, "stop", "-t", "30", "hup")
+	if l := psLine(t, s, "hup"); !strings.Contains(l, "Exited (3)") {
+		t.Errorf("stop with --stop-signal HUP: %q, want Exited (3)", l)
+	}
+}
+
+// kill -9 of a monitor: the container dies with it (its parent-death
+// signal), ps says Exited (137), logs still reads, rm removes it, nothing
+// is left.
+func TestMonitorKilled(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		detach(t, s, "--name", "orphan", image, "sh", "-c", "echo before; sleep 1000")
+		waitFor(t, "the log", func() bool { return mustCrunIn(t, s, "logs", "orphan").Stdout == "before\n" })
+		m := monitors(t, s)
+		if len(m) != 1 {
+			t.Fatalf("monitors: %v", m)
+		}
+		if err := syscall.Kill(m[0], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+		waitFor(t, "ps to show it exited", func() bool { return strings.Contains(psLine(t, s, "orphan"), "Exited (137)") })
+		if r := mustCrunIn(t, s, "logs", "orphan"); r.Stdout != "before\n" {
+			t.Errorf("logs after the monitor died:\n%s", r)
+		}
+		mustCrunIn(t, s, "stop", "orphan")
+		mustCrunIn(t, s, "rm", "orphan")
+		assertNoRunDirs(t, s)
+	})
+}
+
+// A name in use is refused with the fix named; --replace replaces it.
+func TestDetachNameInUse(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	first := detach(t, s, "--name", "db", image, "sleep", "1000")
+	r := crunIn(t, s, "run", "-d", "--name", "db", image, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, `"db" is already in use`) || !strings.Contains(r.Stderr, "--replace") || r.Stdout != "" {
+		t.Errorf("run -d with a name in use: want 125 and a hint naming --replace:\n%s", r)
+	}
+	second := detach(t, s, "--replace", "--name", "db", image, "sleep", "1000")
+	out := mustCrunIn(t, s, "ps", "-a", "--no-trunc").Stdout
+	if strings.Contains(out, first) || !strings.Contains(out, second) {
+		t.Errorf("--replace: ps -a shows\n%s", out)
+	}
+	// rm of a running container needs -f.
+	if r := crunIn(t, s, "rm", "db"); r.Code != 2 && r.Code != 125 || !strings.Contains(r.Stderr, "rm -f") {
+		t.Errorf("rm of a running container: want a refusal naming rm -f:\n%s", r)
+	}
+	mustCrunIn(t, s, "rm", "-f", "db")
+	assertNoRunDirs(t, s)
+}
+
+// logs -f prints lines as they come and returns when the container exits.
+func TestLogsFollow(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "ticker", image, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")
+	r := mustCrunIn(t, s, "logs", "-f", "ticker")
+	if r.Stdout != "tick 1\ntick 2\ntick 3\n" {
+		t.Errorf("logs -f:\n%s", r)
+	}
+	// --tail and -t.
+	tail := mustCrunIn(t, s, "logs", "--tail", "1", "-t", "ticker").Stdout
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) tick 3\n$`).MatchString(tail) {
+		t.Errorf("logs --tail 1 -t: %q", tail)
+	}
+}
+
+// The log is in Podman's k8s-file format, and --log-opt max-size rotates it.
+func TestLogFormatAndRotation(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	id := detach(t, s, "--name", "chatty", "--log-opt", "max-size=4k", image, "sh", "-c",
+		"i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done; printf partial")
+	mustCrunIn(t, s, "wait", "chatty")
+	var log string
+	filepath.Walk(s.Root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Name() == "ctr.log" && strings.Contains(p, id) {
+			log = p
+		}
+		return nil
+	})
+	if log == "" {
+		t.Fatal("no ctr.log in the container's storage dir")
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}[+-]\d\d:\d\d (stdout|stderr) (F|P) `)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for _, l := range lines {
+		if !line.MatchString(l) {
+			t.Fatalf("not a k8s-file line: %q", l)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.HasSuffix(last, " stdout P partial") {
+		t.Errorf("the last, unterminated, output: %q, want a P line", last)
+	}
+	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() > 4096+512 {
+		t.Errorf("rotated log %s.1: %v, size over the cap", log, err)
+	}
+	if len(b) > 4096+512 {
+		t.Errorf("log of %d bytes, cap 4k", len(b))
+	}
+	if out := mustCrunIn(t, s, "logs", "--tail", "2", "chatty").Stdout; out != "line-399\npartial" {
+		t.Errorf("logs --tail 2 across the rotation: %q", out)
+	}
+}
+
+// 50 detached containers (30 running) are listed.
+func TestManyDetached(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	var wg sync.WaitGroup
+	ids := make([]string, 50)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := "sleep 1000"
+			if i >= 30 {
+				cmd = "true"
+			}
+			r := crunIn(t, s, "run", "-d", "--name", fmt.Sprintf("c%02d", i), image, "sh", "-c", cmd)
+			if r.Code != 0 {
+				t.Errorf("run -d c%02d:\n%s", i, r)
+			}
+			ids[i] = strings.TrimSpace(r.Stdout)
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "20 to exit", func() bool {
+		return strings.Count(mustCrunIn(t, s, "ps", "-a", "--filter", "status=exited").Stdout, "Exited (0)") == 20
+	})
+	if n := len(strings.Fields(mustCrunIn(t, s, "ps", "-q").Stdout)); n != 30 {
+		t.Errorf("ps -q: %d running, want 30", n)
+	}
+	if n := len(strings.Fields(mustCrunIn(t, s, "ps", "-aq").Stdout)); n != 50 {
+		t.Errorf("ps -aq: %d, want 50", n)
+	}
+	r := mustCrunIn(t, s, "ps", "--format", "json")
+	if strings.Count(r.Stdout, `"State": "running"`) != 30 {
+		t.Errorf("ps --format json: want 30 running:\n%.2000s", r.Stdout)
+	}
+	mustCrunIn(t, s, "stop", "-t", "0", "--all")
+	if n := len(strings.Fields(mustCrunIn(t, s, "ps", "-q").Stdout)); n != 0 {
+		t.Errorf("after stop --all, %d still run", n)
+	}
+	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+	mustCrunIn(t, s, "rm", "--all")
+	assertNoRunDirs(t, s)
+}
+
+// Unknown containers get Podman's line and 125.
+func TestUnknownContainer(t *testing.T) {
+	s := testStore(t)
+	loadBusybox(t, s)
+	for _, args := range [][]string{{"stop", "nosuch"}, {"kill", "nosuch"}, {"wait", "nosuch"}, {"logs", "nosuch"}, {"rm", "nosuch"}} {
+		r := crunIn(t, s, args...)
+		if r.Code != 125 || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+			t.Errorf("%v:\n%s", args, r)
+		}
+	}
+	if r := crunIn(t, s, "rm", "-f", "nosuch"); r.Code != 0 {
+		t.Errorf("rm -f of a missing container is no error:\n%s", r)
+	}
+}
+
+// run -dit gives the container a terminal held by its monitor: a shell
+// waits on it instead of exiting, and its output is logged.
+func TestDetachTerminal(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "-it", "--name", "shell", image, "sh", "-c", "tty; exec sh")
+	waitFor(t, "the tty line", func() bool { return strings.Contains(mustCrunIn(t, s, "logs", "shell").Stdout, "/dev/pts/") })
+	time.Sleep(200 * time.Millisecond)
+	if l := psLine(t, s, "shell"); !strings.Contains(l, "Up ") {
+		t.Errorf("an interactive shell on the monitor's terminal exited: %q", l)
+	}
+	mustCrunIn(t, s, "stop", "-t", "0", "shell")
+	// The Ctrl-C of the shell that runs run -d reaches crun-lite, not a
+	// container in its own session: nothing to check beyond -i keeping
+	// stdin open.
+	detach(t, s, "-i", "--name", "reader", image, "cat")
+	time.Sleep(200 * time.Millisecond)
+	if l := psLine(t, s, "reader"); !strings.Contains(l, "Up ") {
+		t.Errorf("-i: cat read end of file: %q", l)
+	}
+	mustCrunIn(t, s, "rm", "-f", "reader", "shell")
+	assertNoRunDirs(t, s)
+}
+
+// A failing start of run -d exits like run, prints no ID and leaves nothing.
+func TestDetachFailure(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	for _, tc := range []struct {
+		code int
+		args []string
+	}{{127, []string{image, "/nonexistent"}}, {125, []string{"--rm", "--tls-verify=false", Registry + "/test/nosuch:latest"}}, {126, []string{image, "/etc"}}} {
+		r := crunIn(t, s, append([]string{"run", "-d"}, tc.args...)...)
+		if r.Code != tc.code || r.Stdout != "" {
+			t.Errorf("run -d %v: want %d and no ID:\n%s", tc.args, tc.code, r)
+		}
+	}
+	if m := monitors(t, s); len(m) != 0 {
+		t.Errorf("monitors left: %v", m)
+	}
+	assertNoRunDirs(t, s)
+}
+
+// loadBusybox puts the test busybox into s from its archive (no registry
+// round trip) and returns its name.
+func loadBusybox(t *testing.T, s store) string {
+	t.Helper()
+	mustCrunIn(t, s, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
+	return "localhost/busybox:latest"
+}

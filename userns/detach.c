@@ -1,0 +1,173 @@
+// Detaching `run -d` from the shell that started it, before Go starts.
+//
+// A detached container must be the child of its monitor (which reaps it and
+// records its exit) and the monitor must outlive the command the shell waits
+// for. Go cannot fork, and re-executing the binary to get a second process
+// costs a second Go start (about 5 ms). So the constructor forks here, while
+// the process is still small and single-threaded:
+//
+//	shell ── crun-lite run -d (waiter) ── read(pipe) ─► exit(code)
+//	                │ fork
+//	                └── child: setsid, Go: prepare, start container,
+//	                    print the ID, write the code byte to the pipe,
+//	                    then exec the monitor role (same pid: the container
+//	                    stays its child)
+//
+// The waiter passes the signals a user sends to the command (Ctrl-C while a
+// pull runs) on to the child. When the child dies before it wrote its code
+// (an error, printed by Go), the waiter exits with the child's status.
+//
+// The decision "this command line detaches" is read from argv like the
+// command itself (crunlite_parse_cmdline): `run` and `container run` with
+// -d or --detach among run's options, before the image. The options of run
+// that take a value are listed in crunlite_run_value_flags, which a test of
+// cmd/crun-lite compares with the CLI.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nsjoin.h"
+
+int crunlite_detach_fd = -1;
+
+// run's options that take a value: long names, and short ones as a string.
+static const char *crunlite_run_value_flags[] = {
+	"--name", "--user", "--group-add", "--preserve-fds", "--stop-timeout", "--env", "--env-file",
+	"--workdir", "--entrypoint", "--hostname", "--volume", "--mount", "--tmpfs", "--userns",
+	"--cap-add", "--cap-drop", "--security-opt", "--network", "--net",
+	"--log-opt", "--stop-signal", "--cidfile", NULL,
+};
+static const char crunlite_run_short_value_flags[] = "uevw";
+
+const char *crunlite_run_value_flag(int i) { return crunlite_run_value_flags[i]; }
+const char *crunlite_run_short_values(void) { return crunlite_run_short_value_flags; }
+
+static int is_run_value_flag(const char *a)
+{
+	for (const char **f = crunlite_run_value_flags; *f; f++)
+		if (strcmp(a, *f) == 0)
+			return 1;
+	return 0;
+}
+
+static int truthy(const char *v)
+{
+	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "t") == 0 || strcmp(v, "T") == 0 ||
+	       strcmp(v, "TRUE") == 0 || strcmp(v, "True") == 0;
+}
+
+// crunlite_wants_detach: argv is a run command line whose options (those
+// before the image) ask for -d.
+int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl)
+{
+	int i = cl->command;
+	if (!i || cl->help)
+		return 0;
+	if (strcmp(argv[i], "container") == 0)
+		i = cl->sub;
+	if (!i || strcmp(argv[i], "run") != 0)
+		return 0;
+	int detach = 0;
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == 0)
+			break; // the image (or "-", which is none of run's options)
+		if (a[1] == '-') {
+			const char *eq = strchr(a, '=');
+			if (strcmp(a, "--detach") == 0)
+				detach = 1;
+			else if (eq && strncmp(a, "--detach=", 9) == 0)
+				detach = truthy(eq + 1);
+			else if (!eq && is_run_value_flag(a))
+				i++;
+			continue;
+		}
+		// Short options, combinable (-dit); a value flag takes the rest
+		// of the argument or the next one.
+		for (const char *c = a + 1; *c; c++) {
+			if (*c == 'd')
+				detach = 1;
+			if (strchr(crunlite_run_short_value_flags, *c)) {
+				if (c[1] == 0)
+					i++;
+				break;
+			}
+		}
+	}
+	return detach;
+}
+
+static volatile pid_t detach_child;
+
+static void pass_signal(int sig)
+{
+	if (detach_child > 0)
+		kill(detach_child, sig);
+}
+
+// wait_for_child is the waiter's whole life.
+static void wait_for_child(int rfd)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, 0};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pass_signal;
+	for (const int *s = sigs; *s; s++)
+		sigaction(*s, &sa, NULL);
+	unsigned char code;
+	ssize_t n;
+	do
+		n = read(rfd, &code, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(code);
+	int status;
+	while (waitpid(detach_child, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	_exit(128 + WTERMSIG(status));
+}
+
+// crunlite_detach forks when argv asks for -d and this process has not
+// forked for it already (a re-execution from the sealed binary keeps the
+// environment variable); the parent never returns. Errors leave the command
+// in the foreground: Go then refuses the -d it cannot honour.
+void crunlite_detach(int argc, char **argv)
+{
+	const char *inherited = getenv(CRUNLITE_DETACH_ENV);
+	if (inherited) {
+		crunlite_detach_fd = atoi(inherited);
+		return;
+	}
+	if (!crunlite_wants_detach(argc, argv, &crunlite_cmdline))
+		return;
+	int p[2];
+	if (pipe(p) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		detach_child = pid;
+		wait_for_child(p[0]);
+	}
+	close(p[0]);
+	setsid();
+	crunlite_detach_fd = p[1];
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%d", p[1]);
+	setenv(CRUNLITE_DETACH_ENV, buf, 1);
+}
