@@ -21,28 +21,34 @@ import (
 func Supervise(p *Process) (int, error) {
 	c := p.c
 	defer p.end()
-	c.markRunning()
-	c.rd.State.Pid = p.Pid
 	running := make(chan struct{})
-	// The run dir as it is now: Close, which may come first when the
-	// command ends at once, drops c.rd.
-	rd := c.rd
-	go func() {
-		rd.State.PidStart = userns.ProcStartTime(p.Pid)
-		path := rd.Join("spec.json")
-		if c.Spec.Write(path) == nil {
-			rd.State.SpecPath = path
-		}
-		_ = rd.Save()
-		state.CollectGarbage(c.st)
-		shrinkWhileWaiting(running)
-	}()
+	// A process exec'd into a running container (StartExec) has no run
+	// dir of its own: there is nothing to record.
+	if c.rd != nil {
+		c.markRunning()
+		c.rd.State.Pid = p.Pid
+		// The run dir as it is now: Close, which may come first when the
+		// command ends at once, drops c.rd.
+		rd := c.rd
+		go func() {
+			rd.State.PidStart = userns.ProcStartTime(p.Pid)
+			path := rd.Join("spec.json")
+			if c.Spec.Write(path) == nil {
+				rd.State.SpecPath = path
+			}
+			_ = rd.Save()
+			state.CollectGarbage(c.st)
+			shrinkWhileWaiting(running)
+		}()
+	}
 	faults.At("run:running")
 	code, err := p.ch.Wait()
 	close(running)
 	c.stdio.finish()
 	c.opts.Timing.Mark("container run")
-	c.markExited(code)
+	if c.rd != nil {
+		c.markExited(code)
+	}
 	return code, err
 }
 

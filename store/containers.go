@@ -31,6 +31,9 @@ type ContainerInfo struct {
 	Volumes  []string  `json:"volumes,omitempty"` // named volumes it mounts
 }
 
+// ErrContainerUnknown means no stored container has that name or ID.
+var ErrContainerUnknown = storage.ErrContainerUnknown
+
 // ErrNameInUse means a container of that name exists.
 var ErrNameInUse = errors.New("container name in use")
 

@@ -66,6 +66,7 @@ static const struct {
 	int help;
 } crunlite_lean_commands[] = {
 	{"run", 0},
+	{"exec", 0},
 	{"stop", 0},
 	{"kill", 0},
 	{"wait", 0},

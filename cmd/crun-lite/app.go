@@ -150,8 +150,11 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			return err
 		}
 		open := store.Open
-		if c.Command.Name == "run" {
-			open = store.OpenLazy // its run cache often spares opening storage
+		fast := c.Command.Name == "run" || c.Command.Name == "exec"
+		if fast {
+			// run's cache often spares opening storage; exec finds a
+			// running container from run dirs alone.
+			open = store.OpenLazy
 		}
 		st, err := open(opts)
 		if err != nil {
@@ -164,7 +167,7 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			fmt.Fprintf(c.App.ErrWriter, "crun-lite: new store in %s: %s\n", st.GraphRoot(), st.Driver.Reason)
 		}
 		rec.Mark("store open")
-		if c.Command.Name != "run" { // run collects in the background
+		if !fast { // run collects in the background; exec leaves it to the others
 			state.CollectGarbage(st)
 		}
 		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

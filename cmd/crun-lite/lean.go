@@ -19,8 +19,8 @@ import (
 	"github.com/crun-lite/crun-lite/userns"
 )
 
-// The lean build is the crun-lite users run. It does one thing itself, run
-// a container, and links nothing it does not need for that: no
+// The lean build is the crun-lite users run. It does two things itself,
+// run a container and exec a command in one, and links nothing it does not need for that: no
 // containers/image transports, whose package initialisation alone (OpenPGP,
 // gRPC and protobuf for encryption key providers, sigstore, registry
 // reference regexps) cost about 4 ms and 600 page faults on every start,
@@ -29,11 +29,11 @@ import (
 // (the full build of this package), with the same arguments.
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), stopCommand(), killCommand(), waitCommand()}
+	return []*cli.Command{runCommand(), execCommand(), stopCommand(), killCommand(), waitCommand()}
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every
-// command line but those the lean build runs itself (run, not its --help:
+// command line but those the lean build runs itself (run and exec, not their --help:
 // crun-lite-full knows every command for "see also" and completion hints;
 // help and version are delegated too, so that they list all commands).
 func delegateIfNeeded(args []string) {

@@ -93,6 +93,8 @@ const (
 	opSetnsUser  = C.CL_OP_SETNS_USER
 	opCloseFDs   = C.CL_OP_CLOSE_FDS
 	opExec       = C.CL_OP_EXEC
+	opSetns      = C.CL_OP_SETNS
+	opChroot     = C.CL_OP_CHROOT
 
 	fRecursive = C.CL_F_RECURSIVE
 	fTimed     = C.CL_F_TIMED
@@ -247,6 +249,23 @@ func (l *List) Open(path string, fd int) {
 
 // openPty makes the container's terminal; see open_pty in spawn.c.
 func (l *List) OpenPty() { l.add(opOpenPty, 0, 0, "create the container's terminal") }
+
+// OpenExecPty makes a terminal for a process exec'd into a running
+// container: a pty of the container's devpts like OpenPty's, but
+// /dev/console stays the container's own.
+func (l *List) OpenExecPty() { l.add(opOpenPty, 0, 1, "create the terminal of the exec'd process") }
+
+// Setns enters the namespace open as fd (of type nstype, a CLONE_NEW*
+// flag) and closes fd; what names the kind of namespace for errors.
+func (l *List) Setns(fd int, nstype uintptr, what string) {
+	l.add(opSetns, 0, uint64(fd)<<32|uint64(nstype), "enter the container's "+what+" namespace")
+}
+
+// Chroot makes the directory open as fd (the container's root, opened by
+// the monitor) our root and working directory, and closes fd.
+func (l *List) Chroot(fd int) {
+	l.add(opChroot, 0, uint64(fd), "enter the container's root directory")
+}
 
 // chownStdin gives the terminal on fd 0 to the command's user, as login does.
 func (l *List) ChownStdin(uid, gid uint32) {

@@ -79,6 +79,7 @@ struct cl_mount_attr {
 };
 
 #define STACK_SIZE (256 * 1024)
+#define JOIN_STACK_SIZE (16 * 1024) // join_main's: a few calls deep
 
 struct child_ctx {
 	const unsigned char *ops;
@@ -266,7 +267,7 @@ static int send_fd(int fd)
 // open_pty makes the container's terminal in its own devpts instance (never
 // the host's terminal: a container holding the host tty could inject input
 // with TIOCSTI). The slave becomes stdin, stdout, stderr and /dev/console.
-static int open_pty(void)
+static int open_pty(int console)
 {
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -295,6 +296,8 @@ static int open_pty(void)
 			return -1;
 	if (slave > 2)
 		close(slave);
+	if (!console)
+		return 0;
 	if (ensure_file("/dev/console", 0600) < 0)
 		return -1;
 	return mount(path, "/dev/console", NULL, MS_BIND, NULL);
@@ -669,7 +672,7 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return r < 0 ? -1 : 0;
 	}
 	case CL_OP_OPENPTY:
-		return open_pty();
+		return open_pty(o->num != 1);
 	case CL_OP_CHOWN_STDIN:
 		return fchown(0, (uid_t)(o->num >> 32), (gid_t)(o->num & 0xffffffff));
 	case CL_OP_INIT:
@@ -682,6 +685,23 @@ static int run_op(struct op *o, const unsigned char **batch, const unsigned char
 		return mount(NULL, o->s[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 	case CL_OP_SETNS_USER:
 		return setns((int)o->num, CLONE_NEWUSER);
+	case CL_OP_SETNS: {
+		int fd = (int)(o->num >> 32), type = (int)(o->num & 0xffffffff);
+		if (setns(fd, type) < 0)
+			return -1;
+		close(fd);
+		return 0;
+	}
+	case CL_OP_CHROOT: {
+		// After setns(CLONE_NEWNS) our root is the namespace's root mount;
+		// the container's root is the directory its monitor opened as
+		// /proc/PID/root, which is what a chroot to it makes ours.
+		int fd = (int)o->num;
+		if (fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return -1;
+		close(fd);
+		return 0;
+	}
 	case CL_OP_EXEC: {
 		const unsigned char *p = o->strs;
 		uint32_t argc = (uint32_t)o->num;
@@ -775,17 +795,41 @@ static int child_main(void *arg)
 	fail(EPROTO, 125); // a batch must end with SYNC or EXEC
 }
 
+// join_ctx is what join_main needs to clone the child in a pid namespace.
+struct join_ctx {
+	int pidns;
+	char *stack_top;
+	unsigned long flags;
+	struct child_ctx *ctx;
+	int pid, err; // its answer
+};
+
+// join_main enters the pid namespace and clones the child as a sibling:
+// our child, in the container's pid namespace.
+static int join_main(void *arg)
+{
+	struct join_ctx *j = arg;
+	if (setns(j->pidns, CLONE_NEWPID) < 0) {
+		j->err = errno;
+		_exit(0);
+	}
+	j->pid = clone(child_main, j->stack_top, (int)(j->flags | CLONE_PARENT), j->ctx);
+	j->err = errno;
+	_exit(0);
+}
+
 // crunlite_spawn starts the child on a batch of ops. With shared set the
 // child shares our memory (CLONE_VM) until it execs, like vfork without the
 // wait: cloning a Go process's page tables and the copy-on-write faults on
 // both sides afterwards cost about a millisecond otherwise. The child then
 // runs on a region we mmap here (its context, a copy of the ops, its stack),
 // which the caller frees with crunlite_spawn_free once the child is gone.
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len)
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, int pidns, void **region,
+		   size_t *region_len)
 {
 	int shared = opts & CL_SPAWN_SHARED;
 	size_t ops_len = (len + 15) & ~(size_t)15;
-	size_t total = sizeof(struct child_ctx) + ops_len + STACK_SIZE;
+	size_t total = sizeof(struct child_ctx) + ops_len + JOIN_STACK_SIZE + STACK_SIZE;
 	char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (mem == MAP_FAILED)
 		return -1;
@@ -798,6 +842,7 @@ int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, i
 	ctx->detached = (opts & CL_SPAWN_DETACHED) != 0;
 	ctx->timed = (opts & CL_SPAWN_TIMED) != 0;
 	char *stack_top = mem + total;
+	char *join_stack_top = mem + sizeof(*ctx) + ops_len + JOIN_STACK_SIZE;
 
 	unsigned long clone_flags = flags | SIGCHLD;
 	if (shared)
@@ -805,8 +850,30 @@ int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, i
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int pid = clone(child_main, stack_top, (int)clone_flags, ctx);
-	int err = errno;
+	int pid, err;
+	if (pidns >= 0) {
+		// A pid namespace is entered by a new process only (setns moves
+		// the caller's future children), and this thread cannot enter
+		// and leave it itself: going back to our own namespace takes
+		// CAP_SYS_ADMIN over its owner, which a rootless crun-lite lacks,
+		// and a Go thread left in it could not make threads. So a helper
+		// sharing our memory enters it and clones the child as our own
+		// (CLONE_PARENT), then exits; we wait for it (CLONE_VFORK).
+		struct join_ctx j = {.pidns = pidns, .stack_top = stack_top, .flags = clone_flags, .ctx = ctx, .pid = -1, .err = 0};
+		int helper = clone(join_main, join_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
+		if (helper < 0) {
+			pid = -1;
+			err = errno;
+		} else {
+			while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+				;
+			pid = j.pid;
+			err = j.err;
+		}
+	} else {
+		pid = clone(child_main, stack_top, (int)clone_flags, ctx);
+		err = errno;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0 || !shared) {
 		munmap(mem, total); // a forked child has its own copy

@@ -96,10 +96,32 @@ func Start(batch *List, cloneFlags uintptr, shared bool) (*Child, error) {
 	if batch.Timing {
 		opts |= C.CL_SPAWN_TIMED
 	}
-	return spawnWith(batch, cloneFlags, opts)
+	return spawnWith(batch, cloneFlags, opts, -1)
 }
 
-func spawnWith(batch *List, cloneFlags uintptr, opts int) (*Child, error) {
+// StartJoined starts a process in a running container (exec) on batch,
+// which enters the container's other namespaces and root itself (Setns,
+// Chroot). pidNS (-1: ours) is the container's pid namespace, which the
+// child is cloned into: a pid namespace can only be entered by a new
+// process. The child shares our memory until it execs; a detached one may
+// outlive us (no parent-death signal), and nobody waits for it: call
+// Release once it has exec'd.
+func StartJoined(batch *List, pidNS int, detached bool) (*Child, error) {
+	opts := C.CL_SPAWN_SHARED
+	if batch.Timing {
+		opts |= C.CL_SPAWN_TIMED
+	}
+	if detached {
+		opts |= C.CL_SPAWN_DETACHED
+	}
+	return spawnWith(batch, 0, opts, pidNS)
+}
+
+// Release gives up a detached child that has exec'd: it runs on in memory
+// of its own, and the region it started on is ours to free.
+func (c *Child) Release() { c.freeRegion() }
+
+func spawnWith(batch *List, cloneFlags uintptr, opts int, pidNS int) (*Child, error) {
 	// Every process that enters a container starts here: none may reach a
 	// binary it could change (userns/exeseal.c).
 	if err := userns.ExeSafe(); err != nil {
@@ -115,7 +137,7 @@ func spawnWith(batch *List, cloneFlags uintptr, opts int) (*Child, error) {
 	defer C.free(ops)
 	var region unsafe.Pointer
 	var regionLen C.size_t
-	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags), C.int(opts), &region, &regionLen)
+	pid, errno := C.crunlite_spawn(ops, C.size_t(len(batch.buf)), C.int(fds[1]), C.ulong(cloneFlags), C.int(opts), C.int(pidNS), &region, &regionLen)
 	unix.Close(fds[1])
 	if pid < 0 || !shared {
 		spawning.Unlock() // a child of its own memory has its own copy
@@ -312,7 +334,7 @@ func StartDetached(argv []string) error {
 	l.Open("/dev/null", 1)
 	l.Open("/dev/null", 2)
 	l.Exec(argv, []string{"PATH=/usr/bin:/bin"})
-	c, err := spawnWith(&l, 0, C.CL_SPAWN_SHARED|C.CL_SPAWN_DETACHED)
+	c, err := spawnWith(&l, 0, C.CL_SPAWN_SHARED|C.CL_SPAWN_DETACHED, -1)
 	if err != nil {
 		return err
 	}

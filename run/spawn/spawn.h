@@ -27,7 +27,7 @@ enum {
 	CL_OP_SETSID,
 	CL_OP_SETCTTY,       // num: fd
 	CL_OP_OPEN,          // s: path; num: the fd to open it as (O_RDWR)
-	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and /dev/console
+	CL_OP_OPENPTY,       // new pty in the container's devpts: master to the monitor (PTY message), slave on fds 0-2 and, unless num is 1, /dev/console
 	CL_OP_CHOWN_STDIN,   // num: uid << 32 | gid, for the terminal on fd 0
 	CL_OP_INIT,          // fork: the parent becomes the container's init (run/init.c), the child goes on
 	CL_OP_SECCOMP,       // s: raw struct sock_filter array
@@ -36,6 +36,8 @@ enum {
 	CL_OP_SETNS_USER,    // num: fd of a user namespace to enter (--userns=keep-id)
 	CL_OP_CLOSE_FDS,     // num: N; s: raw int32 array: close every fd from 3 + N up but those and the socket; the command keeps 3 .. 3+N-1
 	CL_OP_EXEC,          // num: argc; s: argv..., env...
+	CL_OP_SETNS,         // num: fd << 32 | CLONE_NEW* type: enter that namespace of a running container (exec)
+	CL_OP_CHROOT,        // num: fd of a directory (O_PATH): it becomes our root and working directory (exec)
 };
 
 // Mount trees an OPEN_TREE can hold at once, until MOVE_MOUNT uses them.
@@ -93,7 +95,10 @@ enum {
 // The op index of the TIME message a timed child sends as it starts.
 #define CL_OP_START 0xffffffffu
 
-int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, void **region, size_t *region_len);
+// pidns, when not -1, is a pid namespace the child is cloned into (exec),
+// by a helper process: the calling thread's namespaces stay as they are.
+int crunlite_spawn(const void *ops, size_t len, int sock, unsigned long flags, int opts, int pidns, void **region,
+		   size_t *region_len);
 void crunlite_spawn_free(void *region, size_t len);
 
 #endif

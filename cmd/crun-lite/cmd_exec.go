@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/crun-lite/crun-lite/run"
+)
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command in a running container",
+		ArgsUsage: "CONTAINER COMMAND [ARG...]",
+		Description: `Runs COMMAND in the running CONTAINER (a name, an ID or an ID prefix; a --rm
+container's ID is its host name): in its mount, pid, UTS, IPC and network
+namespaces and its root directory, with its environment, working directory,
+user, capabilities, seccomp filter and no_new_privs, which the flags below
+change. crun-lite exits with the command's exit code; 125 when crun-lite itself
+failed (no such container, or one that is not running), 126 when the command
+cannot be executed, 127 when it is not found.
+
+The command dies with the container: when the container's first process exits,
+the kernel ends every process of its pid namespace. -u resolves names in the
+container's own /etc/passwd and /etc/group, with the user's supplementary
+groups there, and sets HOME to the user's. --detach-keys is accepted for
+Podman's command lines and has no effect yet: exec -it ends only when the
+command does.
+
+Examples:
+   crun-lite exec web cat /etc/hostname
+   crun-lite exec -it -u 1000 web sh
+   crun-lite exec -d web touch /tmp/ready`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "start the command and return at once (its output goes to /dev/null)", Category: catContainer},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the container's /etc/passwd and /etc/group)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `NAME=VALUE` (or NAME: the host's value) over the container's environment", Category: catContainer},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment settings from `FILE` (NAME=VALUE lines)", Category: catContainer},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "run the command in `DIR`, which must exist (default: the container's)", Category: catContainer},
+			&cli.BoolFlag{Name: "privileged", Usage: "give the command every capability of the user namespace and no seccomp filter", Category: catSecurity},
+			&cli.StringFlag{Name: "detach-keys", Usage: "accepted for Podman's command lines; no effect yet (`KEYS`)", Category: catContainer},
+		},
+		Action: withStore(execAction),
+	}
+}
+
+func execAction(c *cli.Context, e *env) error {
+	if c.NArg() < 2 {
+		return errors.New("exec needs a CONTAINER and a COMMAND: crun-lite exec [OPTIONS] CONTAINER COMMAND [ARG...]")
+	}
+	o := run.ExecOptions{
+		Container:   c.Args().First(),
+		Command:     c.Args().Tail(),
+		Interactive: c.Bool("interactive"),
+		TTY:         c.Bool("tty"),
+		Detach:      c.Bool("detach"),
+		User:        c.String("user"),
+		Env:         c.StringSlice("env"),
+		EnvFiles:    c.StringSlice("env-file"),
+		Workdir:     c.String("workdir"),
+		Privileged:  c.Bool("privileged"),
+		Timing:      e.timing,
+	}
+	return run.Exec(e.store, o, run.HostStdio())
+}
