@@ -19,8 +19,11 @@
 //
 // The foreground `run` (Run) makes all of them in one process, the
 // measured fast path; a detached container will hand its Spec to a monitor
-// process that does the same. Every error returned is an *ExitError with
-// the code crun-lite exits with. Output goes only where Stdio says.
+// process that does the same. Exec (exec.go) starts a process in a running
+// container the same way, through package spawn and Supervise, with ops
+// that enter the container's namespaces instead of making new ones. Every
+// error returned is an *ExitError with the code crun-lite exits with.
+// Output goes only where Stdio says.
 //
 // The packages below run/ each own one thing: spec (what a container is,
 // resolved from options and image), spawn (the child process and its

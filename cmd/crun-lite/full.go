@@ -14,8 +14,8 @@ import (
 )
 
 // The full build has every command; it is crun-lite-full, which the lean
-// crun-lite hands everything but run to (see lean.go), and it also works
-// alone under any name.
+// crun-lite hands everything but run and exec to (see lean.go), and it also
+// works alone under any name.
 
 func commands() []*cli.Command {
 	return append([]*cli.Command{runCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), waitCommand(), logsCommand(), containerCommand(), systemCommand(),

@@ -20,11 +20,12 @@ import (
 )
 
 // The lean build is the crun-lite users run. It does two things itself,
-// run a container and exec a command in one, and links nothing it does not need for that: no
-// containers/image transports, whose package initialisation alone (OpenPGP,
-// gRPC and protobuf for encryption key providers, sigstore, registry
-// reference regexps) cost about 4 ms and 600 page faults on every start,
-// and about 10 MiB of resident memory while the container runs. Every other
+// run a container and exec a command in a running one, and links nothing
+// it does not need for that: no containers/image transports, whose
+// package initialisation alone (OpenPGP, gRPC and protobuf for encryption
+// key providers, sigstore, registry reference regexps) cost about 4 ms and
+// 600 page faults on every start, and about 10 MiB of resident memory while
+// the container runs. Every other
 // command, and run's pull of a missing image, is handed to crun-lite-full
 // (the full build of this package), with the same arguments.
 
@@ -79,7 +80,7 @@ func fullBinary() (string, error) {
 		}
 	}
 	return "", hint.Wrap(fmt.Errorf("crun-lite-full not found beside %s or in %s", dir, filepath.Join(dir, "..", "libexec", "crun-lite")),
-		"reinstall with make install: crun-lite hands all commands but run to crun-lite-full")
+		"reinstall with make install: crun-lite hands all commands but run and exec to crun-lite-full")
 }
 
 // runPuller pulls a missing image for run with crun-lite-full, which shows
