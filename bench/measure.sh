@@ -11,7 +11,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-ALL_GROUPS=run,keepid,timing,io,pull,load,rss
+ALL_GROUPS=run,exec,keepid,timing,io,pull,load,rss
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -75,10 +75,10 @@ want() { [[ ,$SEL, == *,$1,* ]]; }
 # warm-up run per round). A full run measures for about 12-15 minutes on 2
 # cores; quick mode for about 2.
 if [ "$QUICK" = 1 ]; then
-	RUN_ROUNDS=2 RUN_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
+	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
-	RUN_ROUNDS=10 RUN_RUNS=6 KEEPID_ROUNDS=5 KEEPID_RUNS=4
+	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 KEEPID_ROUNDS=5 KEEPID_RUNS=4
 	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
 
@@ -344,6 +344,33 @@ group_run() {
 	for c in run-busybox run-busybox-none run-debian run-layers16 run-busybox-fuse; do
 		[ ! -d "$OUT/cases/$c" ] || case_finish "$c"
 	done
+}
+
+# group_exec: exec CTR true into a container that sleeps, started for the
+# group: a foreground `crun-lite run` in the background of this script,
+# `podman run -d`.
+group_exec() {
+	log "group exec: exec CTR true (${EXEC_ROUNDS} rounds x ${EXEC_RUNS} runs)"
+	ensure_images cl
+	have podman && ensure_images p
+	local n=$EXEC_RUNS ctr=bench-exec-$$ clpid i
+	"${CL[@]}" run --name "$ctr" --stop-timeout 1 "$IMG_BB" sleep 100000 >/dev/null 2>>"$LOG" &
+	clpid=$!
+	for ((i = 0; i < 200; i++)); do
+		"${CL[@]}" exec "$ctr" true 2>/dev/null && break
+		nap 0.05
+	done
+	have podman && "${P[@]}" run -d --name "$ctr" "$IMG_BB" sleep 100000 >/dev/null 2>>"$LOG"
+	case_new exec-true ms "exec CTR true (busybox sleeping)"
+	entry exec-true crun-lite "$n" 1 "" "${CL[*]} exec $ctr true"
+	have podman && entry exec-true podman "$n" 1 "" "${P[*]} exec $ctr true"
+	interleave "$EXEC_ROUNDS" 1000
+	case_finish exec-true
+	# SIGTERM, which the sleep as pid 1 ignores: SIGKILL a second later.
+	kill "$clpid" 2>/dev/null || true
+	wait "$clpid" 2>/dev/null || true
+	"${CL[@]}" rm "$ctr" >/dev/null 2>>"$LOG" || true
+	have podman && { "${P[@]}" rm -f -t 0 "$ctr" >/dev/null 2>>"$LOG" || true; }
 }
 
 group_keepid() {
