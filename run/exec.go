@@ -123,6 +123,16 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 	}
 	t.Mark("container lookup")
 	pid := run.Record.Pid
+	// With --init the container's pid 1 is crun-lite's init, a copy of its
+	// monitor that never exec'd: not dumpable, so its /proc/PID/ns and
+	// root are closed to us (and rightly: its memory is the monitor's).
+	// The command, its child, shares all its namespaces.
+	via := pid
+	if s.Process.Init {
+		if child, ok := firstChild(pid); ok {
+			via = child
+		}
+	}
 
 	// The process: the container's, changed by exec's flags.
 	c := &Container{Spec: s, opts: Options{Timing: t}, st: st}
@@ -140,7 +150,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 		if userSpec == "" {
 			userSpec = p.UserSpec
 		}
-		eu, err := resolveUser(procRoot(pid), userSpec, nil)
+		eu, err := resolveUser(procRoot(via), userSpec, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +166,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 	}
 	t.Mark("process")
 
-	ns, err := openNamespaces(pid, s.KeepID != nil)
+	ns, err := openNamespaces(via, s.KeepID != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +199,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 	if o.TTY {
 		last = &second
 	}
-	c.execProcessOps(last, u, pid, ns.user, o.Detach)
+	c.execProcessOps(last, u, via, ns.user, o.Detach)
 	t.Mark("ops")
 
 	// The child runs on our memory in the container's pid namespace until
@@ -578,6 +588,22 @@ func (ns *execNamespaces) close() {
 		unix.Close(fd)
 	}
 	ns.all = nil
+}
+
+// firstChild returns a child of process pid, from its main thread's
+// children (/proc/PID/task/PID/children).
+func firstChild(pid int) (int, bool) {
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	child, err := strconv.Atoi(f[0])
+	return child, err == nil
 }
 
 // toOutside maps id of the container's user namespace (keep-id's) to ours,

@@ -14,19 +14,24 @@ func execCommand() *cli.Command {
 		Usage:     "run a command in a running container",
 		ArgsUsage: "CONTAINER COMMAND [ARG...]",
 		Description: `Runs COMMAND in the running CONTAINER (a name, an ID or an ID prefix; a --rm
-container's ID is its host name): in its mount, pid, UTS, IPC and network
-namespaces and its root directory, with its environment, working directory,
-user, capabilities, seccomp filter and no_new_privs, which the flags below
-change. crun-lite exits with the command's exit code; 125 when crun-lite itself
-failed (no such container, or one that is not running), 126 when the command
-cannot be executed, 127 when it is not found.
+container's host name is the first 12 digits of its ID): in its mount, pid,
+UTS, IPC and network namespaces and its root directory, with its environment,
+working directory, user, capabilities, seccomp filter and no_new_privs, which
+the flags below change. crun-lite exits with the command's exit code; 125 when
+crun-lite itself failed (no such container, or one that is not running), 126
+when the command cannot be executed, 127 when it is not found.
+
+-u resolves names in the container's own /etc/passwd and /etc/group, with the
+user's supplementary groups there, and sets HOME to the user's. The working
+directory of -w must exist.
 
 The command dies with the container: when the container's first process exits,
-the kernel ends every process of its pid namespace. -u resolves names in the
-container's own /etc/passwd and /etc/group, with the user's supplementary
-groups there, and sets HOME to the user's. --detach-keys is accepted for
-Podman's command lines and has no effect yet: exec -it ends only when the
-command does.
+the kernel ends every process of its pid namespace. A command started with -d
+(its output goes to /dev/null) outlives crun-lite exec; once it ends it is
+reaped by the host's init or your session's subreaper. -d cannot be combined
+with -i or -t: nothing would stay to copy them. --detach-keys is accepted for
+Podman's command lines and has no effect yet: exec -it ends when the command
+does.
 
 Examples:
    crun-lite exec web cat /etc/hostname

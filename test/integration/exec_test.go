@@ -319,3 +319,30 @@ func TestExecNoContainer(t *testing.T) {
 		t.Errorf("exec into an exited container: %s", r)
 	}
 }
+
+// TestExecInit: with --init the container's pid 1 is crun-lite's init, whose
+// /proc entries are closed to its user (it is not dumpable: its memory is a
+// copy of the monitor's); exec enters the container through the command,
+// its child, all the same.
+func TestExecInit(t *testing.T) {
+	s, image := busyboxStore(t)
+	k := startKept(t, s, "withinit", image, "sleep 1000", "--init")
+	execWants(t, s, 0, `^init\x00`, "withinit", "cat", "/proc/1/cmdline")
+	execWants(t, s, 0, `(?m)^\s*2 .*sleep 1000`, "withinit", "ps")
+	execWants(t, s, 0, `^uid=1000\(user\) gid=1000\(user\) groups=29\(audio\),50\(staff\)\n$`, "-u", "user", "withinit", "id")
+	k.stop()
+}
+
+// TestExecKeepID: a --userns=keep-id container runs in a user namespace of
+// its own; exec enters it after the mount namespace, as run does, so the
+// command is the host user inside, and its terminal belongs to it.
+func TestExecKeepID(t *testing.T) {
+	skipIfRoot(t, "keep-id maps the rootless user")
+	s, image := busyboxStore(t)
+	k := startKept(t, s, "keep", image, "sleep 1000", "--userns=keep-id")
+	uid := os.Getuid()
+	execWants(t, s, 0, fmt.Sprintf(`^uid=%d\(`, uid), "keep", "id")
+	execWants(t, s, 0, `^uid=0\(root\)`, "-u", "0", "keep", "id")
+	execWants(t, s, 0, fmt.Sprintf(`^%d %d\r?\n$`, uid, uid), "-t", "keep", "stat", "-L", "-c", "%u %g", "/proc/self/fd/0")
+	k.stop()
+}
