@@ -21,7 +21,7 @@ import (
 
 // exec: a process started in a running container.
 //
-// The running container is found from the run dirs alone (state.LiveRuns:
+// The running container is found from the run dirs alone (Lookup, state.Runs:
 // a live monitor holds each one's lock; its Record has the container's
 // pid and start time, and the spec the monitor wrote), so the common case
 // opens no storage; only a name nobody runs is looked up in the store, to
@@ -75,13 +75,6 @@ type ExecOptions struct {
 
 	Timing *timing.Recorder
 }
-
-// ErrNoContainer is exec's answer for a name or ID that no container has.
-var ErrNoContainer = errors.New("no such container")
-
-// ErrNotRunning is exec's answer for a container that exists but does not
-// run.
-var ErrNotRunning = errors.New("container state improper")
 
 // Exec runs o.Command in a running container and returns like Run: nil
 // when it exited 0, else an *ExitError. With o.Detach it returns as soon as
@@ -379,110 +372,41 @@ func termOrXterm() string {
 	return "xterm"
 }
 
-// findRunning finds the running container ref names: a kept container's
-// full ID, name or ID prefix (its run's Record.Container, the spec's name),
-// or a --rm run's (the run dir's name), among the runs whose monitor lives.
-// A run that started a moment ago may not have written its pid and spec
-// yet: the lookup waits for those a little before it gives up.
-func findRunning(st *store.Store, ref string) (*state.LiveRun, *spec.Spec, error) {
+// findRunning finds the running container ref names (Lookup: a full ID,
+// a name, or one ID prefix) among the runs alone. A run that started a
+// moment ago may not have written its pid and spec yet: the lookup waits
+// for it a little. Only a ref no run answers to is looked up in the store,
+// to tell "not running" from "no such container".
+func findRunning(st *store.Store, ref string) (*state.Run, *spec.Spec, error) {
 	if ref == "" {
 		return nil, nil, spec.BadOption("exec needs a CONTAINER (name or ID)")
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		r, s, starting, err := matchRunning(state.LiveRuns(st), ref)
-		if err != nil || r != nil {
-			return r, s, err
+		in, err := Lookup(st, ref, false)
+		if err != nil && !errors.Is(err, ErrNoSuchContainer) {
+			return nil, nil, err
 		}
-		if !starting || time.Now().After(deadline) {
+		if err == nil && in.Status == "running" && in.run.Record.SpecPath != "" {
+			s, err := spec.Read(in.run.Record.SpecPath)
+			if err != nil {
+				return nil, nil, fmt.Errorf("container %s: %w", shortID(in.ID), err)
+			}
+			return &in.run, s, nil
+		}
+		if err != nil || in.Status == "exited" || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // starting
 	}
-	// Nobody runs it: a stored container that exited, or nothing.
-	if _, err := st.Container(ref); err == nil {
-		return nil, nil, notRunning()
-	} else if !errors.Is(err, store.ErrContainerUnknown) {
+	if _, err := Lookup(st, ref, true); err != nil {
 		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("no container with name or ID %q found: %w", ref, ErrNoContainer)
+	return nil, nil, notRunning()
 }
 
 func notRunning() error {
-	return fmt.Errorf("can only create exec sessions on running containers: %w", ErrNotRunning)
-}
-
-// matchRunning picks the run ref names, as Podman does: a full ID or a
-// name first, else the one ID that starts with ref. starting says some run
-// has no spec yet and might be the one.
-func matchRunning(runs []state.LiveRun, ref string) (r *state.LiveRun, s *spec.Spec, starting bool, err error) {
-	type cand struct {
-		run  *state.LiveRun
-		id   string
-		spec *spec.Spec
-	}
-	var cands []cand
-	for i := range runs {
-		lr := &runs[i]
-		if lr.Record.Pid == 0 || lr.Record.SpecPath == "" {
-			starting = true
-			continue
-		}
-		id := lr.Record.Container
-		if id == "" {
-			id = lr.ID
-		}
-		cands = append(cands, cand{run: lr, id: id})
-	}
-	load := func(c *cand) (*spec.Spec, error) {
-		if c.spec == nil {
-			sp, err := spec.Read(c.run.Record.SpecPath)
-			if err != nil {
-				return nil, fmt.Errorf("container %s: %w", shortID(c.id), err)
-			}
-			c.spec = sp
-		}
-		return c.spec, nil
-	}
-	pick := func(c *cand) (*state.LiveRun, *spec.Spec, bool, error) {
-		sp, err := load(c)
-		return c.run, sp, false, err
-	}
-	for i := range cands {
-		if cands[i].id == ref {
-			return pick(&cands[i])
-		}
-	}
-	for i := range cands {
-		c := &cands[i]
-		name := shortID(c.id)
-		if sp, err := load(c); err == nil && sp.Name != "" {
-			name = sp.Name
-		}
-		if name == ref {
-			return pick(c)
-		}
-	}
-	var found []*cand
-	for i := range cands {
-		if strings.HasPrefix(cands[i].id, ref) {
-			found = append(found, &cands[i])
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, nil, starting, nil
-	case 1:
-		return pick(found[0])
-	}
-	return nil, nil, false, fmt.Errorf("more than one running container has an ID starting with %q: give more of it", ref)
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
+	return fmt.Errorf("can only create exec sessions on running containers: %w", ErrRunning)
 }
 
 // joinNS is a namespace of the container to enter.
@@ -528,7 +452,7 @@ func openNamespaces(pid int, keepID bool) (*execNamespaces, error) {
 	fail := func(err error) (*execNamespaces, error) {
 		ns.close()
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-			return nil, fmt.Errorf("the container's process %d is gone: %w", pid, ErrNotRunning)
+			return nil, fmt.Errorf("the container's process %d is gone: %w", pid, ErrRunning)
 		}
 		return nil, fmt.Errorf("open the container's namespaces: %w", err)
 	}

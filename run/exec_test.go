@@ -1,70 +1,52 @@
 package run
 
 import (
-	"path/filepath"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/crun-lite/crun-lite/run/spec"
-	"github.com/crun-lite/crun-lite/run/state"
 )
 
-// liveRun makes a live run as state.LiveRuns reports it, with a spec file
-// naming it name ("" for none).
-func liveRun(t *testing.T, runID, container, name string) state.LiveRun {
-	t.Helper()
-	s := &spec.Spec{Version: spec.Version, ID: runID, Name: name}
-	path := filepath.Join(t.TempDir(), "spec.json")
-	if err := s.Write(path); err != nil {
-		t.Fatal(err)
-	}
-	return state.LiveRun{ID: runID, Record: state.Record{Container: container, Pid: 42, SpecPath: path}}
-}
-
-// TestMatchRunning: a ref names a kept container by full ID, name (its
-// --name, or its short ID without one) or unique ID prefix, and a --rm run
-// by its run ID; a full ID or name wins over a prefix; an ambiguous prefix
-// is an error; a run still starting (no spec yet) makes the lookup wait.
-func TestMatchRunning(t *testing.T) {
-	kept := liveRun(t, "r1"+strings.Repeat("0", 62), "abc1"+strings.Repeat("1", 60), "web")
-	unnamed := liveRun(t, "r2"+strings.Repeat("0", 62), "abd2"+strings.Repeat("2", 60), "")
-	rm := liveRun(t, "f00d"+strings.Repeat("3", 60), "", "")
-	prefixName := liveRun(t, "r4"+strings.Repeat("0", 62), "9999"+strings.Repeat("4", 60), "abc1")
-	runs := []state.LiveRun{kept, unnamed, rm, prefixName}
+// TestMatchRef: a ref names a container by full ID, name (its --name, or
+// its short ID without one) or unique ID prefix; a full ID or name wins
+// over a prefix; an ambiguous prefix is an error.
+func TestMatchRef(t *testing.T) {
+	kept := &Info{ID: "abc1" + strings.Repeat("1", 60), Name: "web"}
+	unnamed := &Info{ID: "abd2" + strings.Repeat("2", 60), Name: "abd2" + strings.Repeat("2", 8)}
+	rm := &Info{ID: "f00d" + strings.Repeat("3", 60), Name: "f00d" + strings.Repeat("3", 8)}
+	prefixName := &Info{ID: "9999" + strings.Repeat("4", 60), Name: "abc1"}
+	cs := []*Info{kept, unnamed, rm, prefixName}
 	for _, c := range []struct {
-		ref, want string // want: the run ID, "" for no match, "error"
+		ref  string
+		want *Info // nil: no such container
+		err  bool  // another error
 	}{
-		{"web", kept.ID},
-		{kept.Record.Container, kept.ID},
-		{"abc", kept.ID},
-		{"abc1", prefixName.ID}, // a name beats an ID prefix
-		{unnamed.Record.Container[:12], unnamed.ID},
-		{"abd", unnamed.ID},
-		{"f00d", rm.ID},
-		{rm.ID, rm.ID},
-		{"ab", "error"},
-		{"r1", ""}, // a kept container's run ID is not its ID
-		{"nosuch", ""},
+		{"web", kept, false},
+		{kept.ID, kept, false},
+		{"abc", kept, false},
+		{"abc1", prefixName, false}, // a name beats an ID prefix
+		{unnamed.ID[:12], unnamed, false},
+		{"abd", unnamed, false},
+		{"f00d", rm, false},
+		{rm.ID, rm, false},
+		{"ab", nil, true},
+		{"nosuch", nil, false},
 	} {
-		r, s, starting, err := matchRunning(slices.Clone(runs), c.ref)
-		got := ""
+		got, err := matchRef(slices.Clone(cs), c.ref)
 		switch {
-		case err != nil:
-			got = "error"
-		case r != nil:
-			got = r.ID
-			if s == nil || s.ID != r.ID {
-				t.Errorf("%q: the spec read is not the run's: %+v", c.ref, s)
+		case c.err:
+			if err == nil || errors.Is(err, ErrNoSuchContainer) {
+				t.Errorf("%q: got %v, %v; want an ambiguity error", c.ref, got, err)
 			}
+		case c.want == nil:
+			if !errors.Is(err, ErrNoSuchContainer) {
+				t.Errorf("%q: got %v, %v; want no such container", c.ref, got, err)
+			}
+		case got != c.want || err != nil:
+			t.Errorf("%q: got %v, %v; want %s", c.ref, got, err, c.want.ID)
 		}
-		if got != c.want || starting {
-			t.Errorf("%q: got %q (starting %v, err %v), want %q", c.ref, got, starting, err, c.want)
-		}
-	}
-	young := state.LiveRun{ID: "new", Record: state.Record{Container: "cafe"}}
-	if r, _, starting, err := matchRunning([]state.LiveRun{young}, "cafe"); r != nil || err != nil || !starting {
-		t.Errorf("a run without its spec yet: got %v, %v, starting %v; want no match, starting", r, err, starting)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.podman.io/storage"
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
@@ -152,6 +151,12 @@ func Lookup(st *store.Store, ref string, withKept bool) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return matchRef(cs, ref)
+}
+
+// matchRef picks the container ref names, as Podman does: a full ID or a
+// name first, else the one ID that starts with ref.
+func matchRef(cs []*Info, ref string) (*Info, error) {
 	var prefix []*Info
 	for _, in := range cs {
 		if in.ID == ref || in.Name == ref {
@@ -326,7 +331,9 @@ func shortID(id string) string {
 	return id
 }
 
-// ErrRunning refuses to remove a running container without force.
+// ErrRunning is Podman's "container state improper": a container is
+// running where it must not (rm without force), or is not where it must
+// (exec).
 var ErrRunning = errors.New("container state improper")
 
 // Remove removes the container: its run (killed first with force, refused
@@ -353,7 +360,7 @@ func Remove(st *store.Store, in *Info, force bool) error {
 		}
 	}
 	if in.Kept {
-		if err := st.DeleteContainer(in.ID); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+		if err := st.DeleteContainer(in.ID); err != nil && !errors.Is(err, store.ErrContainerUnknown) {
 			return err
 		}
 	}

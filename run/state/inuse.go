@@ -76,23 +76,3 @@ func shortRunID(id string) string {
 	}
 	return id
 }
-
-// LiveRun is a run whose monitor is alive: its ID (the run dir's name, a
-// --rm container's ID), its dir and its saved state.
-type LiveRun struct {
-	ID, Dir string
-	Record  Record
-}
-
-// LiveRuns lists every run whose monitor is alive, for a command that
-// looks for a running container (exec): the run dirs and their locks are
-// the whole truth, so no storage is opened.
-func LiveRuns(st *store.Store) []LiveRun {
-	var out []LiveRun
-	eachRecord(st, func(id, dir string, r Record) {
-		if monitorAlive(dir) {
-			out = append(out, LiveRun{ID: id, Dir: dir, Record: r})
-		}
-	})
-	return out
-}

@@ -92,6 +92,9 @@ func TestDetachRoundTrip(t *testing.T) {
 		if logs.Stdout != "out-line\n" || logs.Stderr != "err-line\n" {
 			t.Errorf("logs: want out-line on stdout and err-line on stderr:\n%s", logs)
 		}
+		if r := mustCrunIn(t, s, "exec", "web", "sh", "-c", "echo in-$(hostname)"); r.Stdout != "in-"+id[:12]+"\n" {
+			t.Errorf("exec into the detached container:\n%s", r)
+		}
 		if r := mustCrunIn(t, s, "stop", "web"); r.Stdout != "web\n" {
 			t.Errorf("stop prints the name as given:\n%s", r)
 		}
