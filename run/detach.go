@@ -15,6 +15,9 @@ import (
 type DetachOptions struct {
 	// ID gets the container's ID, one line, once it runs.
 	ID io.Writer
+	// Say is printed to ID instead of the ID when set: start and restart
+	// print the container as the user named it, as Podman does.
+	Say string
 	// Cleanup is the command line (argv[0] first) the monitor execs once
 	// the container exited, given the container's ID: crun-lite's
 	// `container cleanup ID` with the global options of this command.
@@ -30,7 +33,7 @@ func (c *Container) Detach(o DetachOptions) error {
 	fd := userns.DetachFD()
 	if fd < 0 {
 		c.Close()
-		return coded(errors.New("cannot detach: the command line was not recognised as run -d before the image (give -d or --detach among run's options)"))
+		return coded(errors.New("cannot detach: the command line was not recognised as one that detaches (run -d with -d or --detach among run's options, before the image; start without --attach; restart)"))
 	}
 	var pipes []*os.File
 	closeAll := func() {
@@ -103,7 +106,11 @@ func (c *Container) Detach(o DetachOptions) error {
 		c.Close()
 		return coded(fmt.Errorf("detach: save state: %w", err))
 	}
-	fmt.Fprintln(o.ID, s.ID)
+	say := s.ID
+	if o.Say != "" {
+		say = o.Say
+	}
+	fmt.Fprintln(o.ID, say)
 	// The shell's command returns now; from here nothing is printed.
 	_, _ = os.NewFile(uintptr(fd), "detach").Write([]byte{0})
 	a := monitor.Args{RunDir: rd.Path, Pid: p.Pid, Lock: rd.LockFD(), Out: -1, Err: -1, PTY: -1, In: -1,

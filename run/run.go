@@ -34,6 +34,9 @@ type Options struct {
 	Timing *timing.Recorder
 	// Detach: Detach, not Run, starts it; its monitor logs its output.
 	Detach bool
+	// Create makes the kept container (also with --rm, which then applies
+	// to its runs) for a later start, and starts nothing: see Create.
+	Create bool
 	// Prepared runs once the container has its ID and run dir, before it
 	// starts (--cidfile); an error stops the run.
 	Prepared func(id string) error
@@ -110,19 +113,7 @@ func Run(ctx context.Context, st *store.Store, o Options, io Stdio) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	p, err := c.Start(io, Hooks{})
-	if err != nil {
-		return err
-	}
-	code, err := Supervise(p)
-	if err != nil {
-		return coded(err)
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+	return c.RunHere(io)
 }
 
 // Prepare checks the options, finds (or pulls) the image and makes the
@@ -167,7 +158,7 @@ func (c *Container) Close() {
 	}
 	if c.kept != nil {
 		c.st.UnmountContainer(c.kept.ID)
-		if c.Spec.Remove {
+		if c.temporary() {
 			_ = c.st.DeleteContainer(c.kept.ID)
 		}
 	}
@@ -206,7 +197,7 @@ func refusedInNamespace(err error) bool {
 // loadImage finds (or pulls) the image and prepares the run dir. A --rm
 // run on overlay takes the fast way: see store.ForRun and its run cache.
 func (c *Container) loadImage(ctx context.Context) error {
-	if c.Spec.Remove && c.st.Driver.Name == "overlay" {
+	if c.temporary() && c.st.Driver.Name == "overlay" {
 		return c.loadForRun(ctx)
 	}
 	img, err := c.st.Lookup(c.Spec.ImageRef)
@@ -263,8 +254,15 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 	if len(s.Process.Args) == 0 {
 		return errors.New("no command: the image has no Entrypoint or Cmd, give one after the image")
 	}
+	return c.makeRunDir()
+}
+
+// makeRunDir makes the run dir of the container's Spec, locked, and the
+// files of its /etc.
+func (c *Container) makeRunDir() error {
+	s := c.Spec
 	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{
-		Image: id, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
+		Image: s.Image, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
 		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
 	})
 	if err != nil {
@@ -284,19 +282,41 @@ func (c *Container) createKept(img *store.Image) error {
 		return err
 	}
 	c.kept = info
+	if !c.temporary() {
+		// What start needs to run it again, as decided now: the run
+		// dir's copy goes with the run.
+		p, err := c.st.ContainerSpecPath(info.ID)
+		if err == nil {
+			err = c.Spec.Write(p)
+		}
+		if err != nil {
+			return fmt.Errorf("save the container's spec: %w", err)
+		}
+	}
+	return c.useKept()
+}
+
+// useKept records the kept container in the run dir and finds its root
+// filesystem.
+func (c *Container) useKept() error {
 	// Recorded before the container can be running: if we die, GC must
 	// delete it (--rm) or mark it exited.
-	if c.Spec.Remove {
-		c.rd.State.TempContainer = info.ID
+	if c.temporary() {
+		c.rd.State.TempContainer = c.kept.ID
 	} else {
-		c.rd.State.Container = info.ID
+		c.rd.State.Container = c.kept.ID
 	}
 	if err := c.rd.Save(); err != nil {
 		return err
 	}
-	c.rootfs, err = c.st.ContainerRootfs(info.ID)
+	var err error
+	c.rootfs, err = c.st.ContainerRootfs(c.kept.ID)
 	return err
 }
+
+// temporary: the container's storage container, if any, goes with this
+// run (--rm, but not while create makes it for later runs).
+func (c *Container) temporary() bool { return c.Spec.Remove && !c.opts.Create }
 
 // writeEtc writes the files bind-mounted over the image's /etc.
 func (c *Container) writeEtc() error {

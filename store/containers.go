@@ -198,6 +198,17 @@ func emptyDir(dir string) {
 // ContainerLogPath is where a kept container's log lives: in the dir
 // containers/storage keeps for it, so that it goes with the container.
 func (st *Store) ContainerLogPath(id string) (string, error) {
+	return st.containerFile(id, "ctr.log")
+}
+
+// ContainerSpecPath is where a kept container's spec lives (run/spec's
+// JSON, as create or run decided it), for start: beside its log, so that
+// it outlives every run and goes with the container.
+func (st *Store) ContainerSpecPath(id string) (string, error) {
+	return st.containerFile(id, "spec.json")
+}
+
+func (st *Store) containerFile(id, name string) (string, error) {
 	if err := st.ensure(); err != nil {
 		return "", err
 	}
@@ -205,5 +216,5 @@ func (st *Store) ContainerLogPath(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("container %s: %w", id, err)
 	}
-	return filepath.Join(dir, "ctr.log"), nil
+	return filepath.Join(dir, name), nil
 }

@@ -19,9 +19,11 @@
 //
 // The decision "this command line detaches" is read from argv like the
 // command itself (crunlite_parse_cmdline): `run` and `container run` with
-// -d or --detach among run's options, before the image. The options of run
+// -d or --detach among run's options, before the image; `start` without
+// -a or --attach among its options, before the first container (Podman's
+// start is detached by default); `restart`, always. The options of run
 // that take a value are listed in crunlite_run_value_flags, which a test of
-// cmd/crun-lite compares with the CLI.
+// cmd/crun-lite compares with the CLI; start has none.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,8 +65,31 @@ static int truthy(const char *v)
 	       strcmp(v, "TRUE") == 0 || strcmp(v, "True") == 0;
 }
 
+// start_attaches: the options of a start command line (argv[i] is
+// "start"), those before the first container, ask for -a.
+static int start_attaches(int argc, char **argv, int i)
+{
+	int attach = 0;
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == 0)
+			break;
+		if (a[1] == '-') {
+			if (strcmp(a, "--attach") == 0)
+				attach = 1;
+			else if (strncmp(a, "--attach=", 9) == 0)
+				attach = truthy(a + 9);
+			continue;
+		}
+		if (strchr(a + 1, 'a')) // combinable: -ai
+			attach = 1;
+	}
+	return attach;
+}
+
 // crunlite_wants_detach: argv is a run command line whose options (those
-// before the image) ask for -d.
+// before the image) ask for -d, a start one whose options do not ask for
+// -a, or a restart one.
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl)
 {
 	int i = cl->command;
@@ -72,6 +97,10 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 		return 0;
 	if (strcmp(argv[i], "container") == 0)
 		i = cl->sub;
+	if (i && strcmp(argv[i], "restart") == 0)
+		return 1;
+	if (i && strcmp(argv[i], "start") == 0)
+		return !start_attaches(argc, argv, i);
 	if (!i || strcmp(argv[i], "run") != 0)
 		return 0;
 	int detach = 0;

@@ -72,6 +72,12 @@ func hostID(fromC int, env string, get func() int) int {
 // or out of the namespace) rather than for real root.
 func Rootless() bool { return HostUID() != 0 }
 
+// DetachEnv is the environment variable in which a command that detached
+// tells its re-executions (exeseal.c) that the constructor forked already
+// (CRUNLITE_DETACH_ENV of nsjoin.h): a crun-lite started as a new command
+// must not inherit it, or it would not fork for its own detach.
+const DetachEnv = "_CRUNLITE_DETACH_FD"
+
 // DetachFD is the pipe to the waiting parent of `run -d`, which the
 // constructor forked (detach.c), or -1 when this command line does not
 // detach. It is close-on-exec: only the process that detaches writes it.

@@ -66,6 +66,9 @@ static const struct {
 	int help;
 } crunlite_lean_commands[] = {
 	{"run", 0},
+	{"create", 0},
+	{"start", 0},
+	{"restart", 0},
 	{"exec", 0},
 	{"stop", 0},
 	{"kill", 0},

@@ -93,8 +93,30 @@ func tlsVerifyFlag(category string) cli.Flag {
 }
 
 func runAction(c *cli.Context, e *env) error {
+	ro, err := runOptions(c, e)
+	if err != nil {
+		return err
+	}
+	if !ro.Detach {
+		return run.Run(e.ctx, e.store, ro, run.HostStdio())
+	}
+	ctr, err := run.Prepare(e.ctx, e.store, ro)
+	if err != nil {
+		return err
+	}
+	return ctr.Detach(run.DetachOptions{
+		ID:      c.App.Writer,
+		Cleanup: func(id string) []string { return cleanupArgs(c, e, id) },
+	})
+}
+
+// runOptions reads the options of run (and create, which has them all but
+// -d): it removes the container --replace names, and refuses an existing
+// --cidfile.
+func runOptions(c *cli.Context, e *env) (run.Options, error) {
+	verb := c.Command.Name
 	if c.NArg() < 1 {
-		return errors.New("run needs an IMAGE: crun-lite run [OPTIONS] IMAGE [COMMAND [ARG...]]")
+		return run.Options{}, fmt.Errorf("%s needs an IMAGE: crun-lite %s [OPTIONS] IMAGE [COMMAND [ARG...]]", verb, verb)
 	}
 	opts := spec.Options{
 		Image:         c.Args().First(),
@@ -132,33 +154,23 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	if c.Bool("replace") {
 		if opts.Name == "" {
-			return errors.New("--replace needs --name: it replaces the container of that name")
+			return run.Options{}, errors.New("--replace needs --name: it replaces the container of that name")
 		}
 		if err := replaceContainer(c, e, opts.Name); err != nil {
-			return err
+			return run.Options{}, err
 		}
 	}
 	if cid := c.String("cidfile"); cid != "" {
 		// Podman refuses an existing file: it may be another container's.
 		if _, err := os.Lstat(cid); err == nil {
-			return fmt.Errorf("container id file %s exists: remove it or choose another --cidfile", cid)
+			return run.Options{}, fmt.Errorf("container id file %s exists: remove it or choose another --cidfile", cid)
 		}
 	}
 	ro := run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing, Detach: c.Bool("detach")}
 	if cid := c.String("cidfile"); cid != "" {
 		ro.Prepared = func(id string) error { return writeCIDFile(cid, id) }
 	}
-	if !ro.Detach {
-		return run.Run(e.ctx, e.store, ro, run.HostStdio())
-	}
-	ctr, err := run.Prepare(e.ctx, e.store, ro)
-	if err != nil {
-		return err
-	}
-	return ctr.Detach(run.DetachOptions{
-		ID:      c.App.Writer,
-		Cleanup: func(id string) []string { return cleanupArgs(c, e, id) },
-	})
+	return ro, nil
 }
 
 func writeCIDFile(path, id string) error {
@@ -176,14 +188,20 @@ func writeCIDFile(path, id string) error {
 // cleanupArgs is the command a detached container's monitor runs once it
 // exited: container cleanup, with this command's store options.
 func cleanupArgs(c *cli.Context, e *env, id string) []string {
-	args := []string{os.Args[0], "--root", e.store.GraphRoot(), "--runroot", e.store.RunRoot()}
+	return selfArgs(c, e, "container", "cleanup", id)
+}
+
+// selfArgs is the command line of crun-lite running args on this
+// command's store.
+func selfArgs(c *cli.Context, e *env, args ...string) []string {
+	self := []string{os.Args[0], "--root", e.store.GraphRoot(), "--runroot", e.store.RunRoot()}
 	if d := c.String("storage-driver"); d != "" {
-		args = append(args, "--storage-driver", d)
+		self = append(self, "--storage-driver", d)
 	}
 	for _, o := range c.StringSlice("storage-opt") {
-		args = append(args, "--storage-opt", o)
+		self = append(self, "--storage-opt", o)
 	}
-	return append(args, "container", "cleanup", id)
+	return append(self, args...)
 }
 
 // commaList splits values of options that, as in Podman, take
