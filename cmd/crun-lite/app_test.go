@@ -244,6 +244,16 @@ func TestConstructorKnowsRunValueFlags(t *testing.T) {
 	}
 }
 
+// The constructor reads start's options as all flags without a value
+// (detach.c, start_attaches): a value flag would hide the first container.
+func TestStartFlagsTakeNoValue(t *testing.T) {
+	for _, f := range startCommand().Flags {
+		if _, ok := f.(*cli.BoolFlag); !ok {
+			t.Errorf("start's --%s takes a value: teach detach.c's start_attaches to skip it", f.Names()[0])
+		}
+	}
+}
+
 // Which command lines detach, as the constructor reads them, against what
 // urfave/cli makes of the same line.
 func TestConstructorFindsDetach(t *testing.T) {
@@ -268,6 +278,27 @@ func TestConstructorFindsDetach(t *testing.T) {
 		{[]string{"run", "-d", "--help"}, false},        // help
 		{[]string{"ps", "-d"}, false},                   // not run
 		{[]string{"run", "--log-opt", "max-size=1k", "-d", "i"}, true},
+		// start is detached unless it attaches (Podman's default).
+		{[]string{"start", "web"}, true},
+		{[]string{"start", "a", "b"}, true},
+		{[]string{"container", "start", "web"}, true},
+		{[]string{"--root", "/r", "start", "web"}, true},
+		{[]string{"start", "-a", "web"}, false},
+		{[]string{"start", "--attach", "web"}, false},
+		{[]string{"start", "--attach=true", "web"}, false},
+		{[]string{"start", "--attach=false", "web"}, true},
+		{[]string{"start", "-ai", "web"}, false},
+		{[]string{"start", "-ia", "web"}, false},
+		{[]string{"start", "-i", "web"}, true},
+		{[]string{"container", "start", "-a", "web"}, false},
+		{[]string{"start", "--", "-a"}, true},         // a container named -a
+		{[]string{"start", "web", "-a"}, true},        // after the first container: not start's
+		{[]string{"start", "--help"}, false},          // help
+		{[]string{"start", "-h", "web"}, false},       // help
+		{[]string{"restart", "web"}, true},            // restart never attaches
+		{[]string{"restart", "-t", "0", "web"}, true}, // its value
+		{[]string{"container", "restart", "web"}, true},
+		{[]string{"create", "-d", "img"}, false}, // create starts nothing
 	} {
 		got := userns.WantsDetach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.detach {
