@@ -263,7 +263,7 @@ func (c *Container) makeRunDir() error {
 	s := c.Spec
 	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{
 		Image: s.Image, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
-		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
+		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, TTY: s.Process.Terminal, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
 	})
 	if err != nil {
 		return err

@@ -73,6 +73,7 @@ static const struct {
 	{"stop", 0},
 	{"kill", 0},
 	{"wait", 0},
+	{"attach", 0},
 	{NULL, 0},
 };
 

@@ -37,7 +37,7 @@ func TestComplete(t *testing.T) {
 		shell string
 	}{
 		{"ru", []string{"run"}, ""},
-		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "logs", "container", "system", "volume", "doctor", "completion",
+		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "attach", "logs", "container", "system", "volume", "doctor", "completion",
 			"image", "rmi", "tag", "untag", "inspect", "import", "load", "save", "login", "logout", "info"}, ""},
 		{"run ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"run --rm bus", []string{"busybox:latest"}, ""},

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // detach runs `run -d args` and returns the container's ID.
@@ -369,4 +371,58 @@ func loadBusybox(t *testing.T, s store) string {
 	t.Helper()
 	mustCrunIn(t, s, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
 	return "localhost/busybox:latest"
+}
+
+// Detach and re-attach through a real pty: attach shows the shell of a
+// run -dit container, follows our window size, passes keys, detaches with
+// Ctrl-P Ctrl-Q leaving it running, and a second attach ends with the
+// shell's exit code.
+func TestAttachRoundTrip(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "-it", "--name", "sh", image, "sh")
+	se := startSession(t, s, 33, 99, "attach", "sh")
+	se.send("stty size\r")
+	se.expect(`\b33 99\r\n`)
+	if err := pty.Setsize(se.master, &pty.Winsize{Rows: 44, Cols: 111}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // SIGWINCH reaches crun-lite asynchronously
+	se.send("stty size\r")
+	se.expect(`\b44 111\r\n`)
+	se.send("echo mark-$((6*7))\r")
+	se.expect(`mark-42`)
+	se.send("\x10\x11") // Ctrl-P Ctrl-Q
+	if code := se.exit(); code != 0 {
+		t.Errorf("attach after the detach keys: exit %d, want 0", code)
+	}
+	if l := psLine(t, s, "sh"); !strings.Contains(l, "Up ") {
+		t.Fatalf("the container did not stay up after detaching: %q", l)
+	}
+	// A Ctrl-P followed by another key is no detach: both reach the shell.
+	se = startSession(t, s, 24, 80, "attach", "--detach-keys", "ctrl-x", "sh")
+	se.send("echo again\r")
+	se.expect(`again\r\n`)
+	se.send("exit 5\r")
+	if code := se.exit(); code != 5 {
+		t.Errorf("attach until the shell exits 5: crun-lite exited %d", code)
+	}
+	waitFor(t, "Exited (5)", func() bool { return strings.Contains(psLine(t, s, "sh"), "Exited (5)") })
+}
+
+// Attach to a container without a terminal streams its stdout and stderr
+// apart and, with -i, passes our stdin; its end of file ends the
+// container's stdin.
+func TestAttachWithoutTerminal(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "-i", "--name", "cat", image, "sh", "-c", "echo ready >&2; cat; echo done")
+	waitFor(t, "ready", func() bool { return strings.Contains(crunIn(t, s, "logs", "cat").Stderr, "ready") })
+	r := crunWithStdin(t, s, "from-stdin\n", "attach", "cat")
+	if r.Code != 0 || r.Stdout != "from-stdin\ndone\n" {
+		t.Errorf("attach -i with stdin then EOF:\n%s", r)
+	}
+	if r := crunIn(t, s, "attach", "cat"); r.Code != 125 || !strings.Contains(r.Stderr, "only attach to running containers") {
+		t.Errorf("attach to an exited container:\n%s", r)
+	}
 }
