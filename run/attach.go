@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/crun-lite/crun-lite/run/monitor"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // DefaultDetachKeys are Podman's: Ctrl-P then Ctrl-Q.
@@ -74,6 +75,14 @@ func (in *Info) Attach(o AttachOptions, io Stdio) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("attach to %s: %w", in.Name, err)
 	}
+	return in.AttachOver(fd, o, io)
+}
+
+// AttachOver is Attach over fd, a connection to the container's attach
+// socket made already (start -a's, see userns.AttachFD), which it closes:
+// the container may have exited since, its output and exit code wait in
+// the connection.
+func (in *Info) AttachOver(fd int, o AttachOptions, io Stdio) (int, error) {
 	conn := os.NewFile(uintptr(fd), "attach")
 	defer conn.Close()
 
@@ -184,6 +193,28 @@ func copyWithDetach(src io.Reader, keys []byte, send func([]byte) error) bool {
 			return false
 		}
 	}
+}
+
+// HandAttach gives start -a's waiting parent (userns.AttachFD) a
+// connection to the running container's attach socket: start -a of a
+// container that runs already attaches to it.
+func (in *Info) HandAttach() error {
+	if !in.Running() {
+		return fmt.Errorf("you can only attach to running containers: %w", ErrRunning)
+	}
+	if !in.Detached || in.run.Record.ControlSocket == "" {
+		return fmt.Errorf("container %s runs in the foreground of another crun-lite: only detached containers can be attached to", in.Name)
+	}
+	return coded(handAttach(in.run.Dir))
+}
+
+func handAttach(runDir string) error {
+	conn, err := monitor.Dial(runDir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(conn)
+	return userns.SendAttach(conn)
 }
 
 // tty tells whether the container has a terminal (run -t).

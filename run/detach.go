@@ -19,6 +19,9 @@ type DetachOptions struct {
 	// Say is printed to ID instead of the ID when set: start and restart
 	// print the container as the user named it, as Podman does.
 	Say string
+	// Attach: print nothing, and hand the waiting parent a connection to
+	// the monitor's attach socket instead (start -a, userns.AttachFD).
+	Attach bool
 	// Cleanup is the command line (argv[0] first) the monitor execs once
 	// the container exited, given the container's ID: crun-lite's
 	// `container cleanup ID` with the global options of this command.
@@ -115,13 +118,27 @@ func (c *Container) Detach(o DetachOptions) error {
 		c.Close()
 		return coded(fmt.Errorf("detach: save state: %w", err))
 	}
-	say := s.ID
-	if o.Say != "" {
-		say = o.Say
+	if o.Attach {
+		// Connected before the monitor runs, which accepts it before it
+		// reads any output: the attacher misses nothing.
+		err := handAttach(rd.Path)
+		if err != nil {
+			p.ch.Kill()
+			_, _ = p.ch.Wait()
+			closeAll()
+			p.end()
+			c.Close()
+			return coded(fmt.Errorf("attach: %w", err))
+		}
+	} else {
+		say := s.ID
+		if o.Say != "" {
+			say = o.Say
+		}
+		fmt.Fprintln(o.ID, say)
+		// The shell's command returns now; from here nothing is printed.
+		_, _ = os.NewFile(uintptr(fd), "detach").Write([]byte{0})
 	}
-	fmt.Fprintln(o.ID, say)
-	// The shell's command returns now; from here nothing is printed.
-	_, _ = os.NewFile(uintptr(fd), "detach").Write([]byte{0})
 	a := monitor.Args{RunDir: rd.Path, Pid: p.Pid, Lock: rd.LockFD(), Out: -1, Err: -1, PTY: -1, In: -1, Ctl: ctl,
 		Log: log, LogMax: s.LogMaxSize, Cleanup: o.Cleanup(s.ID)}
 	if outR != nil {

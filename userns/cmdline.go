@@ -83,10 +83,17 @@ func LeanCommands() []string {
 }
 
 // WantsDetach reads args (args[0] being the program) as the constructor
-// does to decide whether to fork for run -d (detach.c): for tests.
-func WantsDetach(args []string) bool {
+// does to decide whether to fork for run -d, start or restart (detach.c):
+// for tests.
+func WantsDetach(args []string) bool { return detachMode(args) != 0 }
+
+// WantsAttach reads args as WantsDetach does and reports whether the
+// constructor forks for start -a, whose waiting parent attaches.
+func WantsAttach(args []string) bool { return detachMode(args) == 2 }
+
+func detachMode(args []string) int {
 	if len(args) == 0 {
-		return false
+		return 0
 	}
 	argv := unsafe.Slice((**C.char)(C.calloc(C.size_t(len(args)+1), C.size_t(unsafe.Sizeof((*C.char)(nil))))), len(args)+1)
 	defer C.free(unsafe.Pointer(&argv[0]))
@@ -96,5 +103,5 @@ func WantsDetach(args []string) bool {
 	}
 	var out C.struct_crunlite_cmdline
 	C.crunlite_parse_cmdline(C.int(len(args)), &argv[0], &out)
-	return C.crunlite_wants_detach(C.int(len(args)), &argv[0], &out) != 0
+	return int(C.crunlite_wants_detach(C.int(len(args)), &argv[0], &out))
 }

@@ -17,6 +17,18 @@
 // pull runs) on to the child. When the child dies before it wrote its code
 // (an error, printed by Go), the waiter exits with the child's status.
 //
+// start -a attaches to the container it starts, and the attacher cannot be
+// the process that becomes the monitor. So there the pipe is a socket pair
+// and the child sends, with its byte, a connection it made to the monitor's
+// attach socket before the monitor runs (no output is missed: the monitor
+// accepts it before it reads any); the waiter then returns into Go with
+// it, as the attacher (crunlite_attach_fd), instead of exiting:
+//
+//	shell ── crun-lite start -a (waiter) ── recvmsg(byte, fd) ─► Go: attach
+//	                │ fork                                    over fd
+//	                └── child: start the container, connect to its attach
+//	                    socket, send byte and fd, exec the monitor
+//
 // The decision "this command line detaches" is read from argv like the
 // command itself (crunlite_parse_cmdline): `run` and `container run` with
 // -d or --detach among run's options, before the image; `start` without
@@ -32,12 +44,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "nsjoin.h"
 
 int crunlite_detach_fd = -1;
+int crunlite_attach_fd = -1;
 
 // run's options that take a value: long names, and short ones as a string.
 static const char *crunlite_run_value_flags[] = {
@@ -66,7 +80,8 @@ static int truthy(const char *v)
 }
 
 // start_attaches: the options of a start command line (argv[i] is
-// "start"), those before the first container, ask for -a.
+// "start"), those before the first container, ask for -a. Its options are
+// flags but --detach-keys, which a test of cmd/crun-lite checks.
 static int start_attaches(int argc, char **argv, int i)
 {
 	int attach = 0;
@@ -79,6 +94,8 @@ static int start_attaches(int argc, char **argv, int i)
 				attach = 1;
 			else if (strncmp(a, "--attach=", 9) == 0)
 				attach = truthy(a + 9);
+			else if (strcmp(a, "--detach-keys") == 0)
+				i++; // start's one option with a value
 			continue;
 		}
 		if (strchr(a + 1, 'a')) // combinable: -ai
@@ -88,8 +105,8 @@ static int start_attaches(int argc, char **argv, int i)
 }
 
 // crunlite_wants_detach: argv is a run command line whose options (those
-// before the image) ask for -d, a start one whose options do not ask for
-// -a, or a restart one.
+// before the image) ask for -d, a start one, or a restart one: 1, or 2 for
+// a start that attaches (-a), which forks too (see above).
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl)
 {
 	int i = cl->command;
@@ -100,7 +117,7 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 	if (i && strcmp(argv[i], "restart") == 0)
 		return 1;
 	if (i && strcmp(argv[i], "start") == 0)
-		return !start_attaches(argc, argv, i);
+		return start_attaches(argc, argv, i) ? 2 : 1;
 	if (!i || strcmp(argv[i], "run") != 0)
 		return 0;
 	int detach = 0;
@@ -141,8 +158,9 @@ static void pass_signal(int sig)
 		kill(detach_child, sig);
 }
 
-// wait_for_child is the waiter's whole life.
-static void wait_for_child(int rfd)
+// wait_for_child is the waiter's whole life, but for start -a's: it
+// returns the connection the child sent, with the signals as they were.
+static int wait_for_child(int rfd, int attach)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, 0};
 	struct sigaction sa;
@@ -152,9 +170,28 @@ static void wait_for_child(int rfd)
 		sigaction(*s, &sa, NULL);
 	unsigned char code;
 	ssize_t n;
-	do
-		n = read(rfd, &code, 1);
-	while (n < 0 && errno == EINTR);
+	int fd = -1;
+	do {
+		if (!attach) { // a pipe
+			n = read(rfd, &code, 1);
+			continue;
+		}
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {&code, 1};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+		n = recvmsg(rfd, &msg, 0);
+		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	} while (n < 0 && errno == EINTR);
+	if (n == 1 && attach && fd >= 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (const int *s = sigs; *s; s++)
+			sigaction(*s, &sa, NULL);
+		close(rfd);
+		return fd;
+	}
 	if (n == 1)
 		_exit(code);
 	int status;
@@ -177,10 +214,15 @@ void crunlite_detach(int argc, char **argv)
 		crunlite_detach_fd = atoi(inherited);
 		return;
 	}
-	if (!crunlite_wants_detach(argc, argv, &crunlite_cmdline))
+	if ((inherited = getenv(CRUNLITE_ATTACH_ENV))) {
+		crunlite_attach_fd = atoi(inherited);
+		return;
+	}
+	int mode = crunlite_wants_detach(argc, argv, &crunlite_cmdline);
+	if (!mode)
 		return;
 	int p[2];
-	if (pipe(p) < 0)
+	if (mode == 2 ? socketpair(AF_UNIX, SOCK_STREAM, 0, p) < 0 : pipe(p) < 0)
 		return;
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -191,7 +233,12 @@ void crunlite_detach(int argc, char **argv)
 	if (pid > 0) {
 		close(p[1]);
 		detach_child = pid;
-		wait_for_child(p[0]);
+		int fd = wait_for_child(p[0], mode == 2);
+		crunlite_attach_fd = fd;
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", fd);
+		setenv(CRUNLITE_ATTACH_ENV, buf, 1); // for a re-execution
+		return;
 	}
 	close(p[0]);
 	setsid();

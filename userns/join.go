@@ -93,6 +93,31 @@ var detachFD = func() int {
 	return fd
 }()
 
+// AttachFD is, in start -a's waiting parent (detach.c), the connection to
+// the attach socket of the container its child started, or -1. The parent
+// attaches over it and starts nothing.
+func AttachFD() int { return attachFD }
+
+var attachFD = func() int {
+	fd := int(C.crunlite_attach_fd)
+	if fd >= 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return -1
+		}
+	}
+	return fd
+}()
+
+// SendAttach hands conn, a connection to an attach socket, to start -a's
+// waiting parent over the detach fd, with the byte that ends its wait
+// (detach.c).
+func SendAttach(conn int) error {
+	if detachFD < 0 {
+		return errors.New("no waiting parent to attach")
+	}
+	return unix.Sendmsg(detachFD, []byte{0}, unix.UnixRights(conn), nil, 0)
+}
+
 // RunValueFlagsKnownToC lists run's options the constructor skips with
 // their value while looking for -d, and its short ones that take a value.
 func RunValueFlagsKnownToC() (long []string, short string) {

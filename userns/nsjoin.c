@@ -304,7 +304,8 @@ __attribute__((constructor)) static void crunlite_nsjoin(int argc, char **argv, 
 		crunlite_detach(argc, argv);
 	// Rootless and not joined: Go creates the holder and re-executes, and
 	// this runs again inside. Real root, or already inside: protect now.
-	if (spawns && (crunlite_joined || geteuid() == 0))
+	// start -a's attacher (the waiter, detach.c) starts no container.
+	if (spawns && crunlite_attach_fd < 0 && (crunlite_joined || geteuid() == 0))
 		crunlite_protect_exe(argv, host_safe);
 }
 

@@ -51,6 +51,10 @@ void crunlite_protect_exe(char **argv, int host_safe);
 // parent, -1 when the command does not detach.
 #define CRUNLITE_DETACH_ENV "_CRUNLITE_DETACH_FD"
 extern int crunlite_detach_fd;
+// start -a: the waiting parent gets a connection to the started container's
+// attach socket and goes on into Go with it, as the attacher (-1: not one).
+#define CRUNLITE_ATTACH_ENV "_CRUNLITE_ATTACH_FD"
+extern int crunlite_attach_fd;
 void crunlite_detach(int argc, char **argv);
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl);
 const char *crunlite_run_value_flag(int i);

@@ -244,12 +244,16 @@ func TestConstructorKnowsRunValueFlags(t *testing.T) {
 	}
 }
 
-// The constructor reads start's options as all flags without a value
-// (detach.c, start_attaches): a value flag would hide the first container.
+// The constructor reads start's options as flags without a value but
+// --detach-keys (detach.c, start_attaches): another value flag would hide
+// the first container.
 func TestStartFlagsTakeNoValue(t *testing.T) {
 	for _, f := range startCommand().Flags {
-		if _, ok := f.(*cli.BoolFlag); !ok {
+		if _, ok := f.(*cli.BoolFlag); !ok && f.Names()[0] != "detach-keys" {
 			t.Errorf("start's --%s takes a value: teach detach.c's start_attaches to skip it", f.Names()[0])
+		}
+		if len(f.Names()) > 1 && f.Names()[0] == "detach-keys" {
+			t.Errorf("start's --detach-keys has a short name: teach detach.c's start_attaches to skip its value")
 		}
 	}
 }
@@ -278,31 +282,54 @@ func TestConstructorFindsDetach(t *testing.T) {
 		{[]string{"run", "-d", "--help"}, false},        // help
 		{[]string{"ps", "-d"}, false},                   // not run
 		{[]string{"run", "--log-opt", "max-size=1k", "-d", "i"}, true},
-		// start is detached unless it attaches (Podman's default).
+		// start forks always (start -a too: its waiting parent attaches),
+		// restart too.
 		{[]string{"start", "web"}, true},
-		{[]string{"start", "a", "b"}, true},
+		{[]string{"start", "-a", "web"}, true},
 		{[]string{"container", "start", "web"}, true},
-		{[]string{"--root", "/r", "start", "web"}, true},
-		{[]string{"start", "-a", "web"}, false},
-		{[]string{"start", "--attach", "web"}, false},
-		{[]string{"start", "--attach=true", "web"}, false},
-		{[]string{"start", "--attach=false", "web"}, true},
-		{[]string{"start", "-ai", "web"}, false},
-		{[]string{"start", "-ia", "web"}, false},
-		{[]string{"start", "-i", "web"}, true},
-		{[]string{"container", "start", "-a", "web"}, false},
-		{[]string{"start", "--", "-a"}, true},         // a container named -a
-		{[]string{"start", "web", "-a"}, true},        // after the first container: not start's
-		{[]string{"start", "--help"}, false},          // help
-		{[]string{"start", "-h", "web"}, false},       // help
-		{[]string{"restart", "web"}, true},            // restart never attaches
-		{[]string{"restart", "-t", "0", "web"}, true}, // its value
+		{[]string{"start", "--help"}, false},    // help
+		{[]string{"start", "-h", "web"}, false}, // help
+		{[]string{"restart", "web"}, true},
+		{[]string{"restart", "-t", "0", "web"}, true},
 		{[]string{"container", "restart", "web"}, true},
 		{[]string{"create", "-d", "img"}, false}, // create starts nothing
 	} {
 		got := userns.WantsDetach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.detach {
 			t.Errorf("%q: constructor detaches %v, want %v", tc.args, got, tc.detach)
+		}
+	}
+}
+
+// Which start command lines attach (the constructor's waiting parent goes
+// on into Go as the attacher), as the constructor reads them.
+func TestConstructorFindsAttach(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		attach bool
+	}{
+		{[]string{"start", "web"}, false},
+		{[]string{"start", "a", "b"}, false},
+		{[]string{"--root", "/r", "start", "-a", "web"}, true},
+		{[]string{"start", "-a", "web"}, true},
+		{[]string{"start", "--attach", "web"}, true},
+		{[]string{"start", "--attach=true", "web"}, true},
+		{[]string{"start", "--attach=false", "web"}, false},
+		{[]string{"start", "-ai", "web"}, true},
+		{[]string{"start", "-ia", "web"}, true},
+		{[]string{"start", "-i", "web"}, false},
+		{[]string{"container", "start", "-a", "web"}, true},
+		{[]string{"start", "--detach-keys", "-a", "web"}, false}, // --detach-keys' value
+		{[]string{"start", "--detach-keys=", "-a", "web"}, true},
+		{[]string{"start", "--", "-a"}, false},  // a container named -a
+		{[]string{"start", "web", "-a"}, false}, // after the first container: not start's
+		{[]string{"start", "-a", "--help"}, false},
+		{[]string{"restart", "-a", "web"}, false}, // restart never attaches
+		{[]string{"run", "-a", "img"}, false},
+	} {
+		got := userns.WantsAttach(append([]string{"crun-lite"}, tc.args...))
+		if got != tc.attach {
+			t.Errorf("%q: constructor attaches %v, want %v", tc.args, got, tc.attach)
 		}
 	}
 }

@@ -62,16 +62,21 @@ func startCommand() *cli.Command {
 		Description: `Starts each CONTAINER (created, or exited: it runs its command again on the
 same writable layer, so what earlier runs wrote is still there) in the
 background, logged by a monitor as run -d's, and prints it as given. A running
-CONTAINER is left as it is. With --attach, crun-lite runs the container in the
-foreground instead, as run without -d: its output on this terminal (stdin too
-with --interactive), and exits with its exit code.
+CONTAINER is left as it is. With --attach, crun-lite then attaches to it as
+attach does, from its first output on: its output is printed here (stdin goes
+to it too with --interactive), the detach keys leave it running, and
+crun-lite exits with its exit code when it ends. A running CONTAINER is
+attached to.
 
 Examples:
    crun-lite start web
-   crun-lite start -a job`,
+   crun-lite start -a job
+   crun-lite start -ai shell`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run in the foreground: the container's output here, its exit code crun-lite's", Category: catContainer},
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach to the container: its output here, its exit code crun-lite's", Category: catContainer},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "with --attach, pass stdin to the container", Category: catContainer},
+			&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "with --attach, `KEYS` that detach: comma-separated, a character or ctrl-X each (\"\": none)", Category: catContainer},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "with --attach, pass the signals crun-lite gets on to the container (without -t)", Category: catContainer},
 		},
 		Action: withStore(startAction),
 	}
@@ -85,41 +90,83 @@ func startAction(c *cli.Context, e *env) error {
 	if attach && c.NArg() > 1 {
 		return errors.New("you cannot start and attach multiple containers at once")
 	}
+	var ao run.AttachOptions
+	if attach {
+		keys, err := run.ParseDetachKeys(c.String("detach-keys"))
+		if err != nil {
+			return err
+		}
+		ao = run.AttachOptions{NoStdin: !c.Bool("interactive"), SigProxy: c.Bool("sig-proxy"), DetachKeys: keys}
+	}
 	if c.NArg() > 1 {
 		return eachInChild(c, e, "start")
 	}
 	ref := c.Args().First()
 	in, err := run.Lookup(e.store, ref, true)
+	if fd := userns.AttachFD(); fd >= 0 {
+		// The waiting half of start -a (userns/detach.c): our child
+		// started the container and sent a connection to it, which
+		// holds its output and exit code even once it is gone (--rm).
+		if err != nil {
+			in = &run.Info{Name: ref}
+		}
+		return attachExit(in.AttachOver(fd, ao, run.HostStdio()))
+	}
 	if err != nil {
 		return err
 	}
+	forked := userns.DetachFD() >= 0
 	if in.Running() {
-		if attach {
-			return fmt.Errorf("container %s is running already: follow its output with crun-lite logs -f %s", ref, ref)
+		switch {
+		case attach && forked:
+			return in.HandAttach()
+		case attach:
+			return attachExit(in.Attach(ao, run.HostStdio()))
 		}
 		fmt.Fprintln(c.App.Writer, ref) // Podman: nothing to do
 		return nil
 	}
-	return startKept(c, e, in, ref, attach)
-}
-
-// startKept starts the kept container in, detached or (attach) in the
-// foreground.
-func startKept(c *cli.Context, e *env, in *run.Info, ref string, attach bool) error {
-	ctr, err := run.PrepareStart(e.store, in, run.StartOptions{Detach: !attach})
-	if err != nil {
-		return err
-	}
-	if attach {
+	if attach && !forked {
+		// No waiting parent to attach (the constructor could not fork):
+		// in the foreground, as run without -d.
+		ctr, err := run.PrepareStart(e.store, in, run.StartOptions{})
+		if err != nil {
+			return err
+		}
 		io := run.HostStdio()
-		if !c.Bool("interactive") {
+		if ao.NoStdin {
 			io.In = nil
 		}
 		return ctr.RunHere(io)
 	}
+	return startKept(c, e, in, ref, attach)
+}
+
+// attachExit is how start -a ends: with the container's exit code, or 0
+// when the detach keys left it running.
+func attachExit(code int, err error) error {
+	switch {
+	case errors.Is(err, run.ErrDetached):
+		return nil
+	case err != nil:
+		return err
+	case code != 0:
+		return exitStatus(code)
+	}
+	return nil
+}
+
+// startKept starts the kept container in in the background; attach: for
+// the waiting parent of start -a (userns/detach.c) to attach to.
+func startKept(c *cli.Context, e *env, in *run.Info, ref string, attach bool) error {
+	ctr, err := run.PrepareStart(e.store, in, run.StartOptions{Detach: true})
+	if err != nil {
+		return err
+	}
 	return ctr.Detach(run.DetachOptions{
 		ID:      c.App.Writer,
 		Say:     ref,
+		Attach:  attach,
 		Cleanup: func(id string) []string { return cleanupArgs(c, e, id) },
 	})
 }

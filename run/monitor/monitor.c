@@ -42,6 +42,8 @@
 //
 // Output goes to every client as it is logged; a client that cannot take
 // it (its socket buffer full) is dropped rather than stall the container.
+// Clients already waiting when the monitor starts are accepted before it
+// reads any output (start -a connects before the monitor runs).
 //
 // Signals: SIGTERM and SIGINT are passed on to the container; SIGHUP and
 // SIGPIPE are ignored (we have no terminal).
@@ -366,6 +368,15 @@ void crunlite_monitor_main(int argc, char **argv)
 	if (waitpid(m.pid, &first_status, WNOHANG) == m.pid) {
 		code = WIFEXITED(first_status) ? WEXITSTATUS(first_status) : 128 + WTERMSIG(first_status);
 		clock_gettime(CLOCK_MONOTONIC, &exited);
+	}
+	// Clients that connected before we ran (start -a's, which the crun-lite
+	// that started the container made for its attacher) are taken before
+	// any output is read: they see all of it, and the exit code.
+	for (int k = 0; k < MON_CLIENTS && m.ctl >= 0; k++) {
+		struct pollfd p = {.fd = m.ctl, .events = POLLIN};
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+			break;
+		accept_client();
 	}
 	for (;;) {
 		struct pollfd pfd[4 + MON_CLIENTS];

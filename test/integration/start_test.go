@@ -140,27 +140,38 @@ func TestRestart(t *testing.T) {
 	})
 }
 
-// start -a runs the container in the foreground: its stdout and stderr
-// here, crun-lite's exit code its own, its exit recorded; again on a second
-// start. -i passes stdin to a container created with -i.
+// start -a starts the container detached and attaches to it from its
+// first output on: its stdout and stderr here, crun-lite's exit code its
+// own; its monitor logged the same (it is not a foreground run); again on a
+// second start. -i passes stdin to a container created with -i. start -a
+// of a running container attaches to it.
 func TestStartAttach(t *testing.T) {
 	s := testStore(t)
 	image := loadBusybox(t, s)
 	create(t, s, "--name", "job", image, "sh", "-c", "echo out; echo err >&2; exit 3")
-	for i := 0; i < 2; i++ {
+	for i := 1; i <= 2; i++ {
 		r := crunIn(t, s, "start", "-a", "job")
 		if r.Code != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
-			t.Errorf("start -a, run %d: want the container's output and its 3:\n%s", i+1, r)
+			t.Errorf("start -a, run %d: want the container's output and its 3:\n%s", i, r)
 		}
 		if l := psLine(t, s, "job"); !strings.Contains(l, "Exited (3) ") {
 			t.Errorf("ps -a after start -a: %q, want Exited (3)", l)
+		}
+		if r := mustCrunIn(t, s, "logs", "job"); r.Stdout != strings.Repeat("out\n", i) || r.Stderr != strings.Repeat("err\n", i) {
+			t.Errorf("logs after start -a, run %d: the monitor logs an attached start too:\n%s", i, r)
 		}
 	}
 	create(t, s, "-i", "--name", "cat", image, "cat")
 	if r := crunWithStdin(t, s, "through stdin", "start", "-ai", "cat"); r.Code != 0 || r.Stdout != "through stdin" {
 		t.Errorf("start -ai: want stdin copied through cat:\n%s", r)
 	}
-	mustCrunIn(t, s, "rm", "job", "cat")
+	create(t, s, "--name", "late", image, "sh", "-c", "sleep 0.5; echo late; exit 4")
+	mustCrunIn(t, s, "start", "late")
+	if r := crunIn(t, s, "start", "-a", "late"); r.Code != 4 || !strings.Contains(r.Stdout, "late\n") {
+		t.Errorf("start -a of a running container: want its output and its 4:\n%s", r)
+	}
+	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+	mustCrunIn(t, s, "rm", "job", "cat", "late")
 	assertNoRunDirs(t, s)
 }
 
