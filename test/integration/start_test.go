@@ -4,7 +4,10 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -234,6 +237,91 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("start -a of two containers: want refused:\n%s", r)
 	}
 	mustCrunIn(t, s, "rm", "-f", "x", "y")
+	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+	assertNoRunDirs(t, s)
+}
+
+// start -ai of a container created with -it attaches through a terminal:
+// our window size, what we type, the detach keys leaving it running; a
+// start -ai of the running container attaches again and ends with the
+// shell's exit code.
+func TestStartAttachTerminal(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	create(t, s, "-it", "--name", "sh", image, "sh")
+	se := startSession(t, s, 33, 99, "start", "-ai", "sh")
+	se.send("stty size\r")
+	se.expect(`\b33 99\r\n`)
+	se.send("echo mark-$((6*7)) > /mark; cat /mark\r")
+	se.expect(`mark-42`)
+	se.send("\x10\x11") // Ctrl-P Ctrl-Q
+	if code := se.exit(); code != 0 {
+		t.Errorf("start -ai after the detach keys: exit %d, want 0", code)
+	}
+	if l := psLine(t, s, "sh"); !strings.Contains(l, "Up ") {
+		t.Fatalf("the container did not stay up after detaching: %q", l)
+	}
+	se = startSession(t, s, 24, 80, "start", "-ai", "sh")
+	se.send("echo again\r")
+	se.expect(`again\r\n`)
+	se.send("exit 5\r")
+	if code := se.exit(); code != 5 {
+		t.Errorf("start -ai of the running shell until it exits 5: crun-lite exited %d", code)
+	}
+	waitFor(t, "Exited (5)", func() bool { return strings.Contains(psLine(t, s, "sh"), "Exited (5)") })
+	se = startSession(t, s, 24, 80, "start", "-ai", "sh")
+	se.send("cat /mark; exit 0\r")
+	se.expect(`mark-42`)
+	if code := se.exit(); code != 0 {
+		t.Errorf("start -ai of the exited shell: crun-lite exited %d", code)
+	}
+	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+	mustCrunIn(t, s, "rm", "sh")
+	assertNoRunDirs(t, s)
+}
+
+// What a crash leaves does not stop a start: after kill -9 of its monitor
+// (the container dies with it) and after the run root is wiped (a reboot:
+// the store still says running), start runs the container again.
+func TestStartAfterCrash(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	create(t, s, "--name", "k", image, "sh", "-c", "echo run; sleep 1000")
+	runs := func() int { return strings.Count(mustCrunIn(t, s, "logs", "k").Stdout, "run\n") }
+	mustCrunIn(t, s, "start", "k")
+	waitFor(t, "the first run", func() bool { return runs() == 1 })
+	m := monitors(t, s)
+	if len(m) != 1 {
+		t.Fatalf("monitors: %v", m)
+	}
+	if err := syscall.Kill(m[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+	if r := mustCrunIn(t, s, "start", "k"); r.Stdout != "k\n" {
+		t.Errorf("start after kill -9 of the monitor:\n%s", r)
+	}
+	waitFor(t, "the second run", func() bool { return runs() == 2 })
+	if l := psLine(t, s, "k"); !strings.Contains(l, "Up ") {
+		t.Errorf("ps -a after the second start: %q, want Up", l)
+	}
+	// A reboot: every process and the run dirs gone.
+	m = monitors(t, s)
+	for _, pid := range m {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range m {
+		waitFor(t, "the monitor to die", func() bool { return !processExists(pid) })
+	}
+	if err := os.RemoveAll(filepath.Join(s.Root, "crun-lite-runs")); err != nil {
+		t.Fatal(err)
+	}
+	if l := psLine(t, s, "k"); !strings.Contains(l, "Exited (137)") {
+		t.Errorf("ps -a after the run dirs went: %q, want Exited (137)", l)
+	}
+	mustCrunIn(t, s, "start", "k")
+	waitFor(t, "the third run", func() bool { return runs() == 3 })
+	mustCrunIn(t, s, "rm", "-f", "k")
 	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
 	assertNoRunDirs(t, s)
 }
