@@ -18,8 +18,11 @@
 //	        undoes what the run made
 //
 // The foreground `run` (Run) makes all of them in one process, the
-// measured fast path; a detached container will hand its Spec to a monitor
-// process that does the same. Exec (exec.go) starts a process in a running
+// measured fast path; a detached one (Detach) execs a monitor in place
+// once it started. A kept container's spec, as Prepare decided it, is
+// saved beside its storage container: Create (`create`) stops there, and
+// PrepareStart (`start`, `restart`) prepares another run of it from that
+// spec on the same writable layer, started as Prepare's. Exec (exec.go) starts a process in a running
 // container the same way, through package spawn and Supervise, with ops
 // that enter the container's namespaces instead of making new ones. Every
 // error returned is an *ExitError with the code crun-lite exits with.
