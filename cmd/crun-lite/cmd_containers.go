@@ -29,6 +29,8 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every container (running ones only with --force)", Category: catSelection},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first; a missing one is no error", Category: catSelection},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a missing container is no error", Category: catSelection},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "with --force, stop a running container first, SIGKILL after `SECONDS` (0: at once)", Category: catSafety},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "accepted for Podman's scripts: named volumes are kept, anonymous ones are not made", Category: catSelection},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
@@ -46,13 +48,24 @@ Examples:
 			} else if len(refs) == 0 {
 				return errors.New("rm needs a CONTAINER (name or ID) or --all")
 			}
-			return eachContainer(c, e, refs, func(in *run.Info, ref string) error {
-				if err := run.Remove(e.store, in, c.Bool("force")); err != nil {
+			force := c.Bool("force")
+			err := eachContainer(c, e, refs, func(in *run.Info, ref string) error {
+				if force && c.IsSet("time") && in.Running() {
+					// Podman's rm -f -t N: a stop with that timeout first.
+					if err := in.Stop(time.Duration(c.Uint("time")) * time.Second); err != nil {
+						return err
+					}
+				}
+				if err := run.Remove(e.store, in, force); err != nil {
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, in.ID)
 				return nil
-			}, c.Bool("force"))
+			}, force || c.Bool("ignore"))
+			if errors.Is(err, run.ErrNoSuchContainer) {
+				return &run.ExitError{Code: 1, Err: err} // Podman's code for a missing one
+			}
+			return err
 		}),
 	}
 }
