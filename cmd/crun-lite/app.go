@@ -93,7 +93,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "root", Usage: "store images and containers in `DIR` (default $XDG_DATA_HOME/crun-lite/storage)", Category: catStorage},
 		&cli.StringFlag{Name: "runroot", Usage: "keep runtime state in `DIR` (default $XDG_RUNTIME_DIR/crun-lite)", Category: catStorage},
 		&cli.StringFlag{Name: "storage-driver", Usage: "use graph driver `NAME` (overlay, vfs) for a new store", Category: catStorage},
-		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs", Category: catStorage},
+		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs; crunlite.reserve=SIZE keeps SIZE (512M, 2G, 10%) free on the store's file system during pulls, loads and imports (default 5%, at most 1G; 0: none)", Category: catStorage},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` of the image and storage libraries (debug, info, warn, error)", Category: catOutput},
 		&cli.BoolFlag{Name: "timing", Usage: "print how long each phase took, on stderr, when the command ends", Category: catOutput},
 	}
@@ -219,8 +219,8 @@ func storeOptions(c *cli.Context) (store.Options, error) {
 		o.RunRoot = v
 	}
 	o.Driver = c.String("storage-driver")
-	o.DriverOpts = c.StringSlice("storage-opt")
-	return o, nil
+	o.DriverOpts, o.Reserve, err = store.SplitStorageOpts(c.StringSlice("storage-opt"))
+	return o, err
 }
 
 // logLevels are the --log-level values, Podman's.

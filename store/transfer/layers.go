@@ -138,6 +138,9 @@ func (p *puller) commit(j *layerJob) error {
 		DiffOutput:  j.staged,
 		DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
 	})
+	if err == nil {
+		p.op.committedLayer(j.id)
+	}
 	if errors.Is(err, storage.ErrDuplicateID) {
 		err = p.s.CleanupStagedLayer(j.staged)
 	} else if err != nil {
@@ -158,7 +161,7 @@ func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 		return fmt.Errorf("fetch layer %s: %w", j.info.Digest, err)
 	}
 	defer rc.Close()
-	d := &layerDiffer{blob: j.prog.reader(rc), job: j}
+	d := &layerDiffer{blob: j.prog.reader(rc), job: j, guard: p.op.guard}
 	out, err := p.s.PrepareStagedLayer(nil, d)
 	if err != nil {
 		if out != nil && out.Target != "" {
@@ -167,7 +170,7 @@ func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 		var de *DigestError
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return context.Cause(ctx) // the reserve's error, when its guard stopped the pull
 		case errors.As(err, &de):
 			return err // names the layer already
 		}

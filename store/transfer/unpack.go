@@ -29,8 +29,9 @@ import (
 // notes the owners, and records tar-split metadata, from which storage can
 // later rebuild the exact layer tar (save, push, inspect by digest).
 type layerDiffer struct {
-	blob io.Reader
-	job  *layerJob
+	blob  io.Reader
+	job   *layerJob
+	guard *store.ReserveGuard // checks the store's free space as the layer unpacks
 }
 
 // ApplyDiff unpacks the layer into dest, a directory in a staging area that
@@ -42,7 +43,7 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *gr
 	if err != nil {
 		return out, fmt.Errorf("create tar-split file: %w", err)
 	}
-	res, err := unpackLayer(d.blob, dest, opts, ts, d.job)
+	res, err := unpackLayer(d.blob, dest, opts, ts, d.job, d.guard)
 	if err != nil {
 		ts.Close()
 		return out, err
@@ -67,11 +68,11 @@ type unpacked struct {
 // unpackLayer streams blob into dest and verifies it against the job's
 // digests. A blob that fails to decompress is checked against its digest
 // too: a corrupt download is reported as such, not as a gzip error.
-func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, j *layerJob) (*unpacked, error) {
+func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, j *layerJob, guard *store.ReserveGuard) (*unpacked, error) {
 	compressed := j.info.Digest.Algorithm().Digester()
 	raw := io.TeeReader(blob, compressed.Hash())
-	res, err := decompressInto(raw, dest, opts, tsFile, j.diffID)
-	if err != nil && (store.IsNoSpace(err) || errors.Is(err, context.Canceled)) {
+	res, err := decompressInto(raw, dest, opts, tsFile, j.diffID, guard)
+	if err != nil && (store.IsNoSpace(err) || errors.Is(err, context.Canceled) || store.IsReserve(err) || guard.Tripped()) {
 		return nil, err // not worth reading the rest of the blob
 	}
 	// Hash what follows the compressed stream (or what it failed on).
@@ -95,7 +96,9 @@ func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *
 // chroot'ed unpacker, which resolves every path inside dest whatever
 // symlinks the layer holds, and records the layer's tar-split in tsFile.
 // The decompressor is closed when it returns, so raw is free to read.
-func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, diffID digest.Digest) (*unpacked, error) {
+// guard sees the uncompressed stream, whose size is what the layer takes
+// on disk: a small blob may unpack to gigabytes.
+func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, diffID digest.Digest, guard *store.ReserveGuard) (*unpacked, error) {
 	decompressed, err := archive.DecompressStream(raw)
 	if err != nil {
 		return nil, err
@@ -109,7 +112,7 @@ func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile
 		return nil, err
 	}
 	tsBuf := bufio.NewWriterSize(tsFile, 64<<10)
-	stream := io.TeeReader(decompressed, io.MultiWriter(uncompressed.Hash(), size, idLogger))
+	stream := io.TeeReader(guard.Reader(decompressed), io.MultiWriter(uncompressed.Hash(), size, idLogger))
 	payload, done, err := tsasm.NewInputTarStreamWithDone(stream, tsstorage.NewJSONPacker(tsBuf), tsstorage.NewDiscardFilePutter())
 	if err != nil {
 		idLogger.Close()
