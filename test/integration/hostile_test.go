@@ -3,11 +3,14 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +156,226 @@ func TestHostilePasswdFIFO(t *testing.T) {
 	}
 	if ps := mustCrunIn(t, s, "ps", "-a", "-q").Stdout; ps != "" {
 		t.Errorf("containers left behind: %q", ps)
+	}
+}
+
+// victim is a directory of the host, outside every store, that hostile
+// images aim at: a file in it, and /etc/passwd, must stay as they are, and
+// nothing may appear beside them. It is world-writable so that a write
+// that escaped the store would succeed whatever id it ran as.
+type victim struct {
+	dir, file string
+	data      []byte
+	st        unix.Stat_t
+	passwd    []byte
+	passwdSt  unix.Stat_t
+}
+
+func newVictim(t *testing.T) *victim {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "crl-victim-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeStoreDir(t, dir) })
+	v := &victim{dir: dir, file: filepath.Join(dir, "victim"), data: []byte("precious\n")}
+	if err := os.WriteFile(v.file, v.data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]uint32{dir: 0o777, v.file: 0o666} {
+		if err := unix.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Stat(v.file, &v.st); err != nil {
+		t.Fatal(err)
+	}
+	if v.passwd, err = os.ReadFile("/etc/passwd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/etc/passwd", &v.passwdSt); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// check fails the test unless the victim files are as they were (content,
+// mode, link count, times) and nothing else appeared in the victim dir.
+func (v *victim) check(t *testing.T, what string) {
+	t.Helper()
+	entries, err := os.ReadDir(v.dir)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	for _, e := range entries {
+		if e.Name() != "victim" {
+			t.Errorf("%s: %s appeared in the victim dir on the host", what, filepath.Join(v.dir, e.Name()))
+		}
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+		st   unix.Stat_t
+	}{{v.file, v.data, v.st}, {"/etc/passwd", v.passwd, v.passwdSt}} {
+		var st unix.Stat_t
+		if err := unix.Stat(f.path, &st); err != nil {
+			t.Errorf("%s: host file %s: %v", what, f.path, err)
+			continue
+		}
+		data, err := os.ReadFile(f.path)
+		if err != nil || !bytes.Equal(data, f.data) {
+			t.Errorf("%s: host file %s changed: %q (%v)", what, f.path, data, err)
+		}
+		if st.Mode != f.st.Mode || st.Nlink != f.st.Nlink || st.Uid != f.st.Uid || st.Mtim != f.st.Mtim || st.Ctim != f.st.Ctim {
+			t.Errorf("%s: host file %s changed: mode %o links %d uid %d ctime %v, was mode %o links %d uid %d ctime %v",
+				what, f.path, st.Mode, st.Nlink, st.Uid, st.Ctim, f.st.Mode, f.st.Nlink, f.st.Uid, f.st.Ctim)
+		}
+	}
+}
+
+// hostileImage writes an OCI layout of busybox and these layers with the
+// given config (busybox's sh as the command when nil), and returns its
+// oci: reference. A layer is a list of tar entries, written in order.
+func hostileImage(t *testing.T, layers [][]tarEntry, config map[string]any) string {
+	t.Helper()
+	ls := []testLayer{busyboxLayer(t)}
+	for _, entries := range layers {
+		ls = append(ls, layerOfEntries(t, entries))
+	}
+	if config == nil {
+		config = map[string]any{"Cmd": []string{"/bin/sh"}, "Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}
+	}
+	l := newOCILayout(t)
+	return l.tag(l.imageWith(runtime.GOARCH, ls, config))
+}
+
+// pullHostile pulls ref into s. A refusal must be exit 125 with a one-line
+// reason; it returns the image ID, or "" when the pull was refused.
+func pullHostile(t *testing.T, s store, ref string) string {
+	t.Helper()
+	r := crunIn(t, s, "pull", "-q", ref)
+	if r.Code == 0 {
+		id := strings.TrimSpace(r.Stdout)
+		if !hexID.MatchString(r.Stdout) {
+			t.Fatalf("pull %s: want the image ID: %s", ref, r)
+		}
+		return id
+	}
+	msg := strings.TrimSpace(r.Stderr)
+	if r.Code != 125 || msg == "" || strings.Contains(msg, "goroutine ") || strings.Count(msg, "\n") > 1 {
+		t.Errorf("pull of a hostile image: want it stored or refused with exit 125 and a short reason: %s", r)
+	}
+	t.Logf("pull refused: %s", msg)
+	return ""
+}
+
+// checkStoreWhole is what every hostile image must leave: the store
+// answers, lists id (when the pull took it) and nothing nameless, every
+// listed image runs, no run dir or mount is left, and busybox runs.
+func checkStoreWhole(t *testing.T, s store, id string) {
+	t.Helper()
+	if id != "" && !slices.ContainsFunc(listImages(t, s), func(img imageJSON) bool { return img.ID == id }) {
+		t.Errorf("images does not list the pulled image %s", id)
+	}
+	checkStoreAfterCrash(t, s, Registry+"/test/busybox")
+}
+
+// escapeCase is a layer stack whose entries aim outside the layer, and
+// where its files must be when the image is stored: inside the container
+// (path -> content), as the container sees it.
+type escapeCase struct {
+	layers [][]tarEntry
+	inside map[string]string
+}
+
+// escapeCases aim at the victim dir by absolute and relative names,
+// through symlinks (one or a chain, absolute or relative, in the same layer
+// or an earlier one), and with hard links to host files.
+func escapeCases(v *victim) map[string]escapeCase {
+	up := strings.Repeat("../", 12)
+	rel := up + strings.TrimPrefix(v.dir, "/")
+	reg := func(name, data string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte(data)}
+	}
+	dir := func(name string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}}
+	}
+	sym := func(name, target string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink}}
+	}
+	hard := func(name, target string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Linkname: target, Mode: 0o644, Typeflag: tar.TypeLink}}
+	}
+	one := func(entries ...tarEntry) [][]tarEntry { return [][]tarEntry{entries} }
+	in := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	// A hard link to a host file, if it were made, would hold the file's
+	// content: stored, /hl must hold anything else.
+	notHost := in("/hl", "")
+	return map[string]escapeCase{
+		"absolute-name":              {one(reg(v.dir+"/abs", "abs\n")), in(v.dir+"/abs", "abs\n")},
+		"dotdot-name":                {one(reg(rel+"/dotdot", "dotdot\n")), in(v.dir+"/dotdot", "dotdot\n")},
+		"dotdot-inside-name":         {one(dir("a/"), reg("a/"+rel+"/mid", "mid\n")), in(v.dir+"/mid", "mid\n")},
+		"overwrite-victim-name":      {one(reg(v.file, "overwritten\n")), in(v.file, "overwritten\n")},
+		"symlink-abs-then-write":     {one(sym("evil", v.dir), reg("evil/through", "through\n")), in(v.dir+"/through", "through\n")},
+		"symlink-rel-then-write":     {one(sym("evil", rel), reg("evil/through", "through\n")), in(v.dir+"/through", "through\n")},
+		"symlink-to-file-then-write": {one(sym("evil", v.file), reg("evil", "overwritten\n")), in("/evil", "overwritten\n")},
+		"symlink-to-file-next-layer": {[][]tarEntry{{sym("evil", v.file)}, {reg("evil", "overwritten\n")}}, in("/evil", "overwritten\n")},
+		"symlink-earlier-layer":      {[][]tarEntry{{sym("evil", v.dir)}, {reg("evil/through", "through\n")}}, in("/evil/through", "through\n")},
+		"symlink-chain":              {one(sym("c", v.dir), sym("b", "c"), sym("a", "/b"), reg("a/through", "through\n")), in("/a/through", "through\n", v.dir+"/through", "through\n")},
+		"symlink-chain-layers":       {[][]tarEntry{{sym("c", rel)}, {sym("b", "c")}, {sym("a", "b"), reg("a/through", "through\n")}}, in("/a/through", "through\n")},
+		"symlink-loop":               {one(sym("loop1", "loop2"), sym("loop2", "loop1"), reg("loop1/x", "x\n")), nil},
+		"symlink-parent-dir":         {one(sym("evil", v.dir), dir("evil/sub/"), reg("evil/sub/x", "x\n")), in(v.dir+"/sub/x", "x\n")},
+		"hardlink-abs":               {one(hard("hl", v.file)), notHost},
+		"hardlink-rel":               {one(hard("hl", rel+"/victim")), notHost},
+		"hardlink-passwd":            {one(hard("hl", "/etc/passwd")), notHost},
+		"hardlink-dotdot-passwd":     {one(hard("hl", up+"etc/passwd")), notHost},
+		"hardlink-through-symlink":   {one(sym("evil", v.dir), hard("hl", "evil/victim")), notHost},
+		"hardlink-then-write":        {one(hard("hl", v.file), reg("hl", "overwritten\n")), notHost},
+	}
+}
+
+// TestHostileLayerEscapes: no layer entry reaches the host, whichever way
+// it names a path outside the layer. Each image is either refused (exit
+// 125, one line) or stored with its files inside the image, where the
+// container finds them; either way the victim files are unchanged and the
+// store stays whole. Writes through the image's links at run time stay
+// inside too.
+func TestHostileLayerEscapes(t *testing.T) {
+	v := newVictim(t)
+	s := testStore(t)
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	cases := escapeCases(v)
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		c := cases[name]
+		t.Run(name, func(t *testing.T) {
+			id := pullHostile(t, s, hostileImage(t, c.layers, nil))
+			v.check(t, "after pull")
+			if id == "" {
+				checkStoreWhole(t, s, id)
+				return
+			}
+			for path, want := range c.inside {
+				got := crunIn(t, s, "run", "--rm", id, "cat", path)
+				switch {
+				case want == "" && (got.Stdout == string(v.data) || got.Stdout == string(v.passwd)):
+					t.Errorf("%s in the container holds a host file: %s", path, got)
+				case want != "" && (got.Code != 0 || got.Stdout != want):
+					t.Errorf("%s in the container: want %q inside the image: %s", path, want, got)
+				}
+			}
+			r := crunIn(t, s, "run", "--rm", id, "sh", "-c",
+				"for p in /evil /a /hl /loop1 "+v.dir+" "+v.file+"; do echo x > $p/w; echo x >> $p; done; true")
+			if r.Code != 0 || strings.Contains(r.Stderr, "crun-lite:") {
+				t.Errorf("writes through the image's links at run time: %s", r)
+			}
+			v.check(t, "after run")
+			checkStoreWhole(t, s, id)
+		})
 	}
 }
