@@ -5,12 +5,16 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -378,4 +382,278 @@ func TestHostileLayerEscapes(t *testing.T) {
 			checkStoreWhole(t, s, id)
 		})
 	}
+}
+
+// busyboxBinary returns the static busybox of the test image: an ELF file
+// to make set-user-id in an image.
+func busyboxBinary(t *testing.T) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(busyboxLayer(t).gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("bin/busybox in the busybox layer: %v", err)
+		}
+		if h.Name == "bin/busybox" {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+}
+
+// TestHostileDeviceNodes: device nodes in a layer must not open host
+// devices: rootless they cannot be made, and as root (no user namespace, no
+// device cgroup) they must be unusable in the container. The layer holds
+// /dev/zero's numbers (at / and in /etc) and those of the block device
+// under the stores' file system; the container only tries to read one byte
+// of each. Before the root filesystem was mounted nodev, container root
+// read /dev/zero through the image's node (native overlay and vfs).
+func TestHostileDeviceNodes(t *testing.T) {
+	var st unix.Stat_t
+	if err := unix.Stat(os.TempDir(), &st); err != nil {
+		t.Fatal(err)
+	}
+	dev := func(name string, flag byte, major, minor uint32) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Mode: 0o666, Typeflag: flag, Devmajor: int64(major), Devminor: int64(minor)}}
+	}
+	entries := []tarEntry{dev("devzero", tar.TypeChar, 1, 5), dev("etc/devzero", tar.TypeChar, 1, 5)}
+	probe := "for d in /devzero /etc/devzero"
+	if major := unix.Major(st.Dev); major != 0 { // not a tmpfs: a real block device holds it
+		entries = append(entries, dev("hostdisk", tar.TypeBlock, major, unix.Minor(st.Dev)))
+		probe += " /hostdisk"
+	}
+	// Each node: "opened", or why not (absent rootless, refused as root).
+	probe += `; do head -c 1 $d 2>&1 >/dev/null && echo "$d: opened"; done; true`
+	ref := hostileImage(t, [][]tarEntry{entries}, nil)
+	// vfs too: its root is a bind of a storage container's copy.
+	for _, k := range append(storeKinds, storeKind{"vfs", []string{"--storage-driver", "vfs"}}) {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+			id := pullHostile(t, s, ref)
+			if id == "" {
+				checkStoreWhole(t, s, id)
+				return
+			}
+			for _, args := range [][]string{{"run", "--rm"}, {"run", "--name", "kept"}} {
+				r := crunIn(t, s, append(args, id, "sh", "-c", probe)...)
+				t.Logf("%s: %s", strings.Join(args, " "), strings.TrimSpace(r.Stdout))
+				if r.Code != 0 || strings.Contains(r.Stdout, "opened") {
+					t.Errorf("%s: a device node of the image opened a host device: %s", strings.Join(args, " "), r)
+				}
+			}
+			mustCrunIn(t, s, "rm", "kept")
+			checkStoreWhole(t, s, id)
+		})
+	}
+}
+
+// TestHostileSetuidFiles: set-user-id and set-group-id files of an image
+// keep their bits inside the container, and give nobody on the host
+// anything: rootless they belong to the user (container root) and not to
+// host root; whoever owns them, another host user cannot reach them in the
+// store.
+func TestHostileSetuidFiles(t *testing.T) {
+	box := busyboxBinary(t)
+	entries := []tarEntry{
+		{Header: tar.Header{Name: "bin/suidbox", Mode: 0o4755, Typeflag: tar.TypeReg}, Data: box},
+		{Header: tar.Header{Name: "bin/sgidbox", Mode: 0o2755, Gid: 0, Typeflag: tar.TypeReg}, Data: box},
+		{Header: tar.Header{Name: "bin/suid1000", Mode: 0o4755, Uid: 1000, Typeflag: tar.TypeReg}, Data: box},
+	}
+	ref := hostileImage(t, [][]tarEntry{entries}, nil)
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+			id := pullHostile(t, s, ref)
+			if id == "" {
+				t.Fatal("an image with set-user-id files must be stored")
+			}
+			want := "4755 0\n2755 0\n4755 1000\n"
+			r := crunIn(t, s, "run", "--rm", "--user", "1000", id, "stat", "-c", "%a %u", "/bin/suidbox", "/bin/sgidbox", "/bin/suid1000")
+			if r.Code != 0 || r.Stdout != want {
+				t.Errorf("set-id bits in the container: want %q: %s", want, r)
+			}
+			// On the host: every such file of the store is the user's (or a
+			// subordinate id's) when rootless, and sits below a directory
+			// other users cannot search.
+			found := 0
+			filepath.WalkDir(s.Root, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(path, "/bin/suidbox") && !strings.HasSuffix(path, "/bin/sgidbox") && !strings.HasSuffix(path, "/bin/suid1000") {
+					return nil
+				}
+				var st unix.Stat_t
+				if unix.Lstat(path, &st) != nil || st.Mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+					return nil
+				}
+				found++
+				if os.Geteuid() != 0 && (st.Uid == 0 || st.Gid == 0) {
+					t.Errorf("%s on the host is set-id and owned by host root: uid %d gid %d mode %o", path, st.Uid, st.Gid, st.Mode)
+				}
+				if os.Geteuid() != 0 && st.Mode&unix.S_ISUID != 0 && strings.HasSuffix(path, "/bin/suidbox") && int(st.Uid) != os.Getuid() {
+					t.Errorf("%s on the host: container root's file is uid %d, want the user's %d", path, st.Uid, os.Getuid())
+				}
+				closed := false
+				for dir := filepath.Dir(path); dir != s.Root && strings.HasPrefix(dir, s.Root); dir = filepath.Dir(dir) {
+					var ds unix.Stat_t
+					if unix.Stat(dir, &ds) == nil && ds.Mode&0o001 == 0 {
+						closed = true
+						break
+					}
+				}
+				if !closed {
+					t.Errorf("%s (mode %o) is reachable by any host user: no directory of the store above it is closed to others", path, st.Mode)
+				}
+				return nil
+			})
+			if found == 0 {
+				t.Errorf("no set-id file of the image found in the store under %s", s.Root)
+			}
+			checkStoreWhole(t, s, id)
+		})
+	}
+}
+
+// TestHostileDirReplacedByLink: a later layer swaps a directory of an
+// earlier one for a symlink to the host, and a third writes under it; the
+// image is stored with the link inside, and neither the unpack nor writes
+// through the link at run time (both store kinds, --rm and kept) touch
+// the host.
+func TestHostileDirReplacedByLink(t *testing.T) {
+	v := newVictim(t)
+	layers := [][]tarEntry{
+		{{Header: tar.Header{Name: "data/", Mode: 0o755, Typeflag: tar.TypeDir}}, {Header: tar.Header{Name: "data/keep", Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte("keep\n")}},
+		{{Header: tar.Header{Name: "data", Linkname: v.dir, Mode: 0o777, Typeflag: tar.TypeSymlink}}},
+	}
+	linked := hostileImage(t, layers, nil)
+	writtenUnder := hostileImage(t, append(layers, []tarEntry{{Header: tar.Header{Name: "data/pwned", Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte("pwned\n")}}), nil)
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+			id := pullHostile(t, s, linked)
+			v.check(t, "after pull")
+			if id == "" {
+				t.Fatal("a layer that swaps a directory for a link is valid: want it stored")
+			}
+			if out := mustCrunIn(t, s, "run", "--rm", id, "readlink", "/data").Stdout; out != v.dir+"\n" {
+				t.Errorf("/data in the container: want the link to %s, got %q", v.dir, out)
+			}
+			script := "cat /data/keep 2>/dev/null && echo lower-dir-visible; echo x > /data/w1 2>/dev/null; mkdir -p " + v.dir + " && echo x > /data/w2 && cat " + v.dir + "/w2"
+			for _, args := range [][]string{{"run", "--rm"}, {"run", "--name", "kept"}} {
+				r := crunIn(t, s, append(args, id, "sh", "-c", script)...)
+				if r.Code != 0 || r.Stdout != "x\n" {
+					t.Errorf("%s: writes through /data: want them inside the container only (x): %s", strings.Join(args, " "), r)
+				}
+				v.check(t, "after "+strings.Join(args, " "))
+			}
+			mustCrunIn(t, s, "rm", "kept")
+			id2 := pullHostile(t, s, writtenUnder)
+			v.check(t, "after the pull of a layer writing under the link")
+			if id2 != "" {
+				r := crunIn(t, s, "run", "--rm", id2, "cat", "/data/pwned")
+				if r.Code != 0 || r.Stdout != "pwned\n" {
+					t.Errorf("/data/pwned of the third layer: want it inside the image: %s", r)
+				}
+			}
+			checkStoreWhole(t, s, id2)
+		})
+	}
+}
+
+// TestHostileNames: file names with newlines, invalid UTF-8, escape
+// sequences and tabs are stored and reach the container byte for byte
+// (also as arguments of the command), and survive save and load.
+func TestHostileNames(t *testing.T) {
+	names := []string{"new\nline", "\xff\xfe-not-utf8", "lat1-\xe9t\xe9", "\x1b[31mred\x1b[0m", "tab\there", "back\\slash", " lead-space", "dir\nnl/inner\nfile"}
+	var entries []tarEntry
+	entries = append(entries, tarEntry{Header: tar.Header{Name: "names/", Mode: 0o755, Typeflag: tar.TypeDir}})
+	entries = append(entries, tarEntry{Header: tar.Header{Name: "names/dir\nnl/", Mode: 0o755, Typeflag: tar.TypeDir}})
+	for _, n := range names {
+		entries = append(entries, tarEntry{Header: tar.Header{Name: "names/" + n, Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte(n)})
+	}
+	ref := hostileImage(t, [][]tarEntry{entries}, nil)
+	s := testStore(t)
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	id := pullHostile(t, s, ref)
+	if id == "" {
+		t.Fatal("odd but valid file names: want the image stored")
+	}
+	check := func(s store, id string) {
+		t.Helper()
+		for _, n := range names {
+			r := crunIn(t, s, "run", "--rm", id, "cat", "/names/"+n)
+			if r.Code != 0 || r.Stdout != n {
+				t.Errorf("/names/%q in the container: %s", n, r)
+			}
+		}
+		count := `n=0; for f in /names/* /names/*/*; do [ -f "$f" ] && n=$((n+1)); done; echo $n`
+		if out := mustCrunIn(t, s, "run", "--rm", id, "sh", "-c", count).Stdout; out != strconv.Itoa(len(names))+"\n" {
+			t.Errorf("files under /names: %q, want %d", out, len(names))
+		}
+	}
+	check(s, id)
+	archive := filepath.Join(t.TempDir(), "names.tar")
+	mustCrunIn(t, s, "tag", id, "localhost/names:latest")
+	mustCrunIn(t, s, "save", "-o", archive, "localhost/names:latest")
+	s2 := testStore(t)
+	r := mustCrunIn(t, s2, "load", "-q", "-i", archive)
+	t.Logf("load: %s", strings.TrimSpace(r.Stdout))
+	check(s2, id)
+	checkStoreWhole(t, s, id)
+	checkStoreWhole(t, s2, id)
+}
+
+// TestHostileManyFiles: a layer of 10^5 empty files (51 MB of tar in a
+// small gzip) pulls, runs, lists and is removed in bounded time.
+func TestHostileManyFiles(t *testing.T) {
+	const dirs, perDir = 100, 1000
+	entries := make([]tarEntry, 0, dirs*(perDir+1))
+	for d := range dirs {
+		dir := fmt.Sprintf("many/d%03d/", d)
+		entries = append(entries, tarEntry{Header: tar.Header{Name: dir, Mode: 0o755, Typeflag: tar.TypeDir}})
+		for f := range perDir {
+			entries = append(entries, tarEntry{Header: tar.Header{Name: fmt.Sprintf("%sf%04d", dir, f), Mode: 0o644, Typeflag: tar.TypeReg}})
+		}
+	}
+	ref := hostileImage(t, [][]tarEntry{entries}, nil)
+	s := testStore(t)
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	timed := func(bound time.Duration, args ...string) result {
+		t.Helper()
+		start := time.Now()
+		r := crunIn(t, s, args...)
+		took := time.Since(start)
+		t.Logf("%s: %v", args[0], took.Round(time.Millisecond))
+		if took > bound {
+			t.Errorf("%s of 10^5 files took %v, more than %v", args[0], took, bound)
+		}
+		return r
+	}
+	r := timed(90*time.Second, "pull", "-q", ref)
+	if r.Code != 0 {
+		t.Fatalf("pull of 10^5 files: %s", r)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	if r := timed(30*time.Second, "run", "--rm", id, "sh", "-c", "find /many -type f | wc -l"); r.Code != 0 || strings.TrimSpace(r.Stdout) != strconv.Itoa(dirs*perDir) {
+		t.Errorf("files in the container: want %d: %s", dirs*perDir, r)
+	}
+	if r := timed(30*time.Second, "images"); r.Code != 0 || !strings.Contains(r.Stdout, id[:12]) {
+		t.Errorf("images: %s", r)
+	}
+	checkStoreWhole(t, s, id)
+	if r := timed(60*time.Second, "rmi", id); r.Code != 0 {
+		t.Errorf("rmi: %s", r)
+	}
+	checkStoreWhole(t, s, "")
 }
