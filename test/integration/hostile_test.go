@@ -869,3 +869,54 @@ func TestHostileProcEntrypoint(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileMountTargets: the image makes the places crun-lite mounts on
+// (/proc, /dev, /sys, /etc and its generated files, a volume's and a
+// tmpfs's target) symlinks to the host's victim dir or file, existing or
+// not. crun-lite creates mount points and mounts before pivot_root: it must
+// neither follow such a link on the host (no dir, file or mount appears
+// there) nor write the victim; each run starts inside the root or fails
+// with a one-line error, on both store kinds.
+func TestHostileMountTargets(t *testing.T) {
+	v := newVictim(t)
+	sym := func(name, target string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink}}
+	}
+	rel := strings.Repeat("../", 12) + strings.TrimPrefix(v.dir, "/")
+	cases := []struct {
+		name    string
+		entries []tarEntry
+		args    []string
+	}{
+		{"proc", []tarEntry{sym("proc", v.dir+"/made")}, nil},
+		{"proc-existing", []tarEntry{sym("proc", v.dir)}, nil},
+		{"dev", []tarEntry{sym("dev", rel+"/made")}, nil},
+		{"sys", []tarEntry{sym("sys", v.dir+"/made")}, nil},
+		{"etc", []tarEntry{sym("etc", v.dir)}, nil},
+		{"etc-hosts", []tarEntry{sym("etc/hosts", v.file), sym("etc/resolv.conf", rel+"/victim"), sym("etc/hostname", v.dir+"/made")}, nil},
+		{"volume", []tarEntry{sym("data", v.dir+"/made")}, []string{"-v", t.TempDir() + ":/data"}},
+		{"tmpfs", []tarEntry{sym("scratch", v.dir)}, []string{"--tmpfs", "/scratch"}},
+	}
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+			for _, c := range cases {
+				ref := hostileImage(t, [][]tarEntry{c.entries}, nil)
+				id := pullHostile(t, s, ref)
+				if id == "" {
+					t.Fatalf("%s: want the image stored", c.name)
+				}
+				args := append(append([]string{"run", "--rm"}, c.args...), id, "sh", "-c", "echo x > /data/w; echo x > /scratch/w; echo x > /etc/hosts; echo ran")
+				r := crunIn(t, s, args...)
+				t.Logf("%s: exit %d: %s %s", c.name, r.Code, strings.TrimSpace(r.Stdout), strings.TrimSpace(r.Stderr))
+				if r.Code != 0 && (r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0) {
+					t.Errorf("%s: want a run inside the root or one line and 125: %s", c.name, r)
+				}
+				v.check(t, c.name)
+				checkStoreWhole(t, s, id)
+			}
+		})
+	}
+}
