@@ -134,7 +134,7 @@ func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile
 		err = tsBuf.Flush()
 	}
 	if err != nil {
-		return nil, err
+		return nil, ids.explain(err)
 	}
 	res := &unpacked{uncompressed: uncompressed.Digest(), size: size.n}
 	res.uids, res.gids = ids.lists()
@@ -150,18 +150,43 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // idLog collects the owners of a layer's files, which storage records so
 // that it knows which ids a layer needs mapped.
-type idLog struct{ uids, gids map[uint32]struct{} }
+type idLog struct {
+	uids, gids map[uint32]struct{}
+	// names holds every path of the layer so far, and danglingLink the
+	// first hard link whose target was not among them: storage unpacks
+	// into an empty dir, chroot'ed there, so such a link (to a host file,
+	// /etc/passwd, a file of a lower layer) cannot be made, and its error
+	// says only "no such file or directory".
+	names        map[string]struct{}
+	danglingLink *tar.Header
+}
 
 func newIDLog() *idLog {
-	return &idLog{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}}
+	return &idLog{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}, names: map[string]struct{}{}}
 }
 
 func (l *idLog) add(h *tar.Header) {
+	if h.Typeflag == tar.TypeLink && l.danglingLink == nil {
+		if _, ok := l.names[path.Clean("/"+h.Linkname)]; !ok {
+			l.danglingLink = h
+		}
+	}
+	l.names[path.Clean("/"+h.Name)] = struct{}{}
 	if strings.HasPrefix(path.Base(h.Name), archive.WhiteoutPrefix) {
 		return
 	}
 	l.uids[uint32(h.Uid)] = struct{}{}
 	l.gids[uint32(h.Gid)] = struct{}{}
+}
+
+// explain names the hard link that made the unpack fail, when the layer
+// has one that cannot be made and the error is the one it gives.
+func (l *idLog) explain(err error) error {
+	if l.danglingLink == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		return err
+	}
+	return fmt.Errorf("hard link %q to %q: no earlier file of the layer has that name (hard links stay inside their layer): %w",
+		l.danglingLink.Name, l.danglingLink.Linkname, err)
 }
 
 func (l *idLog) lists() (uids, gids []uint32) {
