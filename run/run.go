@@ -263,6 +263,9 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 	if len(s.Process.Args) == 0 {
 		return errors.New("no command: the image has no Entrypoint or Cmd, give one after the image")
 	}
+	if err := s.Process.CheckNUL(); err != nil {
+		return fmt.Errorf("image %s: %w", store.ShortID(id), err)
+	}
 	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{
 		Image: id, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
 		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, TTY: s.Process.Terminal, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,

@@ -934,3 +934,41 @@ func TestHostileMountTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileNULBytes: JSON lets an image config put NUL bytes in the
+// command, the environment and the working directory, where exec and
+// chdir would end the string: the run is refused with 125 and one line
+// naming the field, and runs nothing (before: "echo a\x00b" printed "a",
+// "C=a\x00b" arrived as "C=a", WorkingDir "/tmp\x00/../.." was /tmp).
+func TestHostileNULBytes(t *testing.T) {
+	s := testStore(t)
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+	path := "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, c := range []struct {
+		name string
+		cfg  map[string]any
+		want string
+	}{
+		{"cmd", map[string]any{"Cmd": []string{"echo", "a\x00b"}, "Env": []string{path}}, "argument 1 of the command"},
+		{"entrypoint", map[string]any{"Entrypoint": []string{"/bin/echo\x00/../sh"}, "Env": []string{path}}, "argument 0 of the command"},
+		{"env-value", map[string]any{"Cmd": []string{"echo", "ran"}, "Env": []string{path, "C=a\x00b"}}, "environment entry"},
+		{"env-name", map[string]any{"Cmd": []string{"echo", "ran"}, "Env": []string{path, "A\x00B=1"}}, "environment entry"},
+		{"workingdir", map[string]any{"Cmd": []string{"echo", "ran"}, "Env": []string{path}, "WorkingDir": "/tmp\x00/../.."}, "working directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := pullHostile(t, s, hostileImage(t, nil, c.cfg))
+			if id == "" {
+				t.Fatal("want the image stored")
+			}
+			for _, args := range [][]string{{"run", "--rm", id}, {"run", "--name", "kept", id}} {
+				r := crunIn(t, s, args...)
+				oneLineError(t, strings.Join(args[:len(args)-1], " "), r, c.want, 125)
+				if r.Stdout != "" {
+					t.Errorf("the command ran: %s", r)
+				}
+			}
+			crunIn(t, s, "rm", "kept")
+			checkStoreWhole(t, s, id)
+		})
+	}
+}
