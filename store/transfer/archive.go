@@ -151,6 +151,11 @@ func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o 
 	return p.loadDocker(ctx, file)
 }
 
+// errNoImages is a load of an archive whose index or manifest lists no
+// image: it would load nothing, print nothing and exit 0, which a user
+// (or a script) takes for success; Podman fails such a load too.
+var errNoImages = errors.New("the archive holds no image")
+
 func (p *puller) loadOCI(ctx context.Context, file string) ([]*store.Image, error) {
 	dir, err := unpackOCIArchive(p.sys, p.op.guard, file)
 	if err != nil {
@@ -160,6 +165,9 @@ func (p *puller) loadOCI(ctx context.Context, file string) ([]*store.Image, erro
 	list, err := layout.List(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: read OCI index: %w", file, err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("load %s: %w", file, errNoImages)
 	}
 	var out []*store.Image
 	for _, l := range list {
@@ -181,6 +189,9 @@ func (p *puller) loadDocker(ctx context.Context, file string) ([]*store.Image, e
 	groups, err := r.List()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("load %s: %w", file, errNoImages)
 	}
 	var out []*store.Image
 	for _, refs := range groups {

@@ -972,3 +972,69 @@ func TestHostileNULBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileArchive: an oci-archive is unpacked by crun-lite itself into
+// its scratch dir (storage's unpacker, not chroot'ed), before the layout
+// in it is read. Archives whose members aim at the host (a symlink then a
+// file through it, a member replacing the victim through a symlinked dir,
+// a hard link through one, ../ and absolute names) are refused or
+// contained by load and by pull oci-archive:, and the victim is untouched.
+// None of them holds an image: load fails on that too (before: exit 0,
+// nothing loaded, nothing said).
+func TestHostileArchive(t *testing.T) {
+	v := newVictim(t)
+	rel := strings.Repeat("../", 12) + strings.TrimPrefix(v.dir, "/")
+	reg := func(name, data string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte(data)}
+	}
+	sym := func(name, target string) tarEntry {
+		return tarEntry{Header: tar.Header{Name: name, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink}}
+	}
+	// index.json first, so that load takes it for an oci-archive and
+	// unpacks it.
+	index := reg("index.json", `{"schemaVersion":2,"manifests":[]}`)
+	cases := map[string][]tarEntry{
+		"symlink-then-write":     {index, sym("evil", v.dir), reg("evil/pwned", "pwned\n")},
+		"symlink-rel-then-write": {index, sym("evil", rel), reg("evil/pwned", "pwned\n")},
+		"replace-through-link":   {index, sym("evil", v.dir), reg("evil/victim", "overwritten\n")},
+		"hardlink-through-link":  {index, sym("evil", v.dir), {Header: tar.Header{Name: "hl", Linkname: "evil/victim", Typeflag: tar.TypeLink}}, reg("hl", "overwritten\n")},
+		"hardlink-absolute":      {index, {Header: tar.Header{Name: "hl", Linkname: v.file, Typeflag: tar.TypeLink}}},
+		"dotdot-name":            {index, reg(rel+"/pwned", "pwned\n")},
+		"absolute-name":          {index, reg(v.dir+"/pwned", "pwned\n")},
+		"blob-dir-as-link":       {index, reg("oci-layout", `{"imageLayoutVersion":"1.0.0"}`), sym("blobs", v.dir)},
+		// No image at all: load must not exit 0 having loaded nothing.
+		"docker-no-image": {reg("manifest.json", "[]")},
+	}
+	s := testStore(t)
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		t.Run(name, func(t *testing.T) {
+			var raw bytes.Buffer
+			tw := tar.NewWriter(&raw)
+			for _, e := range cases[name] {
+				h := e.Header
+				if h.Typeflag == tar.TypeReg {
+					h.Size = int64(len(e.Data))
+				}
+				if err := tw.WriteHeader(&h); err != nil {
+					t.Fatal(err)
+				}
+				tw.Write(e.Data)
+			}
+			tw.Close()
+			file := filepath.Join(t.TempDir(), "evil.tar")
+			if err := os.WriteFile(file, raw.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"load", "-q", "-i", file}, {"pull", "-q", "oci-archive:" + file}} {
+				r := crunIn(t, s, args...)
+				t.Logf("%s: exit %d: %s", args[0], r.Code, strings.TrimSpace(r.Stderr))
+				msg := strings.TrimSpace(r.Stderr)
+				if r.Code != 125 || msg == "" || strings.Count(msg, "\n") > 1 {
+					t.Errorf("%s of a hostile archive: want exit 125 and a short reason: %s", args[0], r)
+				}
+				v.check(t, args[0])
+			}
+			checkStoreWhole(t, s, "")
+		})
+	}
+}
