@@ -126,6 +126,14 @@ func (c *Container) rootMount(l *spawn.List, m string) error {
 	if rf.MountProgram != "" {
 		return c.mountFuse(rf.MountProgram, data, dir)
 	}
+	if len(data) >= os.Getpagesize() {
+		// The kernel reads one page of mount options and cuts the rest:
+		// the mount then failed with a bare "no such file or directory"
+		// for a lower dir whose name was cut (about 140 layers).
+		return fmt.Errorf("the image has %d layers, more than kernel overlay can mount (its options take %d bytes, the kernel reads %d): "+
+			"use fuse-overlayfs (--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs), or squash the image",
+			len(rf.Lowers), len(data), os.Getpagesize()-1)
+	}
 	if dir != "" {
 		l.Chdir(dir, 0) // the lowers in data are relative to the overlay home
 	}

@@ -1038,3 +1038,38 @@ func TestHostileArchive(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileManyLayers: an image of 200 layers (Docker stops building at
+// 127) pulls; on kernel overlay its mount options do not fit in the page
+// the kernel reads, and run says so and what to do (before: the cut
+// options failed as "mount overlay on ...: no such file or directory");
+// fuse-overlayfs, which that message names, runs it, --rm and kept.
+func TestHostileManyLayers(t *testing.T) {
+	const n = 200
+	var layers [][]tarEntry
+	for i := range n {
+		layers = append(layers, []tarEntry{{Header: tar.Header{Name: fmt.Sprintf("l%04d", i), Mode: 0o644, Typeflag: tar.TypeReg}, Data: []byte("x")}})
+	}
+	ref := hostileImage(t, layers, nil)
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			s := testStore(t)
+			s.Extra = k.extra
+			mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
+			id := pullHostile(t, s, ref)
+			if id == "" {
+				t.Fatal("want the image stored")
+			}
+			for _, args := range [][]string{{"run", "--rm", id, "sh", "-c", "ls / | grep -c ^l0"}, {"run", "--name", "kept", id, "sh", "-c", "ls / | grep -c ^l0"}} {
+				r := crunIn(t, s, args...)
+				if k.name == "native" {
+					oneLineError(t, args[1], r, "use fuse-overlayfs", 125)
+				} else if r.Code != 0 || r.Stdout != strconv.Itoa(n)+"\n" {
+					t.Errorf("%s: want the %d files of the %d layers: %s", args[1], n, n, r)
+				}
+			}
+			crunIn(t, s, "rm", "kept")
+			checkStoreWhole(t, s, id)
+		})
+	}
+}
