@@ -131,7 +131,7 @@ func (c *Container) rootMount(l *spawn.List, m string) error {
 		// the mount then failed with a bare "no such file or directory"
 		// for a lower dir whose name was cut (about 140 layers).
 		return fmt.Errorf("the image has %d layers, more than kernel overlay can mount (its options take %d bytes, the kernel reads %d): "+
-			"use fuse-overlayfs (--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs), or squash the image",
+			"pull it into a store on fuse-overlayfs (another --root, with --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs), or squash the image",
 			len(rf.Lowers), len(data), os.Getpagesize()-1)
 	}
 	if dir != "" {

@@ -1063,7 +1063,7 @@ func TestHostileManyLayers(t *testing.T) {
 			for _, args := range [][]string{{"run", "--rm", id, "sh", "-c", "ls / | grep -c ^l0"}, {"run", "--name", "kept", id, "sh", "-c", "ls / | grep -c ^l0"}} {
 				r := crunIn(t, s, args...)
 				if k.name == "native" {
-					oneLineError(t, args[1], r, "use fuse-overlayfs", 125)
+					oneLineError(t, args[1], r, "a store on fuse-overlayfs", 125)
 				} else if r.Code != 0 || r.Stdout != strconv.Itoa(n)+"\n" {
 					t.Errorf("%s: want the %d files of the %d layers: %s", args[1], n, n, r)
 				}
