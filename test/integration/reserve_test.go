@@ -197,7 +197,7 @@ func reserveStopsLayerBomb(t *testing.T, driver string) {
 		t.Logf("free space at its lowest: %d KiB of %d KiB before the load; the reserve is %d KiB",
 			low>>10, fsBefore.Bavail*uint64(fsBefore.Bsize)>>10, reserve>>10)
 	}
-	if r.Code != 125 || !strings.Contains(r.Stderr, "crun-lite: load "+bombFile+": the store's file system ("+s.Root+") would have less than 15.0 MiB free (the reserve)") ||
+	if r.Code != 125 || !strings.Contains(r.Stderr, "Error: load "+bombFile+": the store's file system ("+s.Root+") would have less than 15.0 MiB free (the reserve)") ||
 		!strings.Contains(r.Stderr, "--storage-opt crunlite.reserve=SIZE") || strings.Contains(r.Stderr, "context canceled") {
 		t.Fatalf("load of a layer bigger than the free space: want 125 and the reserve's error naming the option: %s", r)
 	}
@@ -210,7 +210,7 @@ func reserveStopsLayerBomb(t *testing.T, driver string) {
 			ours = append(ours, line)
 		}
 	}
-	if len(ours) != 2 || !strings.HasPrefix(ours[0], "crun-lite: ") || !strings.HasPrefix(ours[1], "hint: ") {
+	if len(ours) != 2 || !strings.HasPrefix(ours[0], "Error: ") || !strings.HasPrefix(ours[1], "hint: ") {
 		t.Errorf("want the error on one line and a hint: %q", r.Stderr)
 	}
 	if imgs := listImages(t, s); len(imgs) != 1 || !strings.Contains(strings.Join(imgs[0].Names, " "), "busybox") {
@@ -233,7 +233,7 @@ func reserveStopsLayerBomb(t *testing.T, driver string) {
 		t.Fatal(err)
 	}
 	r = crunIn(t, s, "import", "-q", tarball, "bomb")
-	if r.Code != 125 || !strings.Contains(r.Stderr, "crun-lite: import "+tarball+": the store's file system ("+s.Root+") would have less than 15.0 MiB free (the reserve)") {
+	if r.Code != 125 || !strings.Contains(r.Stderr, "Error: import "+tarball+": the store's file system ("+s.Root+") would have less than 15.0 MiB free (the reserve)") {
 		t.Errorf("import of a tarball bigger than the free space: want 125 and the reserve's error: %s", r)
 	}
 	if imgs := listImages(t, s); len(imgs) != 1 {
