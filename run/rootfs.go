@@ -93,6 +93,7 @@ func (c *Container) rootMount(l *spawn.List, m string) error {
 			return spec.BadOption("--userns=keep-id needs a store on overlay, this one uses %s", rf.Driver)
 		}
 		l.Mount(rf.Dir, m, "", "", unix.MS_BIND|unix.MS_REC, 0)
+		l.Mount("", m, "", "", nodevRemountFlags(rf.Dir), 0)
 		return nil
 	}
 	upper, work := rf.Upper, rf.Work
@@ -125,11 +126,52 @@ func (c *Container) rootMount(l *spawn.List, m string) error {
 	if rf.MountProgram != "" {
 		return c.mountFuse(rf.MountProgram, data, dir)
 	}
+	if len(data) >= os.Getpagesize() {
+		// The kernel reads one page of mount options and cuts the rest:
+		// the mount then failed with a bare "no such file or directory"
+		// for a lower dir whose name was cut (about 140 layers).
+		return fmt.Errorf("the image has %d layers, more than kernel overlay can mount (its options take %d bytes, the kernel reads %d): "+
+			"pull it into a store on fuse-overlayfs (another --root, with --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs), or squash the image",
+			len(rf.Lowers), len(data), os.Getpagesize()-1)
+	}
 	if dir != "" {
 		l.Chdir(dir, 0) // the lowers in data are relative to the overlay home
 	}
-	l.Mount("overlay", m, "overlay", data, 0, 0)
+	l.Mount("overlay", m, "overlay", data, unix.MS_NODEV, 0) // see nodevRemountFlags
 	return nil
+}
+
+// nodevRemountFlags are the flags that remount the bind of dir nodev,
+// keeping the flags of the mount dir is on: a user namespace may not clear
+// those the kernel locked (ro, nosuid, noexec, atime), and nothing else
+// should change.
+//
+// The root filesystem is mounted nodev, whatever the store: a device node
+// that an image carries (storage makes them when it runs as real root)
+// must not open the host device it names. As real root there is neither
+// a user namespace, whose mounts the kernel keeps from opening devices,
+// nor a device cgroup as Podman's runtimes set up, so container root
+// could read and write any node of its image (TestHostileDeviceNodes).
+// The container's /dev is a tmpfs of its own, not nodev, with binds of
+// the host's harmless nodes; fuse-overlayfs mounts nodev by itself.
+func nodevRemountFlags(dir string) uintptr {
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NODEV)
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return flags
+	}
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	if uintptr(st.Flags)&(unix.ST_NOATIME|unix.ST_RELATIME) == 0 {
+		flags |= unix.MS_STRICTATIME // else the remount makes it relatime
+	}
+	return flags
 }
 
 // mountKeepID mounts the root filesystem with fuse-overlayfs shifting

@@ -254,6 +254,9 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 	if len(s.Process.Args) == 0 {
 		return errors.New("no command: the image has no Entrypoint or Cmd, give one after the image")
 	}
+	if err := s.Process.CheckNUL(); err != nil {
+		return fmt.Errorf("image %s: %w", store.ShortID(id), err)
+	}
 	return c.makeRunDir()
 }
 

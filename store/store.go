@@ -51,6 +51,7 @@ type Options struct {
 	RunRoot    string   // --runroot
 	Driver     string   // --storage-driver; "" picks and remembers one
 	DriverOpts []string // --storage-opt, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs
+	Reserve    Reserve  // --storage-opt crunlite.reserve: free space copies leave (reserve.go)
 }
 
 // Store is an open image and container store.

@@ -74,6 +74,7 @@ static const struct {
 	{"kill", 0},
 	{"wait", 0},
 	{"attach", 0},
+	{"ps", 0},
 	{NULL, 0},
 };
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -55,7 +56,18 @@ func newApp() *cli.App {
 		Commands:                  commands(),
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		// No command: the help, and Podman's error and code.
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unrecognized command `crun-lite %s`: try 'crun-lite --help' for the commands", c.Args().First())
+			}
+			c.App.Writer = c.App.ErrWriter
+			_ = cli.ShowAppHelp(c)
+			return errors.New("missing command 'crun-lite COMMAND'")
+		},
 	}
+	setUsageErrors(app.Commands)
 	// urfave/cli groups a top-level command's flags by category before it
 	// appends --help to them: without this, --help is missing from the
 	// help of every command whose flags have categories.
@@ -81,7 +93,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "root", Usage: "store images and containers in `DIR` (default $XDG_DATA_HOME/crun-lite/storage)", Category: catStorage},
 		&cli.StringFlag{Name: "runroot", Usage: "keep runtime state in `DIR` (default $XDG_RUNTIME_DIR/crun-lite)", Category: catStorage},
 		&cli.StringFlag{Name: "storage-driver", Usage: "use graph driver `NAME` (overlay, vfs) for a new store", Category: catStorage},
-		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs", Category: catStorage},
+		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs; crunlite.reserve=SIZE keeps SIZE (512M, 2G, 10%) free on the store's file system during pulls, loads and imports (default 5%, at most 1G; 0: none)", Category: catStorage},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` of the image and storage libraries (debug, info, warn, error)", Category: catOutput},
 		&cli.BoolFlag{Name: "timing", Usage: "print how long each phase took, on stderr, when the command ends", Category: catOutput},
 	}
@@ -91,7 +103,8 @@ func globalFlags() []cli.Flag {
 // code, or 125 when crun-lite itself failed, as Podman does.
 func Main(args []string) int {
 	delegateIfNeeded(args)
-	err := newApp().Run(args)
+	app := newApp()
+	err := app.Run(permuteArgs(app, args))
 	if err == nil {
 		return 0
 	}
@@ -116,10 +129,11 @@ func exitStatus(code int) error { return &run.ExitError{Code: code} }
 // printError prints err on one line and its hint, if any, on the next.
 func printError(w io.Writer, err error) {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-	fmt.Fprintf(w, "crun-lite: %s\n", msg)
+	fmt.Fprintf(w, "Error: %s\n", msg)
 	if h := hint.Of(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}
+	printUsageHint(w, err)
 }
 
 // env is what every store command gets.
@@ -144,7 +158,9 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		}
 		rec.Mark("user namespace")
 		warnRuntimeDir(c.App.ErrWriter)
-		setLogLevel(c.String("log-level"))
+		if err := setLogLevel(c.String("log-level")); err != nil {
+			return err
+		}
 		opts, err := storeOptions(c)
 		if err != nil {
 			return err
@@ -203,14 +219,18 @@ func storeOptions(c *cli.Context) (store.Options, error) {
 		o.RunRoot = v
 	}
 	o.Driver = c.String("storage-driver")
-	o.DriverOpts = c.StringSlice("storage-opt")
-	return o, nil
+	o.DriverOpts, o.Reserve, err = store.SplitStorageOpts(c.StringSlice("storage-opt"))
+	return o, err
 }
 
-func setLogLevel(level string) {
+// logLevels are the --log-level values, Podman's.
+var logLevels = []string{"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"}
+
+func setLogLevel(level string) error {
 	l, err := logrus.ParseLevel(level)
-	if err != nil {
-		l = logrus.WarnLevel
+	if err != nil || !slices.Contains(logLevels, level) {
+		return fmt.Errorf("log level %q is not supported, choose from: %s", level, strings.Join(logLevels, ", "))
 	}
 	logrus.SetLevel(l)
+	return nil
 }

@@ -26,7 +26,8 @@ stdin) and stores it as NAME
 the image's configuration with Dockerfile instructions, as podman import does:
 CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL
 (shell form "CMD /app --serve" or exec form 'CMD ["/app", "--serve"]').
-Prints the image ID.
+Prints the image ID. Keeps the store's reserve free, as pull does
+(--storage-opt crunlite.reserve=SIZE; see crun-lite pull).
 
 Examples:
    tar -C rootfs -c . | crun-lite import - myapp
@@ -73,7 +74,9 @@ func loadCommand() *cli.Command {
 save or skopeo: the format (oci-archive or docker-archive) is read from the
 content, which may be compressed. Without --input the archive is read from
 stdin. Images keep the names they were saved with. Prints one
-"Loaded image: NAME" line per image (its ID when it has no name).
+"Loaded image: NAME" line per image (its ID when it has no name). Keeps the
+store's reserve free, as pull does (--storage-opt crunlite.reserve=SIZE; see
+crun-lite pull).
 
 Examples:
    crun-lite load -i busybox.tar

@@ -133,7 +133,9 @@ func withStoreFor(g globalOpts, fn func(*store.Store) []candidate) []candidate {
 	if v := g["storage-driver"]; len(v) > 0 {
 		opts.Driver = v[len(v)-1]
 	}
-	opts.DriverOpts = g["storage-opt"]
+	if d, _, serr := store.SplitStorageOpts(g["storage-opt"]); serr == nil {
+		opts.DriverOpts = d
+	}
 	if err != nil || !exists(filepath.Join(opts.GraphRoot, "crun-lite-driver.json")) {
 		return nil // no store there: opening it would create one
 	}

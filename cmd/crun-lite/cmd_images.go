@@ -33,6 +33,13 @@ layer on a terminal, a line per layer otherwise); the image ID goes to stdout.
 Pulling an image that is already up to date asks the registry for its manifest
 digest and nothing else.
 
+A pull keeps a reserve free on the store's file system, as load and import do:
+a small download can unpack to gigabytes (sparse files in layers are written
+out in full). It refuses to start with less than the reserve free, and stops,
+exiting 125 and removing what it wrote, when free space drops below it. The
+reserve is 5% of the file system's size, at most 1 GiB; the global
+--storage-opt crunlite.reserve=SIZE sets it (512M, 2G, 10%; 0 turns it off).
+
 Registries are configured as for Podman: registries.conf (unqualified-search
 registries, short-name aliases, mirrors, insecure registries; the system's,
 ~/.config/containers/registries.conf, or $CONTAINERS_REGISTRIES_CONF), and
@@ -156,13 +163,6 @@ Examples:
 			return printRows(c.App.Writer, f, imagesJSON(imgs), rows, func(w io.Writer) error { return printImagesTable(w, rows) })
 		}),
 	}
-}
-
-func idColumn(c *cli.Context, id string) string {
-	if c.Bool("no-trunc") {
-		return id
-	}
-	return id[:12]
 }
 
 // filterImages keeps the images that match every filter.

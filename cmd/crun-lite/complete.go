@@ -66,7 +66,7 @@ type globalOpts map[string][]string
 var flagChoices = map[string][]candidate{
 	"network":          {{"host", "share the host's network"}, {"none", "loopback only"}},
 	"storage-driver":   {{"overlay", "overlay, native or through fuse-overlayfs"}, {"vfs", "a full copy per layer: slow, works everywhere"}},
-	"storage-opt":      {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}},
+	"storage-opt":      {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}, {"crunlite.reserve=", "free space pulls leave: 512M, 2G, 10%, 0"}},
 	"log-level":        {{"debug", ""}, {"info", ""}, {"warn", ""}, {"error", ""}},
 	"format":           {{"table", "aligned columns"}, {"json", "a JSON array"}},
 	"doctor --format":  {{"text", "one line per check, fixes under them"}, {"json", "an object with ok and checks"}},

@@ -30,7 +30,7 @@ import (
 // (the full build of this package), with the same arguments.
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand()}
+	return []*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), psCommand()}
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every
@@ -91,7 +91,11 @@ func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Ima
 		if err != nil {
 			return nil, err
 		}
-		args := []string{"--root", e.store.GraphRoot(), "--runroot", e.store.RunRoot(), "pull"}
+		args := []string{"--root", e.store.GraphRoot(), "--runroot", e.store.RunRoot()}
+		for _, o := range c.StringSlice("storage-opt") { // crunlite.reserve, for one
+			args = append(args, "--storage-opt", o)
+		}
+		args = append(args, "pull")
 		if c.IsSet("tls-verify") {
 			args = append(args, fmt.Sprintf("--tls-verify=%t", c.Bool("tls-verify")))
 		}

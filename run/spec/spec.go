@@ -168,6 +168,28 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 	}
 }
 
+// CheckNUL refuses a NUL byte in the command, the environment or the
+// working directory, which only an image's config can hold (JSON "\u0000"):
+// exec and chdir take C strings, which end there, so the container would
+// run other arguments, in another dir, than the image and inspect say
+// ("echo a\u0000b" printed "a", "C=a\u0000b" became "C=a").
+func (p *Process) CheckNUL() error {
+	for i, a := range p.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("argument %d of the command, %q, holds a NUL byte, which exec cannot pass", i, a)
+		}
+	}
+	for _, e := range p.Env {
+		if strings.IndexByte(e, 0) >= 0 {
+			return fmt.Errorf("environment entry %q holds a NUL byte, which exec cannot pass", e)
+		}
+	}
+	if strings.IndexByte(p.Cwd, 0) >= 0 {
+		return fmt.Errorf("working directory %q holds a NUL byte, which no path can", p.Cwd)
+	}
+	return nil
+}
+
 // SetUser records the resolved user and adds what a login would set when
 // missing: HOME, and USER and LOGNAME for a user with a name.
 func (s *Spec) SetUser(u *User) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,5 +76,26 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if _, err := New("0123456789abcdef", Options{Volumes: []string{"/a:/x", "/b:/x"}}, t.TempDir()); !errors.Is(err, ErrBadOption) {
 		t.Errorf("two mounts on one target: %v", err)
+	}
+}
+
+// TestCheckNUL: a NUL byte anywhere in the command, the environment or the
+// working directory from the image is refused, naming which; none passes.
+func TestCheckNUL(t *testing.T) {
+	for _, c := range []struct {
+		p    Process
+		want string
+	}{
+		{Process{Args: []string{"echo", "a\x00b"}, Cwd: "/"}, "argument 1"},
+		{Process{Args: []string{"\x00"}, Cwd: "/"}, "argument 0"},
+		{Process{Args: []string{"sh"}, Env: []string{"PATH=/bin", "C=a\x00b"}, Cwd: "/"}, `environment entry "C=a\x00b"`},
+		{Process{Args: []string{"sh"}, Env: []string{"A\x00B=1"}, Cwd: "/"}, "environment entry"},
+		{Process{Args: []string{"pwd"}, Cwd: "/tmp\x00/../.."}, "working directory"},
+		{Process{Args: []string{"sh", "-c", "echo é\xff"}, Env: []string{"D=\xff"}, Cwd: "/w d"}, ""},
+	} {
+		err := c.p.CheckNUL()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "NUL byte")) {
+			t.Errorf("%q %q %q: got %v, want an error naming %q", c.p.Args, c.p.Env, c.p.Cwd, err, c.want)
+		}
 	}
 }

@@ -28,12 +28,12 @@ import (
 // store it under ("" for none). An oci-archive is unpacked once into the
 // scratch dir and read as an OCI layout: containers/image would unpack it
 // again for every look at it (name, config, layers).
-func openArchive(sys *types.SystemContext, src types.ImageReference) (types.ImageReference, string, func(), error) {
+func openArchive(sys *types.SystemContext, guard *store.ReserveGuard, src types.ImageReference) (types.ImageReference, string, func(), error) {
 	nop := func() {}
 	switch src.Transport().Name() {
 	case "oci-archive":
 		file, image, _ := strings.Cut(src.StringWithinTransport(), ":")
-		dir, err := unpackOCIArchive(sys, file)
+		dir, err := unpackOCIArchive(sys, guard, file)
 		if err != nil {
 			return nil, "", nop, err
 		}
@@ -60,8 +60,8 @@ func openArchive(sys *types.SystemContext, src types.ImageReference) (types.Imag
 }
 
 // unpackOCIArchive unpacks an oci-archive (compressed or not) into a new
-// directory of sys's scratch space.
-func unpackOCIArchive(sys *types.SystemContext, file string) (string, error) {
+// directory of sys's scratch space, within the reserve guard keeps.
+func unpackOCIArchive(sys *types.SystemContext, guard *store.ReserveGuard, file string) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
@@ -71,7 +71,7 @@ func unpackOCIArchive(sys *types.SystemContext, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := archive.NewDefaultArchiver().Untar(f, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+	if err := archive.NewDefaultArchiver().Untar(guard.Reader(f), dir, &archive.TarOptions{NoLchown: true}); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", store.NoSpaceHint(fmt.Errorf("unpack %s: %w", file, err))
 	}
@@ -121,14 +121,18 @@ func dockerArchiveName(sys *types.SystemContext, src types.ImageReference) strin
 // Load copies every image of an oci-archive or docker-archive (detected
 // from its content; compressed or not) into the store, as podman load does.
 // With file "", the archive is read from stdin.
-func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o PullOptions) ([]*store.Image, error) {
-	s, tmp, err := begin(st)
+func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o PullOptions) (_ []*store.Image, err error) {
+	what := "load " + file
+	if file == "" {
+		what = "load"
+	}
+	ctx, op, err := begin(ctx, st, what)
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.Remove()
+	defer func() { err = op.end(err) }()
 	if file == "" { // archive readers need to seek
-		if file, err = spool(stdin, tmp.Path); err != nil {
+		if file, err = spool(op.guard.Reader(stdin), op.tmp.Path); err != nil {
 			return nil, fmt.Errorf("load: read stdin: %w", store.NoSpaceHint(err))
 		}
 	}
@@ -136,7 +140,7 @@ func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o 
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPuller(st, s, o, tmp)
+	p, err := newPuller(st, op, o)
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +151,13 @@ func Load(ctx context.Context, st *store.Store, file string, stdin io.Reader, o 
 	return p.loadDocker(ctx, file)
 }
 
+// errNoImages is a load of an archive whose index or manifest lists no
+// image: it would load nothing, print nothing and exit 0, which a user
+// (or a script) takes for success; Podman fails such a load too.
+var errNoImages = errors.New("the archive holds no image")
+
 func (p *puller) loadOCI(ctx context.Context, file string) ([]*store.Image, error) {
-	dir, err := unpackOCIArchive(p.sys, file)
+	dir, err := unpackOCIArchive(p.sys, p.op.guard, file)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
 	}
@@ -156,6 +165,9 @@ func (p *puller) loadOCI(ctx context.Context, file string) ([]*store.Image, erro
 	list, err := layout.List(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: read OCI index: %w", file, err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("load %s: %w", file, errNoImages)
 	}
 	var out []*store.Image
 	for _, l := range list {
@@ -177,6 +189,9 @@ func (p *puller) loadDocker(ctx context.Context, file string) ([]*store.Image, e
 	groups, err := r.List()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("load %s: %w", file, errNoImages)
 	}
 	var out []*store.Image
 	for _, refs := range groups {

@@ -26,7 +26,7 @@ type ImportOptions struct {
 // Import makes a one-layer image from a tarball of a root filesystem
 // (plain or compressed; "-" reads it from o.Stdin) and stores it under name,
 // normalized as Podman does (localhost/NAME:latest), or by ID when name is "".
-func Import(ctx context.Context, st *store.Store, file, name string, o ImportOptions) (*store.Image, error) {
+func Import(ctx context.Context, st *store.Store, file, name string, o ImportOptions) (_ *store.Image, err error) {
 	var cfg imgspecv1.ImageConfig
 	if err := ApplyChanges(&cfg, o.Changes); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -37,13 +37,13 @@ func Import(ctx context.Context, st *store.Store, file, name string, o ImportOpt
 			return nil, fmt.Errorf("import: %q is not a valid image name", name)
 		}
 	}
-	s, tmp, err := begin(st)
+	ctx, op, err := begin(ctx, st, "import "+file)
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.Remove()
+	defer func() { err = op.end(err) }()
 	if file == "-" {
-		if file, err = spool(o.Stdin, tmp.Path); err != nil {
+		if file, err = spool(op.guard.Reader(o.Stdin), op.tmp.Path); err != nil {
 			return nil, fmt.Errorf("import: read stdin: %w", store.NoSpaceHint(err))
 		}
 	}
@@ -68,7 +68,7 @@ func Import(ctx context.Context, st *store.Store, file, name string, o ImportOpt
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", file, err)
 	}
-	p, err := newPuller(st, s, PullOptions{Report: o.Report}, tmp)
+	p, err := newPuller(st, op, PullOptions{Report: o.Report})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 
@@ -16,8 +17,10 @@ import (
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/crun-lite/crun-lite/internal/faults"
+	"github.com/crun-lite/crun-lite/store"
 )
 
 // Layers are fetched here rather than by containers/image's copy, which
@@ -29,9 +32,14 @@ import (
 // decompression work, spread over every core. copy.Image then finds every
 // layer present and only writes the image record.
 //
+// On vfs, which has no staged layers, the layers are put one after the
+// other (putInOrder), each streamed through one decompression into
+// storage's PutLayer.
+//
 // A layer becomes visible only when committed whole (storage's staged
-// layers), so an interrupted pull leaves finished layers, which the next
-// pull reuses, and staging directories, which storage prunes.
+// layers, or PutLayer's incomplete flag), so an interrupted pull leaves
+// finished layers, which the next pull reuses, and staging directories,
+// which storage prunes.
 
 // layerJob is one layer of the image being pulled.
 type layerJob struct {
@@ -59,10 +67,11 @@ func (e *DigestError) Error() string {
 
 // fetchLayers puts the layers of the image raw points at into the store,
 // showing progress on p.report. It returns false when it leaves the work to
-// containers/image: on vfs (no staged layers), for schema 1 manifests,
-// encrypted or foreign layers.
+// containers/image: on drivers other than overlay and vfs, for schema 1
+// manifests, encrypted or foreign layers.
 func (p *puller) fetchLayers(ctx context.Context, raw types.ImageSource) (bool, error) {
-	if p.st.Driver.Name != "overlay" {
+	driver := p.st.Driver.Name
+	if driver != "overlay" && driver != "vfs" {
 		return false, nil
 	}
 	jobs, err := planLayers(ctx, p.sys, p.policy, raw)
@@ -73,6 +82,9 @@ func (p *puller) fetchLayers(ctx context.Context, raw types.ImageSource) (bool, 
 	defer cancel()
 	prog := newProgress(ctx, p.report)
 	defer prog.wait()
+	if driver == "vfs" {
+		return true, p.putInOrder(ctx, raw, jobs, prog)
+	}
 	todo := make(chan *layerJob, len(jobs))
 	for _, j := range jobs {
 		j.done = make(chan struct{})
@@ -138,6 +150,9 @@ func (p *puller) commit(j *layerJob) error {
 		DiffOutput:  j.staged,
 		DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
 	})
+	if err == nil {
+		p.op.committedLayer(j.id)
+	}
 	if errors.Is(err, storage.ErrDuplicateID) {
 		err = p.s.CleanupStagedLayer(j.staged)
 	} else if err != nil {
@@ -158,7 +173,7 @@ func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 		return fmt.Errorf("fetch layer %s: %w", j.info.Digest, err)
 	}
 	defer rc.Close()
-	d := &layerDiffer{blob: j.prog.reader(rc), job: j}
+	d := &layerDiffer{blob: j.prog.reader(rc), job: j, guard: p.op.guard}
 	out, err := p.s.PrepareStagedLayer(nil, d)
 	if err != nil {
 		if out != nil && out.Target != "" {
@@ -167,7 +182,7 @@ func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 		var de *DigestError
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return context.Cause(ctx) // the reserve's error, when its guard stopped the pull
 		case errors.As(err, &de):
 			return err // names the layer already
 		}
@@ -175,6 +190,113 @@ func (p *puller) stage(ctx context.Context, raw types.ImageSource, j *layerJob) 
 	}
 	j.staged = out
 	return nil
+}
+
+// putInOrder puts the layers into a vfs store one after the other: vfs has
+// no staged layers, and makes a layer by copying its parent. containers/image
+// would do the same, but from a temporary file of each compressed blob, with
+// nothing to stop its unpack midway: here the uncompressed stream passes the
+// reserve's guard on its way into storage.
+func (p *puller) putInOrder(ctx context.Context, raw types.ImageSource, jobs []*layerJob, prog *progress) error {
+	for _, j := range jobs {
+		_, err := p.s.Layer(j.id)
+		j.present = err == nil
+		j.prog = prog.layer(j.info, j.present)
+	}
+	for _, j := range jobs {
+		if j.present {
+			continue
+		}
+		err := p.put(ctx, raw, j)
+		j.prog.finish(err)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put downloads one layer and unpacks it into a new layer of the store.
+// Storage is handed the uncompressed stream and trusts the compressed
+// digest given, and the stream ends in a DigestError instead of EOF when
+// either digest is wrong: storage then removes the layer before it is ever
+// committed.
+func (p *puller) put(ctx context.Context, raw types.ImageSource, j *layerJob) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	rc, _, err := raw.GetBlob(ctx, j.info, none.NoCache)
+	if err != nil {
+		return fmt.Errorf("fetch layer %s: %w", j.info.Digest, err)
+	}
+	defer rc.Close()
+	v := &verifiedLayer{job: j, compressed: j.info.Digest.Algorithm().Digester(), uncompressed: j.diffID.Algorithm().Digester()}
+	v.blob = io.TeeReader(j.prog.reader(rc), v.compressed.Hash())
+	decompressed, err := archive.DecompressStream(v.blob)
+	if err == nil {
+		v.r = p.op.guard.Reader(decompressed)
+		size := j.info.Size
+		opts := &storage.LayerOptions{OriginalDigest: j.info.Digest, UncompressedDigest: j.diffID}
+		if size > 0 {
+			opts.OriginalSize = &size
+		}
+		_, _, err = p.s.PutLayer(j.id, j.parent, nil, "", false, opts, v)
+		decompressed.Close()
+	}
+	var de *DigestError
+	switch {
+	case err == nil:
+		p.op.committedLayer(j.id)
+		faults.At("pull:layer-committed")
+		return nil
+	case errors.Is(err, storage.ErrDuplicateID):
+		return nil // another pull made it first
+	case errors.As(err, &de):
+		return err
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case store.IsNoSpace(err) || store.IsReserve(err):
+		return err
+	}
+	// A corrupt download is reported as such, not as a gzip error.
+	if _, cerr := io.Copy(io.Discard, v.blob); cerr == nil && v.compressed.Digest() != j.info.Digest {
+		return &DigestError{What: "layer " + j.info.Digest.String(), Want: j.info.Digest, Got: v.compressed.Digest()}
+	}
+	return fmt.Errorf("unpack layer %s: %w", j.info.Digest, err)
+}
+
+// verifiedLayer is a layer's uncompressed stream that checks, at its end,
+// both the blob's digest and the uncompressed digest, and ends in a
+// DigestError instead of io.EOF when one is wrong.
+type verifiedLayer struct {
+	job                      *layerJob
+	r                        io.Reader // uncompressed
+	blob                     io.Reader // compressed, hashed into compressed
+	compressed, uncompressed digest.Digester
+	err                      error
+}
+
+func (v *verifiedLayer) Read(b []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.r.Read(b)
+	v.uncompressed.Hash().Write(b[:n])
+	if errors.Is(err, io.EOF) {
+		j := v.job
+		// Hash what follows the compressed stream.
+		if _, cerr := io.Copy(io.Discard, v.blob); cerr != nil {
+			err = cerr
+		} else if got := v.compressed.Digest(); got != j.info.Digest {
+			err = &DigestError{What: "layer " + j.info.Digest.String(), Want: j.info.Digest, Got: got}
+		} else if got := v.uncompressed.Digest(); got != j.diffID {
+			err = &DigestError{What: "uncompressed layer " + j.diffID.String(), Want: j.diffID, Got: got}
+		}
+	}
+	if err != nil {
+		v.err = err
+	}
+	return n, err
 }
 
 // planLayers lists the layers of the image raw points at (the host's

@@ -47,13 +47,13 @@ type PullOptions struct {
 
 // newPuller sets up copying images into the store: the system context and
 // the signature policy (close releases it).
-func newPuller(st *store.Store, s storage.Store, o PullOptions, tmp *store.ScratchDir) (*puller, error) {
-	sys := systemContext(o, tmp)
+func newPuller(st *store.Store, op *copyOp, o PullOptions) (*puller, error) {
+	sys := systemContext(o, op.tmp)
 	policy, err := policyContext(sys)
 	if err != nil {
 		return nil, err
 	}
-	return &puller{st: st, s: s, sys: sys, policy: policy, report: o.Report, tmp: tmp}, nil
+	return &puller{st: st, s: op.s, op: op, sys: sys, policy: policy, report: o.Report, tmp: op.tmp}, nil
 }
 
 func (p *puller) close() { _ = p.policy.Destroy() }
@@ -67,10 +67,25 @@ func systemContext(o PullOptions, tmp *store.ScratchDir) *types.SystemContext {
 	return sys
 }
 
-// begin opens what every copy into the store needs: the storage, and a
-// scratch dir (left over ones of dead commands cleaned first) that the
-// caller removes.
-func begin(st *store.Store) (storage.Store, *store.ScratchDir, error) {
+// copyOp is one copy into the store (a pull, load or import): the
+// storage, a scratch dir, the reserve's guard, and the layers the copy
+// committed, which it removes again when the reserve stops it.
+type copyOp struct {
+	s     storage.Store
+	tmp   *store.ScratchDir
+	guard *store.ReserveGuard
+	what  string // "pull REF", "load FILE", "import FILE": what the reserve's error names
+
+	mu        sync.Mutex
+	committed []string // layer IDs, in the order they were committed
+}
+
+// begin opens what every copy into the store needs: the storage, a scratch
+// dir (left over ones of dead commands cleaned first), and a watch on the
+// store's free space (store.GuardReserve), whose context the copy runs
+// under. It refuses a copy when the store has less than the reserve free.
+// The caller ends the copy with end.
+func begin(ctx context.Context, st *store.Store, what string) (context.Context, *copyOp, error) {
 	s, err := st.Storage()
 	if err != nil {
 		return nil, nil, err
@@ -79,20 +94,60 @@ func begin(st *store.Store) (storage.Store, *store.ScratchDir, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return s, tmp, nil
+	ctx, guard, err := st.GuardReserve(ctx)
+	if err != nil {
+		tmp.Remove()
+		if store.IsReserve(err) {
+			err = hint.Wrap(fmt.Errorf("%s: %w", what, err), hint.Of(err))
+		}
+		return nil, nil, err
+	}
+	return ctx, &copyOp{s: s, tmp: tmp, guard: guard, what: what}, nil
+}
+
+// committedLayer records a layer the copy made.
+func (op *copyOp) committedLayer(id string) {
+	op.mu.Lock()
+	op.committed = append(op.committed, id)
+	op.mu.Unlock()
+}
+
+// end stops the watch and removes the scratch dir. When the reserve stopped
+// the copy (or the disk filled despite it), err becomes the reserve's
+// error, and the layers this copy committed are removed, newest first:
+// the copy must not keep the space it was stopped for. Storage refuses to
+// remove a layer that an image, a container or another layer uses (one
+// that a load's earlier image holds, or another pull's).
+func (op *copyOp) end(err error) error {
+	op.guard.Stop()
+	defer op.tmp.Remove()
+	if err == nil {
+		return nil
+	}
+	rerr := op.guard.Explain(err)
+	if !store.IsReserve(rerr) {
+		return err
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	for i := len(op.committed) - 1; i >= 0; i-- {
+		_ = op.s.DeleteLayer(op.committed[i])
+	}
+	op.committed = nil
+	return hint.Wrap(fmt.Errorf("%s: %w", op.what, rerr), hint.Of(rerr))
 }
 
 // Pull copies an image into the store and returns it. ref is a registry
 // reference (host/name:tag, a short name resolved through registries.conf)
 // or any containers/image transport: docker://, oci:, oci-archive:,
 // docker-archive:, dir:.
-func Pull(ctx context.Context, st *store.Store, ref string, o PullOptions) (*store.Image, error) {
-	s, tmp, err := begin(st)
+func Pull(ctx context.Context, st *store.Store, ref string, o PullOptions) (_ *store.Image, err error) {
+	ctx, op, err := begin(ctx, st, "pull "+ref)
 	if err != nil {
 		return nil, err
 	}
-	defer tmp.Remove()
-	p, err := newPuller(st, s, o, tmp)
+	defer func() { err = op.end(err) }()
+	p, err := newPuller(st, op, o)
 	if err != nil {
 		return nil, err
 	}
@@ -132,10 +187,11 @@ func Pull(ctx context.Context, st *store.Store, ref string, o PullOptions) (*sto
 }
 
 // retryable tells whether the next search registry may succeed where this
-// one failed: not after a corrupt blob or a full disk, which are ours.
+// one failed: not after a corrupt blob, a full disk or the store's reserve,
+// which are ours.
 func retryable(err error) bool {
 	var de *DigestError
-	return !errors.As(err, &de) && !store.IsNoSpace(err)
+	return !errors.As(err, &de) && !store.IsNoSpace(err) && !store.IsReserve(err)
 }
 
 // shortNameError explains containers/image's refusal to prompt for an
@@ -178,6 +234,7 @@ func transportOf(ref string) string {
 type puller struct {
 	st     *store.Store
 	s      storage.Store // st's
+	op     *copyOp
 	sys    *types.SystemContext
 	policy *signature.PolicyContext
 	report io.Writer
@@ -186,7 +243,7 @@ type puller struct {
 
 // pull copies src into the store under the name Podman would give it.
 func (p *puller) pull(ctx context.Context, src types.ImageReference, userRef string) (*store.Image, error) {
-	src, name, done, err := openArchive(p.sys, src)
+	src, name, done, err := openArchive(p.sys, p.op.guard, src)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", userRef, err)
 	}

@@ -29,8 +29,9 @@ import (
 // notes the owners, and records tar-split metadata, from which storage can
 // later rebuild the exact layer tar (save, push, inspect by digest).
 type layerDiffer struct {
-	blob io.Reader
-	job  *layerJob
+	blob  io.Reader
+	job   *layerJob
+	guard *store.ReserveGuard // checks the store's free space as the layer unpacks
 }
 
 // ApplyDiff unpacks the layer into dest, a directory in a staging area that
@@ -42,7 +43,7 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *gr
 	if err != nil {
 		return out, fmt.Errorf("create tar-split file: %w", err)
 	}
-	res, err := unpackLayer(d.blob, dest, opts, ts, d.job)
+	res, err := unpackLayer(d.blob, dest, opts, ts, d.job, d.guard)
 	if err != nil {
 		ts.Close()
 		return out, err
@@ -67,11 +68,11 @@ type unpacked struct {
 // unpackLayer streams blob into dest and verifies it against the job's
 // digests. A blob that fails to decompress is checked against its digest
 // too: a corrupt download is reported as such, not as a gzip error.
-func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, j *layerJob) (*unpacked, error) {
+func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, j *layerJob, guard *store.ReserveGuard) (*unpacked, error) {
 	compressed := j.info.Digest.Algorithm().Digester()
 	raw := io.TeeReader(blob, compressed.Hash())
-	res, err := decompressInto(raw, dest, opts, tsFile, j.diffID)
-	if err != nil && (store.IsNoSpace(err) || errors.Is(err, context.Canceled)) {
+	res, err := decompressInto(raw, dest, opts, tsFile, j.diffID, guard)
+	if err != nil && (store.IsNoSpace(err) || errors.Is(err, context.Canceled) || store.IsReserve(err) || guard.Tripped()) {
 		return nil, err // not worth reading the rest of the blob
 	}
 	// Hash what follows the compressed stream (or what it failed on).
@@ -95,7 +96,9 @@ func unpackLayer(blob io.Reader, dest string, opts *archive.TarOptions, tsFile *
 // chroot'ed unpacker, which resolves every path inside dest whatever
 // symlinks the layer holds, and records the layer's tar-split in tsFile.
 // The decompressor is closed when it returns, so raw is free to read.
-func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, diffID digest.Digest) (*unpacked, error) {
+// guard sees the uncompressed stream, whose size is what the layer takes
+// on disk: a small blob may unpack to gigabytes.
+func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile *os.File, diffID digest.Digest, guard *store.ReserveGuard) (*unpacked, error) {
 	decompressed, err := archive.DecompressStream(raw)
 	if err != nil {
 		return nil, err
@@ -109,7 +112,7 @@ func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile
 		return nil, err
 	}
 	tsBuf := bufio.NewWriterSize(tsFile, 64<<10)
-	stream := io.TeeReader(decompressed, io.MultiWriter(uncompressed.Hash(), size, idLogger))
+	stream := io.TeeReader(guard.Reader(decompressed), io.MultiWriter(uncompressed.Hash(), size, idLogger))
 	payload, done, err := tsasm.NewInputTarStreamWithDone(stream, tsstorage.NewJSONPacker(tsBuf), tsstorage.NewDiscardFilePutter())
 	if err != nil {
 		idLogger.Close()
@@ -131,7 +134,7 @@ func decompressInto(raw io.Reader, dest string, opts *archive.TarOptions, tsFile
 		err = tsBuf.Flush()
 	}
 	if err != nil {
-		return nil, err
+		return nil, ids.explain(err)
 	}
 	res := &unpacked{uncompressed: uncompressed.Digest(), size: size.n}
 	res.uids, res.gids = ids.lists()
@@ -147,18 +150,43 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // idLog collects the owners of a layer's files, which storage records so
 // that it knows which ids a layer needs mapped.
-type idLog struct{ uids, gids map[uint32]struct{} }
+type idLog struct {
+	uids, gids map[uint32]struct{}
+	// names holds every path of the layer so far, and danglingLink the
+	// first hard link whose target was not among them: storage unpacks
+	// into an empty dir, chroot'ed there, so such a link (to a host file,
+	// /etc/passwd, a file of a lower layer) cannot be made, and its error
+	// says only "no such file or directory".
+	names        map[string]struct{}
+	danglingLink *tar.Header
+}
 
 func newIDLog() *idLog {
-	return &idLog{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}}
+	return &idLog{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}, names: map[string]struct{}{}}
 }
 
 func (l *idLog) add(h *tar.Header) {
+	if h.Typeflag == tar.TypeLink && l.danglingLink == nil {
+		if _, ok := l.names[path.Clean("/"+h.Linkname)]; !ok {
+			l.danglingLink = h
+		}
+	}
+	l.names[path.Clean("/"+h.Name)] = struct{}{}
 	if strings.HasPrefix(path.Base(h.Name), archive.WhiteoutPrefix) {
 		return
 	}
 	l.uids[uint32(h.Uid)] = struct{}{}
 	l.gids[uint32(h.Gid)] = struct{}{}
+}
+
+// explain names the hard link that made the unpack fail, when the layer
+// has one that cannot be made and the error is the one it gives.
+func (l *idLog) explain(err error) error {
+	if l.danglingLink == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		return err
+	}
+	return fmt.Errorf("hard link %q to %q: no earlier file of the layer has that name (hard links stay inside their layer): %w",
+		l.danglingLink.Name, l.danglingLink.Linkname, err)
 }
 
 func (l *idLog) lists() (uids, gids []uint32) {

@@ -295,6 +295,7 @@ func TestCorruptBlob(t *testing.T) {
 func TestFullDisk(t *testing.T) {
 	requireDebian(t)
 	s, env, _ := smallStore(t)
+	s.Extra = noReserve // the full disk itself is tested here; TestReserveStopsLayerBomb tests the reserve
 	run := func(args ...string) result {
 		t.Helper()
 		return mustCrunInEnv(t, s, env, args...)
@@ -320,6 +321,9 @@ func TestFullDisk(t *testing.T) {
 	run("rmi", "busybox")
 	run("pull", "-q", "--tls-verify=false", Registry+"/test/busybox")
 }
+
+// noReserve lets a copy fill the store's file system (see store/reserve.go).
+var noReserve = []string{"--storage-opt", "crunlite.reserve=0"}
 
 // smallStore makes a store on the small tmpfs that hack/test-setup.sh
 // mounts, and returns it with the environment its commands need and the
@@ -367,6 +371,7 @@ func fillDisk(t *testing.T, path string, n int64) {
 // room the next pull reuses them.
 func TestFullDiskKeepsFinishedLayers(t *testing.T) {
 	s, env, base := smallStore(t)
+	s.Extra = noReserve
 	addr, _, _ := ownRegistry(t, "")
 	const layers, size = 10, 3 << 20
 	files := multiLayerImage(t, addr, "test/big", layers, size)

@@ -206,7 +206,7 @@ func TestCreateRemove(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	s := testStore(t)
 	image := loadBusybox(t, s)
-	const nosuch = "crun-lite: no container with name or ID \"nosuch\" found: no such container\n"
+	const nosuch = "Error: no container with name or ID \"nosuch\" found: no such container\n"
 	for _, args := range [][]string{{"start", "nosuch"}, {"start", "-a", "nosuch"}, {"restart", "nosuch"}, {"container", "start", "nosuch"}} {
 		if r := crunIn(t, s, args...); r.Code != 125 || r.Stdout != "" || r.Stderr != nosuch {
 			t.Errorf("%v:\n%s", args, r)
