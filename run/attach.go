@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/crun-lite/crun-lite/run/monitor"
+	"github.com/crun-lite/crun-lite/run/state"
+	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
 
@@ -192,6 +195,18 @@ func copyWithDetach(src io.Reader, keys []byte, send func([]byte) error) bool {
 		if err != nil {
 			return false
 		}
+	}
+}
+
+// WaitCleaned waits, once the container exited, until its run is undone
+// (by its monitor's cleanup or by us, whichever takes the lock): its exit
+// is in the store then, and a --rm container gone, when start -a returns.
+func (in *Info) WaitCleaned(st *store.Store) {
+	if !in.hasRun {
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); !state.Cleanup(st, in.run.ID) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -110,7 +110,11 @@ func startAction(c *cli.Context, e *env) error {
 		if err != nil {
 			in = &run.Info{Name: ref}
 		}
-		return attachExit(in.AttachOver(fd, ao, run.HostStdio()))
+		code, err := in.AttachOver(fd, ao, run.HostStdio())
+		if err == nil {
+			in.WaitCleaned(e.store)
+		}
+		return attachExit(code, err)
 	}
 	if err != nil {
 		return err
