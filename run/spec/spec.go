@@ -151,6 +151,9 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 		p.setDefault("TERM", t)
 	}
 	p.setDefault("HOSTNAME", s.Hostname)
+	// What systemd and scripts read to tell they run in a container;
+	// "oci" is the value systemd documents for a generic OCI runtime.
+	p.setDefault("container", "oci")
 	p.Cwd = cfg.WorkingDir
 	if workdir != "" {
 		p.Cwd = workdir
