@@ -79,8 +79,10 @@ func Rename(st *store.Store, in *Info, name string) error {
 	return nil
 }
 
-// Prune removes every exited container and returns their IDs; a failure
-// to remove one does not stop the others, and the last is returned.
+// Prune removes every container that does not run (exited, or created and
+// never started) and returns their IDs, as Podman's container prune; one
+// being started (created, its run dir made) is left alone. A failure to
+// remove one does not stop the others, and the last is returned.
 func Prune(st *store.Store) ([]string, error) {
 	cs, err := Containers(st, true)
 	if err != nil {
@@ -89,7 +91,7 @@ func Prune(st *store.Store) ([]string, error) {
 	var ids []string
 	var last error
 	for _, in := range cs {
-		if in.Status != "exited" {
+		if in.Status == "running" || in.Status == "created" && in.hasRun {
 			continue
 		}
 		if err := Remove(st, in, false); err != nil {
