@@ -336,7 +336,7 @@ Examples:
    crun-lite container ls -a
    crun-lite container stop web`,
 		Subcommands: []*cli.Command{
-			runCommand(), psCommand(), stopCommand(), killCommand(), waitCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(),
+			runCommand(), psCommand(), stopCommand(), killCommand(), waitCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(), cpCommand(),
 			{
 				Name:      "cleanup",
 				Usage:     "record a detached container's exit and undo its run (its monitor runs this)",
