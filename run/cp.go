@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -259,7 +260,8 @@ var (
 	beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 )
 
-// openat2 is unix.Openat2, retried when a rename raced the lookup.
+// openat2 is unix.Openat2, retried a few times when a rename raced the
+// lookup (EAGAIN).
 func openat2(dir int, name string, flags int, resolve uint64) (int, error) {
 	how := &unix.OpenHow{Flags: uint64(flags) | unix.O_CLOEXEC, Resolve: resolve}
 	for range 16 {
@@ -269,6 +271,97 @@ func openat2(dir int, name string, flags int, resolve uint64) (int, error) {
 		}
 	}
 	return -1, unix.EAGAIN
+}
+
+// openInRoot opens p (O_PATH, following symlinks) as if root were "/":
+// openat2 with RESOLVE_IN_ROOT. With ".." in the path (or in a symlink's
+// target) the kernel gives up with EAGAIN whenever any rename happened on
+// the system meanwhile (rename_lock), and on fuse-overlayfs, whose lookups
+// move dentries, it always does: then the path is walked here instead.
+func openInRoot(root int, p string, dirOnly bool) (int, error) {
+	flags := unix.O_PATH
+	if dirOnly {
+		flags |= unix.O_DIRECTORY
+	}
+	fd, err := openat2(root, p, flags, uint64(inRoot))
+	if err != unix.EAGAIN {
+		return fd, err
+	}
+	return walkInRoot(root, p, dirOnly)
+}
+
+// walkInRoot resolves p in root one component at a time, each opened by
+// its one name with O_NOFOLLOW: a symlink is read and its target walked
+// in its place (an absolute one from root), and ".." goes back to the dir
+// the walk came from, never above root. No lookup of the kernel's ever
+// leaves the dir it starts in, so nothing outside root can be reached.
+func walkInRoot(root int, p string, dirOnly bool) (int, error) {
+	first, err := unix.Dup(root)
+	if err != nil {
+		return -1, err
+	}
+	stack := []int{first} // the dirs from root to where the walk is
+	defer func() {
+		for _, fd := range stack {
+			unix.Close(fd)
+		}
+	}()
+	todo := strings.Split(p, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) > 1 {
+				unix.Close(stack[len(stack)-1])
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		fd, err := unix.Openat(stack[len(stack)-1], c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		last := !slices.ContainsFunc(todo, func(s string) bool { return s != "" && s != "." })
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+			target, err := readlinkat(fd, "")
+			unix.Close(fd)
+			if err != nil {
+				return -1, err
+			}
+			if links++; links > 40 {
+				return -1, unix.ELOOP
+			}
+			if strings.HasPrefix(target, "/") {
+				for _, d := range stack[1:] {
+					unix.Close(d)
+				}
+				stack = stack[:1]
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			stack = append(stack, fd)
+			continue
+		case !last || dirOnly:
+			unix.Close(fd)
+			return -1, unix.ENOTDIR
+		}
+		return fd, nil
+	}
+	// Ended on a dir: hand it over rather than close it.
+	fd := stack[len(stack)-1]
+	stack = stack[:len(stack)-1]
+	return fd, nil
 }
 
 // inRootPath makes a user's path one to resolve in root: a host path
@@ -311,7 +404,7 @@ func openSource(root int, end CopyEnd) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := openat2(root, p, unix.O_PATH, uint64(inRoot))
+	fd, err := openInRoot(root, p, false)
 	if err != nil {
 		return nil, pathError(end.Path, c, err)
 	}
@@ -337,7 +430,7 @@ func resolveDir(root int, p string, container bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, err := openat2(root, rp, unix.O_PATH|unix.O_DIRECTORY, uint64(inRoot))
+	fd, err := openInRoot(root, rp, true)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
 			return -1, pathError(p, container, errors.New("a tar stream goes into a directory, and this is none"))
@@ -405,7 +498,7 @@ func resolveLeaf(root int, p string) (parent int, name string, st *unix.Stat_t, 
 		if base == "" || base == "." || base == ".." {
 			// A directory named by itself: resolve it whole, then
 			// its parent is itself reached by "..".
-			fd, err := openat2(root, p, unix.O_PATH|unix.O_DIRECTORY, uint64(inRoot))
+			fd, err := openInRoot(root, p, true)
 			if err != nil {
 				return -1, "", nil, err
 			}
@@ -416,7 +509,7 @@ func resolveLeaf(root int, p string) (parent int, name string, st *unix.Stat_t, 
 			}
 			return fd, ".", &s, nil
 		}
-		pfd, err := openat2(root, dir, unix.O_PATH|unix.O_DIRECTORY, uint64(inRoot))
+		pfd, err := openInRoot(root, dir, true)
 		if err != nil {
 			return -1, "", nil, err
 		}
