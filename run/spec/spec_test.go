@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,5 +76,29 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if _, err := New("0123456789abcdef", Options{Volumes: []string{"/a:/x", "/b:/x"}}, t.TempDir()); !errors.Is(err, ErrBadOption) {
 		t.Errorf("two mounts on one target: %v", err)
+	}
+}
+
+// inspect's CapAdd and CapDrop: the difference from Podman's default set,
+// with the CAP_ prefix, never nil.
+func TestCapDiff(t *testing.T) {
+	add, drop := CapDiff(defaultCaps)
+	if add == nil || drop == nil || len(add)+len(drop) != 0 {
+		t.Errorf("CapDiff of the default set: %q %q, want two empty lists", add, drop)
+	}
+	caps := append([]string{"NET_ADMIN", "SYS_ADMIN"}, defaultCaps[1:]...) // without CHOWN
+	add, drop = CapDiff(caps)
+	if strings.Join(add, ",") != "CAP_NET_ADMIN,CAP_SYS_ADMIN" || strings.Join(drop, ",") != "CAP_CHOWN" {
+		t.Errorf("CapDiff: add %q drop %q", add, drop)
+	}
+}
+
+// UseImage keeps Entrypoint and Cmd apart for inspect: a command replaces
+// the image's Cmd only.
+func TestUseImageKeepsEntrypointAndCmd(t *testing.T) {
+	s := &Spec{command: []string{"x", "y"}}
+	s.UseImage(imgspecv1.ImageConfig{Entrypoint: []string{"/init"}, Cmd: []string{"default"}}, "", "")
+	if strings.Join(s.Entrypoint, " ") != "/init" || strings.Join(s.Cmd, " ") != "x y" || strings.Join(s.Process.Args, " ") != "/init x y" {
+		t.Errorf("Entrypoint %q Cmd %q Args %q", s.Entrypoint, s.Cmd, s.Process.Args)
 	}
 }
