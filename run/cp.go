@@ -808,12 +808,13 @@ func setTime(dir int, name string, t time.Time) error {
 	return unix.UtimesNanoAt(dir, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
-// tarSink writes a tree as a tar stream, owned by root as Podman writes
-// it.
+// tarSink writes a tree as a tar stream, every entry owned by 0:0.
 type tarSink struct{ tw *tar.Writer }
 
 func (t tarSink) put(e *entry) error {
-	h := &tar.Header{Name: e.rel, Mode: int64(e.mode), ModTime: e.mtime, Typeflag: e.kind, Format: tar.FormatPAX}
+	// Whole seconds: a plain ustar header then does, as Podman's streams,
+	// with PAX records only where a name or link needs them.
+	h := &tar.Header{Name: e.rel, Mode: int64(e.mode), ModTime: e.mtime.Truncate(time.Second), Typeflag: e.kind}
 	switch e.kind {
 	case tar.TypeDir:
 		h.Name += "/"
