@@ -101,19 +101,22 @@ Examples:
 	}
 }
 
-// inspectEach prints what find returns for each ref: a JSON array of them
-// all, or each through --format's template as it comes, so that what was
-// printed stays when a later ref is not found. The first error stops it.
+// inspectEach prints what find returns for each ref: a JSON array of those
+// found, or each through --format's template as it comes. As Podman's
+// inspect, a ref not found does not stop the others: its error is printed
+// (the last one returned, for the exit code) after what was found.
 func inspectEach(c *cli.Context, refs []string, find func(ref string) (any, error)) error {
 	f, err := parseFormat(c.String("format"), inspectFormats)
 	if err != nil {
 		return err
 	}
 	out := []any{}
+	var errs []error
 	for _, ref := range refs {
 		d, err := find(ref)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		if f.isTemplate() {
 			if err := f.execute(c.App.Writer, d); err != nil {
@@ -123,10 +126,18 @@ func inspectEach(c *cli.Context, refs []string, find func(ref string) (any, erro
 		}
 		out = append(out, d)
 	}
-	if f.isTemplate() {
+	if !f.isTemplate() && (len(out) > 0 || len(errs) == 0) {
+		if err := f.print(c.App.Writer, out, nil); err != nil {
+			return err
+		}
+	}
+	if len(errs) == 0 {
 		return nil
 	}
-	return f.print(c.App.Writer, out, nil)
+	for _, err := range errs[:len(errs)-1] {
+		printError(c.App.ErrWriter, err)
+	}
+	return errs[len(errs)-1]
 }
 
 // containerJSON is one container of inspect, in Podman's keys and types

@@ -171,6 +171,14 @@ func TestInspectContainers(t *testing.T) {
 	if r := crunIn(t, s, "inspect", "nosuch"); r.Code != 125 || r.Stderr != "crun-lite: no such object: \"nosuch\"\n" {
 		t.Errorf("inspect nosuch:\n%s", r)
 	}
+	// One missing among several: the others are printed, as Podman does.
+	r = crunIn(t, s, "inspect", "--format", "{{.Name}}", "nosuch", "ex", "web")
+	if r.Code != 125 || r.Stdout != "ex\nweb\n" || !strings.Contains(r.Stderr, `no such object: "nosuch"`) {
+		t.Errorf("inspect nosuch ex web:\n%s", r)
+	}
+	if r := crunIn(t, s, "container", "inspect", "web", "nosuch"); r.Code != 125 || !strings.Contains(r.Stdout, `"Name": "web"`) {
+		t.Errorf("container inspect web nosuch:\n%s", r)
+	}
 	mustCrunIn(t, s, "rm", "web", "ex")
 }
 
