@@ -7,11 +7,11 @@
 #
 #   bench/measure.sh --dir BENCH --reg HOST:PORT --out OUT [--quick] [--groups LIST] CRUN_LITE
 #
-# Groups: run keepid pull load io rss timing (default: all).
+# Groups: run exec detach keepid pull load io rss timing (default: all).
 set -euo pipefail
 export LC_ALL=C
 
-ALL_GROUPS=run,exec,keepid,timing,io,pull,load,rss
+ALL_GROUPS=run,exec,detach,keepid,timing,io,pull,load,rss
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -75,10 +75,10 @@ want() { [[ ,$SEL, == *,$1,* ]]; }
 # warm-up run per round). A full run measures for about 12-15 minutes on 2
 # cores; quick mode for about 2.
 if [ "$QUICK" = 1 ]; then
-	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
+	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
-	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 KEEPID_ROUNDS=5 KEEPID_RUNS=4
+	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4
 	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
 
@@ -371,6 +371,68 @@ group_exec() {
 	wait "$clpid" 2>/dev/null || true
 	"${CL[@]}" rm "$ctr" >/dev/null 2>>"$LOG" || true
 	have podman && { "${P[@]}" rm -f -t 0 "$ctr" >/dev/null 2>>"$LOG" || true; }
+}
+
+# group_detach: the background lifecycle beside Podman's (conmon): run -d
+# until the ID is printed, ps with 50 containers (30 running), stop -t 0,
+# and the monitor's memory beside a sleeping container.
+group_detach() {
+	log "group detach: run -d, ps, stop, monitor memory (${DETACH_ROUNDS} rounds x ${DETACH_RUNS} runs)"
+	ensure_images cl
+	have podman && ensure_images p
+	local n=$DETACH_RUNS w=1 i t
+	local -a tools=(cl)
+	have podman && tools+=(p)
+	case_new detach-run ms "run -d --rm busybox sleep 100 (until the ID is printed)"
+	entry detach-run crun-lite "$n" $w "" "${CL[*]} run -d --rm $IMG_BB sleep 100"
+	have podman && entry detach-run podman "$n" $w "" "${P[*]} run -d --rm $IMG_BB sleep 100"
+	interleave "$DETACH_ROUNDS" 1000
+	case_finish detach-run
+	"${CL[@]}" stop -t 0 --all >/dev/null 2>>"$LOG" || true
+	have podman && { "${P[@]}" stop -t 0 --all >/dev/null 2>>"$LOG" || true; }
+
+	case_new detach-stop ms "stop -t 0 CTR (busybox sleeping, started by --prepare)"
+	# hyperfine -N runs --prepare without a shell too: give it one.
+	entry detach-stop crun-lite "$n" 0 "sh -c '${CL[*]} rm -f bench-stop >/dev/null 2>&1; ${CL[*]} run -d --name bench-stop $IMG_BB sleep 1000'" "${CL[*]} stop -t 0 bench-stop"
+	have podman && entry detach-stop podman "$n" 0 "sh -c '${P[*]} rm -f -t 0 bench-stop >/dev/null 2>&1; ${P[*]} run -d --name bench-stop $IMG_BB sleep 1000'" "${P[*]} stop -t 0 bench-stop"
+	interleave "$DETACH_ROUNDS" 1000
+	case_finish detach-stop
+	"${CL[@]}" rm -f bench-stop >/dev/null 2>&1 || true
+	have podman && { "${P[@]}" rm -f -t 0 bench-stop >/dev/null 2>&1 || true; }
+
+	# 50 containers, 30 of them running.
+	for t in "${tools[@]}"; do
+		local -n tc=${t^^}
+		for ((i = 0; i < 50; i++)); do
+			if ((i < 30)); then
+				"${tc[@]}" run -d --name "bench-ps-$i" "$IMG_BB" sleep 100000
+			else
+				"${tc[@]}" run --name "bench-ps-$i" "$IMG_BB" true
+			fi >/dev/null 2>>"$LOG" || log "run bench-ps-$i for $t failed"
+		done
+	done
+	case_new detach-ps ms "ps with 50 containers (30 running)"
+	entry detach-ps crun-lite "$n" $w "" "${CL[*]} ps"
+	have podman && entry detach-ps podman "$n" $w "" "${P[*]} ps"
+	interleave "$DETACH_ROUNDS" 1000
+
+	# Memory of one monitor beside its sleeping container: crun-lite's
+	# monitor, Podman's conmon.
+	case_new detach-monitor-rss MiB "monitor memory per detached container: VmRSS"
+	case_new detach-monitor-pss MiB "monitor memory per detached container: Pss"
+	local pid comm
+	# Only this bench's: the monitors name their store in their arguments.
+	for pid in $(pgrep -u "$(id -u)" -x crun-lite-mon) $(pgrep -u "$(id -u)" -x conmon); do
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$S/(cl|p)-overlay" || continue
+		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+		t=crun-lite
+		[ "$comm" = conmon ] && t=podman
+		sample detach-monitor-rss "$t" "$(awk '/^VmRSS/ { printf "%.2f", $2 / 1024 }' "/proc/$pid/status")"
+		sample detach-monitor-pss "$t" "$(awk '/^Pss:/ { printf "%.2f", $2 / 1024 }' "/proc/$pid/smaps_rollup")"
+	done
+	for c in detach-ps detach-monitor-rss detach-monitor-pss; do case_finish "$c"; done
+	"${CL[@]}" rm -f --all >/dev/null 2>>"$LOG" || true
+	have podman && { "${P[@]}" rm -f -t 0 --all >/dev/null 2>>"$LOG" || true; }
 }
 
 group_keepid() {

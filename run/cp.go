@@ -632,7 +632,7 @@ func (w *walker) walk(fd int, rel string, s sink) error {
 		return s.put(e)
 	}
 	if w.warn != nil {
-		fmt.Fprintf(w.warn, "crun-lite: cp: skipped %s: %s\n", rel, fileKind(st.Mode))
+		fmt.Fprintf(w.warn, "crun-lite: warning: cp: skipped %s: %s\n", rel, fileKind(st.Mode))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/crun-lite/crun-lite/run/monitor"
@@ -76,6 +77,14 @@ func (c *Container) Detach(o DetachOptions) error {
 		}
 	}
 	c.rd.State.Detached, c.rd.State.LogPath = true, log
+	ctl, err := monitor.Listen(c.rd.Path)
+	if err != nil {
+		closeAll()
+		c.Close()
+		return coded(err)
+	}
+	pipes = append(pipes, os.NewFile(uintptr(ctl), "attach"))
+	c.rd.State.ControlSocket = c.rd.Join(monitor.SocketName)
 	p, err := c.Start(io, Hooks{})
 	if err != nil {
 		closeAll()
@@ -106,7 +115,7 @@ func (c *Container) Detach(o DetachOptions) error {
 	fmt.Fprintln(o.ID, s.ID)
 	// The shell's command returns now; from here nothing is printed.
 	_, _ = os.NewFile(uintptr(fd), "detach").Write([]byte{0})
-	a := monitor.Args{RunDir: rd.Path, Pid: p.Pid, Lock: rd.LockFD(), Out: -1, Err: -1, PTY: -1, In: -1,
+	a := monitor.Args{RunDir: rd.Path, Pid: p.Pid, Lock: rd.LockFD(), Out: -1, Err: -1, PTY: -1, In: -1, Ctl: ctl,
 		Log: log, LogMax: s.LogMaxSize, Cleanup: o.Cleanup(s.ID)}
 	if outR != nil {
 		a.Out, a.Err = int(outR.Fd()), int(errR.Fd())
@@ -118,6 +127,7 @@ func (c *Container) Detach(o DetachOptions) error {
 		a.PTY = int(c.stdio.master.Fd())
 	}
 	err = monitor.Exec(a)
+	runtime.KeepAlive(pipes) // their fds are the monitor's: no finalizer may close them first
 	// No monitor: nobody would reap the container or log it.
 	p.ch.Kill()
 	_, _ = p.ch.Wait()

@@ -265,7 +265,7 @@ func (c *Container) useImage(id string, cfg imgspecv1.ImageConfig) error {
 	}
 	rd, err := state.Create(c.st.RunsDir(), s.ID, state.Record{
 		Image: id, MonitorPid: os.Getpid(), Name: s.Name, ImageRef: s.ImageRef, Command: s.Process.Args,
-		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
+		Created: time.Now(), Remove: s.Remove, Detached: c.opts.Detach, TTY: s.Process.Terminal, StopTimeout: s.StopTimeout, StopSignal: s.StopSignal,
 	})
 	if err != nil {
 		return err

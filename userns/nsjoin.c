@@ -70,6 +70,8 @@ static const struct {
 	{"stop", 0},
 	{"kill", 0},
 	{"wait", 0},
+	{"attach", 0},
+	{"ps", 0},
 	{NULL, 0},
 };
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -55,7 +56,18 @@ func newApp() *cli.App {
 		Commands:                  commands(),
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		// No command: the help, and Podman's error and code.
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unrecognized command `crun-lite %s`: try 'crun-lite --help' for the commands", c.Args().First())
+			}
+			c.App.Writer = c.App.ErrWriter
+			_ = cli.ShowAppHelp(c)
+			return errors.New("missing command 'crun-lite COMMAND'")
+		},
 	}
+	setUsageErrors(app.Commands)
 	// urfave/cli groups a top-level command's flags by category before it
 	// appends --help to them: without this, --help is missing from the
 	// help of every command whose flags have categories.
@@ -91,7 +103,8 @@ func globalFlags() []cli.Flag {
 // code, or 125 when crun-lite itself failed, as Podman does.
 func Main(args []string) int {
 	delegateIfNeeded(args)
-	err := newApp().Run(args)
+	app := newApp()
+	err := app.Run(permuteArgs(app, args))
 	if err == nil {
 		return 0
 	}
@@ -116,10 +129,11 @@ func exitStatus(code int) error { return &run.ExitError{Code: code} }
 // printError prints err on one line and its hint, if any, on the next.
 func printError(w io.Writer, err error) {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-	fmt.Fprintf(w, "crun-lite: %s\n", msg)
+	fmt.Fprintf(w, "Error: %s\n", msg)
 	if h := hint.Of(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}
+	printUsageHint(w, err)
 }
 
 // env is what every store command gets.
@@ -144,7 +158,9 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		}
 		rec.Mark("user namespace")
 		warnRuntimeDir(c.App.ErrWriter)
-		setLogLevel(c.String("log-level"))
+		if err := setLogLevel(c.String("log-level")); err != nil {
+			return err
+		}
 		opts, err := storeOptions(c)
 		if err != nil {
 			return err
@@ -207,10 +223,14 @@ func storeOptions(c *cli.Context) (store.Options, error) {
 	return o, nil
 }
 
-func setLogLevel(level string) {
+// logLevels are the --log-level values, Podman's.
+var logLevels = []string{"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"}
+
+func setLogLevel(level string) error {
 	l, err := logrus.ParseLevel(level)
-	if err != nil {
-		l = logrus.WarnLevel
+	if err != nil || !slices.Contains(logLevels, level) {
+		return fmt.Errorf("log level %q is not supported, choose from: %s", level, strings.Join(logLevels, ", "))
 	}
 	logrus.SetLevel(l)
+	return nil
 }

@@ -210,7 +210,7 @@ func comparePreID(x, y string) int {
 func TestPrintErrorOneLineAndHint(t *testing.T) {
 	var buf bytes.Buffer
 	printError(&buf, hint.Wrap(errors.New("first\nsecond"), "do this"))
-	if got := buf.String(); got != "crun-lite: first; second\nhint: do this\n" {
+	if got := buf.String(); got != "Error: first; second\nhint: do this\n" {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -158,13 +158,6 @@ Examples:
 	}
 }
 
-func idColumn(c *cli.Context, id string) string {
-	if c.Bool("no-trunc") {
-		return id
-	}
-	return id[:12]
-}
-
 // filterImages keeps the images that match every filter.
 func filterImages(imgs []*store.Image, filters []string) ([]*store.Image, error) {
 	for _, f := range filters {

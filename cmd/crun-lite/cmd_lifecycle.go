@@ -217,3 +217,50 @@ func replaceContainer(c *cli.Context, e *env, name string) error {
 	}
 	return run.Remove(e.store, in, true)
 }
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "connect the terminal to a detached container",
+		ArgsUsage: "CONTAINER",
+		Description: `Connects this terminal (or stdin, stdout and stderr) to a container started
+with run -d: its output is printed as it comes, what is typed goes to its
+stdin, and the window size follows this terminal's. The detach keys (default
+Ctrl-P Ctrl-Q) leave it running; otherwise attach ends when the container
+exits, with its exit code.
+
+Examples:
+   crun-lite run -dit --name shell IMAGE sh
+   crun-lite attach shell
+   crun-lite attach --no-stdin web`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not pass stdin on", Category: catContainer},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals crun-lite gets on to the container (without -t)", Category: catContainer},
+			&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "`KEYS` that detach: comma-separated, a character or ctrl-X each (\"\": none)", Category: catContainer},
+		},
+		Action: withStore(func(c *cli.Context, e *env) error {
+			if c.NArg() != 1 {
+				return errors.New("attach needs one CONTAINER (name or ID)")
+			}
+			keys, err := run.ParseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return err
+			}
+			in, err := run.Lookup(e.store, c.Args().First(), true)
+			if err != nil {
+				return err
+			}
+			code, err := in.Attach(run.AttachOptions{NoStdin: c.Bool("no-stdin"), SigProxy: c.Bool("sig-proxy"), DetachKeys: keys}, run.HostStdio())
+			if errors.Is(err, run.ErrDetached) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		}),
+	}
+}

@@ -1,5 +1,3 @@
-//go:build !lean
-
 package main
 
 import (
@@ -8,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/template"
+
+	"github.com/urfave/cli/v2"
 )
 
 // Every command that prints a report or a listing reads --format here:
@@ -132,4 +132,12 @@ func encodeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// idColumn is an ID as listings print it: 12 digits unless --no-trunc.
+func idColumn(c *cli.Context, id string) string {
+	if c.Bool("no-trunc") {
+		return id
+	}
+	return id[:12]
 }

@@ -30,7 +30,7 @@ import (
 // (the full build of this package), with the same arguments.
 
 func commands() []*cli.Command {
-	return []*cli.Command{runCommand(), execCommand(), stopCommand(), killCommand(), waitCommand()}
+	return []*cli.Command{runCommand(), execCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), psCommand()}
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every

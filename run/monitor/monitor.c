@@ -7,7 +7,7 @@
 // parent-death signal, which follows that thread, stays armed). Go hands
 // over, as key=value arguments (monitor.go builds them):
 //
-//	rundir=DIR  pid=PID  lock=FD  out=FD  err=FD  pty=FD  in=FD
+//	rundir=DIR  pid=PID  lock=FD  out=FD  err=FD  pty=FD  in=FD  ctl=FD
 //	log=FILE  logmax=BYTES  --  CLEANUP ARGV...
 //
 // out and err (or pty for -t) are the read ends of the container's output,
@@ -28,6 +28,21 @@
 // garbage collector does for a dead run, at once. If that exec fails, the
 // next crun-lite command's garbage collector does it.
 //
+// Attach. ctl=FD is a listening SOCK_SEQPACKET socket, bound to DIR/attach
+// by Go (monitor.go). Every packet starts with its kind; at most
+// MON_CLIENTS clients at once:
+//
+//	client → monitor                     monitor → client
+//	'i' bytes...   to the container's    'o' bytes...   stdout (or the pty)
+//	               stdin (pty or pipe)   'e' bytes...   stderr
+//	'w' rows cols  window size, two      'x' code       the container exited
+//	               big-endian uint16s                   (int32, big-endian);
+//	'c'            close the container's                the monitor hangs up
+//	               stdin (without -t)
+//
+// Output goes to every client as it is logged; a client that cannot take
+// it (its socket buffer full) is dropped rather than stall the container.
+//
 // Signals: SIGTERM and SIGINT are passed on to the container; SIGHUP and
 // SIGPIPE are ignored (we have no terminal).
 
@@ -40,7 +55,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,12 +66,26 @@
 struct mon_stream {
 	int fd;
 	const char *name;
+	char kind; // MON_STDOUT or MON_STDERR, for attached clients
+};
+
+enum {
+	MON_CLIENTS = 8,
+	// client → monitor
+	MON_INPUT = 'i',
+	MON_RESIZE = 'w',
+	MON_CLOSE_STDIN = 'c',
+	// monitor → client
+	MON_STDOUT = 'o',
+	MON_STDERR = 'e',
+	MON_EXIT = 'x',
 };
 
 static struct {
 	const char *rundir, *log;
 	pid_t pid;
-	int lock, in, logfd;
+	int lock, in, logfd, pty, ctl;
+	int clients[MON_CLIENTS];
 	long long logmax, logsize;
 	struct mon_stream streams[2];
 	int nstreams;
@@ -65,7 +96,9 @@ static int arg_int(const char *v) { return (int)strtol(v, NULL, 10); }
 
 static void parse_args(int argc, char **argv)
 {
-	m.lock = m.in = m.logfd = -1;
+	m.lock = m.in = m.logfd = m.pty = m.ctl = -1;
+	for (int i = 0; i < MON_CLIENTS; i++)
+		m.clients[i] = -1;
 	m.streams[0].fd = m.streams[1].fd = -1;
 	int out = -1, err = -1, pty = -1;
 	for (int i = 1; i < argc; i++) {
@@ -96,16 +129,19 @@ static void parse_args(int argc, char **argv)
 			m.in = arg_int(v);
 		else if (KEY("log"))
 			m.log = v;
+		else if (KEY("ctl"))
+			m.ctl = arg_int(v);
 		else if (KEY("logmax"))
 			m.logmax = strtoll(v, NULL, 10);
 #undef KEY
 	}
+	m.pty = pty;
 	if (pty >= 0)
-		m.streams[m.nstreams++] = (struct mon_stream){pty, "stdout"};
+		m.streams[m.nstreams++] = (struct mon_stream){pty, "stdout", MON_STDOUT};
 	if (out >= 0)
-		m.streams[m.nstreams++] = (struct mon_stream){out, "stdout"};
+		m.streams[m.nstreams++] = (struct mon_stream){out, "stdout", MON_STDOUT};
 	if (err >= 0 && m.nstreams < 2)
-		m.streams[m.nstreams++] = (struct mon_stream){err, "stderr"};
+		m.streams[m.nstreams++] = (struct mon_stream){err, "stderr", MON_STDERR};
 }
 
 static void open_log(void)
@@ -194,6 +230,69 @@ static void log_chunk(const char *stream, const char *data, size_t n)
 	m.logsize += (long long)o;
 }
 
+static void drop_client(int i)
+{
+	close(m.clients[i]);
+	m.clients[i] = -1;
+}
+
+// broadcast sends one packet to every attached client.
+static void broadcast(char kind, const char *data, size_t n)
+{
+	struct iovec iov[2] = {{&kind, 1}, {(void *)data, n}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	for (int i = 0; i < MON_CLIENTS; i++)
+		if (m.clients[i] >= 0 && sendmsg(m.clients[i], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			drop_client(i);
+}
+
+static void accept_client(void)
+{
+	int fd = accept4(m.ctl, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	int buf = 1 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	for (int i = 0; i < MON_CLIENTS; i++)
+		if (m.clients[i] < 0) {
+			m.clients[i] = fd;
+			return;
+		}
+	close(fd); // too many
+}
+
+// from_client handles one packet of client i.
+static void from_client(int i)
+{
+	static char buf[65536 + 1];
+	ssize_t n = recv(m.clients[i], buf, sizeof(buf), 0);
+	if (n <= 0) {
+		drop_client(i);
+		return;
+	}
+	int stdin_fd = m.pty >= 0 ? m.pty : m.in;
+	switch (buf[0]) {
+	case MON_INPUT:
+		if (stdin_fd >= 0)
+			write_all(stdin_fd, buf + 1, (size_t)n - 1);
+		break;
+	case MON_RESIZE:
+		if (m.pty >= 0 && n >= 5) {
+			struct winsize ws = {0};
+			ws.ws_row = (unsigned short)(((unsigned char)buf[1] << 8) | (unsigned char)buf[2]);
+			ws.ws_col = (unsigned short)(((unsigned char)buf[3] << 8) | (unsigned char)buf[4]);
+			ioctl(m.pty, TIOCSWINSZ, &ws);
+		}
+		break;
+	case MON_CLOSE_STDIN:
+		if (m.pty < 0 && m.in >= 0) {
+			close(m.in);
+			m.in = -1;
+		}
+		break;
+	}
+}
+
 // pump reads once from stream s; it reports false at its end (EOF, or EIO:
 // a pty whose every slave is closed).
 static int pump(struct mon_stream *s)
@@ -208,6 +307,7 @@ static int pump(struct mon_stream *s)
 		return 0;
 	}
 	log_chunk(s->name, buf, (size_t)n);
+	broadcast(s->kind, buf, (size_t)n);
 	return 1;
 }
 
@@ -268,11 +368,14 @@ void crunlite_monitor_main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &exited);
 	}
 	for (;;) {
-		struct pollfd pfd[3];
+		struct pollfd pfd[4 + MON_CLIENTS];
 		int np = 0;
 		pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		for (int i = 0; i < m.nstreams; i++)
-			pfd[np++] = (struct pollfd){.fd = m.streams[i].fd, .events = POLLIN};
+		for (int i = 0; i < 2; i++)
+			pfd[np++] = (struct pollfd){.fd = i < m.nstreams ? m.streams[i].fd : -1, .events = POLLIN};
+		pfd[np++] = (struct pollfd){.fd = code < 0 ? m.ctl : -1, .events = POLLIN};
+		for (int i = 0; i < MON_CLIENTS; i++)
+			pfd[np++] = (struct pollfd){.fd = m.clients[i], .events = POLLIN};
 		if (code >= 0 && open_streams() == 0)
 			break;
 		// After the exit, what is left in the pipes comes at once; a
@@ -292,9 +395,14 @@ void crunlite_monitor_main(int argc, char **argv)
 			break;
 		if (r <= 0)
 			continue;
-		for (int i = 1; i < np; i++)
-			if (pfd[i].revents)
-				pump(&m.streams[i - 1]);
+		for (int i = 0; i < m.nstreams; i++)
+			if (pfd[1 + i].revents)
+				pump(&m.streams[i]);
+		if (pfd[3].revents & POLLIN)
+			accept_client();
+		for (int i = 0; i < MON_CLIENTS; i++)
+			if (pfd[4 + i].revents && m.clients[i] >= 0)
+				from_client(i);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
@@ -309,6 +417,13 @@ void crunlite_monitor_main(int argc, char **argv)
 		}
 	}
 	write_exit(code);
+	unsigned char be[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16), (unsigned char)(code >> 8), (unsigned char)code};
+	broadcast(MON_EXIT, (const char *)be, sizeof(be));
+	for (int i = 0; i < MON_CLIENTS; i++)
+		if (m.clients[i] >= 0)
+			drop_client(i);
+	if (m.ctl >= 0)
+		close(m.ctl);
 	if (m.logfd >= 0)
 		close(m.logfd);
 	if (m.in >= 0)

@@ -87,6 +87,7 @@ type Record struct {
 	// Detached: a monitor process (run/monitor) runs it, and LogPath is
 	// where that writes its output (k8s-file).
 	Detached bool   `json:"detached,omitempty"`
+	TTY      bool   `json:"tty,omitempty"` // run -t: its output is a terminal's
 	LogPath  string `json:"log_path,omitempty"`
 	// StopSignal is what stop sends first (0: SIGTERM); StopTimeout how
 	// long it then waits before SIGKILL.

@@ -335,7 +335,7 @@ func runBusybox(t *testing.T, env []string, global []string) result {
 func wantFailure(t *testing.T, r result, cause, fix string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if r.code != 125 || len(lines) != 2 || !strings.HasPrefix(lines[0], "crun-lite: ") ||
+	if r.code != 125 || len(lines) != 2 || !strings.HasPrefix(lines[0], "Error: ") ||
 		!strings.Contains(lines[0], cause) || lines[1] != "hint: "+fix {
 		t.Errorf("run: want exit 125, the cause %q, then \"hint: %s\":\n%s", cause, fix, r)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // detach runs `run -d args` and returns the container's ID.
@@ -311,12 +313,24 @@ func TestUnknownContainer(t *testing.T) {
 	loadBusybox(t, s)
 	for _, args := range [][]string{{"stop", "nosuch"}, {"kill", "nosuch"}, {"wait", "nosuch"}, {"logs", "nosuch"}, {"rm", "nosuch"}} {
 		r := crunIn(t, s, args...)
-		if r.Code != 125 || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+		want := 125
+		if args[0] == "rm" {
+			want = 1 // Podman's
+		}
+		if r.Code != want || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 			t.Errorf("%v:\n%s", args, r)
 		}
 	}
 	if r := crunIn(t, s, "rm", "-f", "nosuch"); r.Code != 0 {
 		t.Errorf("rm -f of a missing container is no error:\n%s", r)
+	}
+	// The cleanup line of countless scripts.
+	detach(t, s, "--name", "left", "localhost/busybox:latest", "sleep", "1000")
+	if r := crunIn(t, s, "rm", "-t", "0", "--all", "--force", "--ignore"); r.Code != 0 || !strings.Contains(r.Stdout, "\n") {
+		t.Errorf("rm -t 0 --all --force --ignore:\n%s", r)
+	}
+	if l := psLine(t, s, "left"); l != "" {
+		t.Errorf("still listed after rm --all --force: %q", l)
 	}
 }
 
@@ -369,4 +383,116 @@ func loadBusybox(t *testing.T, s store) string {
 	t.Helper()
 	mustCrunIn(t, s, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
 	return "localhost/busybox:latest"
+}
+
+// Detach and re-attach through a real pty: attach shows the shell of a
+// run -dit container, follows our window size, passes keys, detaches with
+// Ctrl-P Ctrl-Q leaving it running, and a second attach ends with the
+// shell's exit code.
+func TestAttachRoundTrip(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "-it", "--name", "sh", image, "sh")
+	se := startSession(t, s, 33, 99, "attach", "sh")
+	se.send("stty size\r")
+	se.expect(`\b33 99\r\n`)
+	if err := pty.Setsize(se.master, &pty.Winsize{Rows: 44, Cols: 111}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // SIGWINCH reaches crun-lite asynchronously
+	se.send("stty size\r")
+	se.expect(`\b44 111\r\n`)
+	se.send("echo mark-$((6*7))\r")
+	se.expect(`mark-42`)
+	se.send("\x10\x11") // Ctrl-P Ctrl-Q
+	if code := se.exit(); code != 0 {
+		t.Errorf("attach after the detach keys: exit %d, want 0", code)
+	}
+	if l := psLine(t, s, "sh"); !strings.Contains(l, "Up ") {
+		t.Fatalf("the container did not stay up after detaching: %q", l)
+	}
+	// A Ctrl-P followed by another key is no detach: both reach the shell.
+	se = startSession(t, s, 24, 80, "attach", "--detach-keys", "ctrl-x", "sh")
+	se.send("echo again\r")
+	se.expect(`again\r\n`)
+	se.send("exit 5\r")
+	if code := se.exit(); code != 5 {
+		t.Errorf("attach until the shell exits 5: crun-lite exited %d", code)
+	}
+	waitFor(t, "Exited (5)", func() bool { return strings.Contains(psLine(t, s, "sh"), "Exited (5)") })
+}
+
+// Attach to a container without a terminal streams its stdout and stderr
+// apart and, with -i, passes our stdin; its end of file ends the
+// container's stdin.
+func TestAttachWithoutTerminal(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "-i", "--name", "cat", image, "sh", "-c", "echo ready >&2; cat; echo done")
+	waitFor(t, "ready", func() bool { return strings.Contains(crunIn(t, s, "logs", "cat").Stderr, "ready") })
+	r := crunWithStdin(t, s, "from-stdin\n", "attach", "cat")
+	if r.Code != 0 || r.Stdout != "from-stdin\ndone\n" {
+		t.Errorf("attach -i with stdin then EOF:\n%s", r)
+	}
+	if r := crunIn(t, s, "attach", "cat"); r.Code != 125 || !strings.Contains(r.Stderr, "only attach to running containers") {
+		t.Errorf("attach to an exited container:\n%s", r)
+	}
+}
+
+// Two stops at once, and an exec racing them, all end: the stops exit 0,
+// the exec with the command's or the kill's code, nothing hangs, and the
+// container is recorded exited once.
+func TestStopRaces(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "race", image, "sleep", "1000")
+	var wg sync.WaitGroup
+	results := make([]result, 3)
+	for i, args := range [][]string{{"stop", "-t", "0", "race"}, {"stop", "-t", "0", "race"}, {"exec", "race", "sleep", "5"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = crunIn(t, s, args...)
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < 2; i++ {
+		if results[i].Code != 0 || results[i].Stdout != "race\n" {
+			t.Errorf("stop %d:\n%s", i, results[i])
+		}
+	}
+	if c := results[2].Code; c != 137 && c != 125 && c != 0 {
+		t.Errorf("exec racing stop: exit %d, want 137 (killed with the container) or 125 (too late):\n%s", c, results[2])
+	}
+	if l := psLine(t, s, "race"); !strings.Contains(l, "Exited (137)") {
+		t.Errorf("ps -a: %q", l)
+	}
+	waitFor(t, "the monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
+	mustCrunIn(t, s, "rm", "race")
+	assertNoRunDirs(t, s)
+}
+
+// A reboot wipes the run root (tmpfs) and ends every process: kept
+// containers then show Exited and can be removed; nothing blocks on a
+// stale lock.
+func TestRunRootWiped(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "boot", image, "sleep", "1000")
+	m := monitors(t, s)
+	if len(m) != 1 {
+		t.Fatalf("monitors: %v", m)
+	}
+	// The machine goes down: the monitor and its container die, the
+	// run root goes.
+	syscall.Kill(m[0], syscall.SIGKILL)
+	waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+	entries, _ := os.ReadDir(s.RunRoot)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(s.RunRoot, e.Name()))
+	}
+	waitFor(t, "Exited (137)", func() bool { return strings.Contains(psLine(t, s, "boot"), "Exited (137)") })
+	mustCrunIn(t, s, "rm", "boot")
+	detach(t, s, "--name", "boot", "--rm", image, "true")
+	waitFor(t, "the --rm run to go", func() bool { return len(runDirs(t, s)) == 0 })
 }

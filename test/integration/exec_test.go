@@ -310,12 +310,12 @@ func TestExecDiesWithContainer(t *testing.T) {
 func TestExecNoContainer(t *testing.T) {
 	s, image := busyboxStore(t)
 	r := crunIn(t, s, "exec", "nosuch", "true")
-	if r.Code != 125 || r.Stdout != "" || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+	if r.Code != 125 || r.Stdout != "" || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 		t.Errorf("exec into an unknown container: %s", r)
 	}
 	mustCrunIn(t, s, "run", "--name", "over", image, "true")
 	r = crunIn(t, s, "exec", "over", "true")
-	if r.Code != 125 || r.Stderr != "crun-lite: can only create exec sessions on running containers: container state improper\n" {
+	if r.Code != 125 || r.Stderr != "Error: can only create exec sessions on running containers: container state improper\n" {
 		t.Errorf("exec into an exited container: %s", r)
 	}
 }

@@ -168,7 +168,7 @@ func TestInspectContainers(t *testing.T) {
 	if r := crunIn(t, s, "inspect", "--type", "container", image); r.Code != 125 || !strings.Contains(r.Stderr, "no such container") {
 		t.Errorf("inspect --type container IMAGE:\n%s", r)
 	}
-	if r := crunIn(t, s, "inspect", "nosuch"); r.Code != 125 || r.Stderr != "crun-lite: no such object: \"nosuch\"\n" {
+	if r := crunIn(t, s, "inspect", "nosuch"); r.Code != 125 || r.Stderr != "Error: no such object: \"nosuch\"\n" {
 		t.Errorf("inspect nosuch:\n%s", r)
 	}
 	// One missing among several: the others are printed, as Podman does.
@@ -227,7 +227,7 @@ func TestTop(t *testing.T) {
 	if r := crunIn(t, s, "top", "tp"); r.Code != 125 {
 		t.Errorf("top of an exited container: want 125:\n%s", r)
 	}
-	if r := crunIn(t, s, "top", "nosuch"); r.Code != 125 || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+	if r := crunIn(t, s, "top", "nosuch"); r.Code != 125 || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 		t.Errorf("top nosuch:\n%s", r)
 	}
 	mustCrunIn(t, s, "rm", "tp")
@@ -268,7 +268,7 @@ func TestRename(t *testing.T) {
 	if psLine(t, s, "r2") == "" {
 		t.Errorf("ps -a after renaming the --rm r:\n%s", mustCrunIn(t, s, "ps", "-a").Stdout)
 	}
-	if r := crunIn(t, s, "rename", "nosuch", "x"); r.Code != 125 || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+	if r := crunIn(t, s, "rename", "nosuch", "x"); r.Code != 125 || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 		t.Errorf("rename nosuch:\n%s", r)
 	}
 	mustCrunIn(t, s, "rm", "-f", "a2", "b2", "r2")
@@ -399,7 +399,7 @@ func TestCp(t *testing.T) {
 			t.Errorf("cp into the exited container, then out: %q", b)
 		}
 
-		if r := crunIn(t, s, "cp", "nosuch:/x", out); r.Code != 125 || r.Stderr != "crun-lite: no container with name or ID \"nosuch\" found: no such container\n" {
+		if r := crunIn(t, s, "cp", "nosuch:/x", out); r.Code != 125 || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 			t.Errorf("cp nosuch:/x:\n%s", r)
 		}
 		if r := crunIn(t, s, "cp", "c:/nonexistent", out); r.Code != 125 {
