@@ -207,3 +207,36 @@ func (st *Store) ContainerLogPath(id string) (string, error) {
 	}
 	return filepath.Join(dir, "ctr.log"), nil
 }
+
+// ContainerFile names a file of the dir containers/storage keeps for a
+// container (where ContainerLogPath's log is too): what outlives its run,
+// such as the spec inspect reads once it exited, goes with the container.
+func (st *Store) ContainerFile(id, name string) (string, error) {
+	if err := st.ensure(); err != nil {
+		return "", err
+	}
+	dir, err := st.s.ContainerDirectory(id)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", id, err)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// RenameContainer gives a stored container the name name, and records it
+// in the container's metadata too. Storage's SetNames takes a name from
+// the container that has it: the caller checks that none does.
+func (st *Store) RenameContainer(id, name string) error {
+	if err := st.ensure(); err != nil {
+		return err
+	}
+	if err := st.s.SetNames(id, []string{name}); err != nil {
+		return fmt.Errorf("rename container %s: %w", ShortID(id), err)
+	}
+	c, err := st.s.Container(id)
+	if err != nil {
+		return fmt.Errorf("rename container %s: %w", ShortID(id), err)
+	}
+	info := containerInfo(c)
+	info.Name = name
+	return st.SaveContainer(info)
+}
