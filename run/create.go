@@ -26,6 +26,11 @@ func Create(ctx context.Context, st *store.Store, o Options) (string, error) {
 	return id, nil
 }
 
+// CreateSpecFile is the kept container's spec as create (or run) decided
+// it, before any start resolved it, in the dir storage keeps for the
+// container (store.ContainerFile): every start begins from it.
+const CreateSpecFile = "create-spec.json"
+
 // StartOptions say how a kept container starts again.
 type StartOptions struct {
 	// Detach: Detach, not Run, starts it (start without --attach).
@@ -65,7 +70,7 @@ func prepareStart(st *store.Store, in *Info, o StartOptions) (*Container, error)
 	if err != nil {
 		return nil, err
 	}
-	path, err := st.ContainerSpecPath(ci.ID)
+	path, err := st.ContainerFile(ci.ID, CreateSpecFile)
 	if err != nil {
 		return nil, err
 	}

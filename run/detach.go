@@ -107,7 +107,7 @@ func (c *Container) Detach(o DetachOptions) error {
 	c.markRunning()
 	rd := c.rd
 	rd.State.Pid, rd.State.PidStart, rd.State.Started = p.Pid, userns.ProcStartTime(p.Pid), time.Now()
-	if path := rd.Join("spec.json"); s.Write(path) == nil {
+	if path := c.specPath(rd); s.Write(path) == nil {
 		rd.State.SpecPath = path
 	}
 	if err := rd.Save(); err != nil {

@@ -24,8 +24,11 @@
 // PrepareStart (`start`, `restart`) prepares another run of it from that
 // spec on the same writable layer, started as Prepare's. Exec (exec.go) starts a process in a running
 // container the same way, through package spawn and Supervise, with ops
-// that enter the container's namespaces instead of making new ones. Every
-// error returned is an *ExitError with the code crun-lite exits with.
+// that enter the container's namespaces instead of making new ones. What
+// other commands ask of a container Lookup found is beside it: its spec,
+// rename and prune (inspect.go), its processes (top.go), and copies in and
+// out that resolve every path inside its root (cp.go). Every error
+// returned is an *ExitError with the code crun-lite exits with.
 // Output goes only where Stdio says.
 //
 // The packages below run/ each own one thing: spec (what a container is,

@@ -48,6 +48,11 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	for i, name := range etc {
 		l.OpenTree(c.rd.Join("etc/"+name), slotEtc+i, false)
 	}
+	slotEnv := slotEtc + len(etc)
+	if uid, gid := c.hostIDs(0, 0); os.Lchown(c.rd.Join("etc/containerenv"), uid, gid) != nil {
+		return fmt.Errorf("chown %s", c.rd.Join("etc/containerenv"))
+	}
+	l.OpenTree(c.rd.Join("etc/containerenv"), slotEnv, false)
 	binds, err := c.bindSources(l)
 	if err != nil {
 		return err
@@ -63,6 +68,10 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	for i, name := range etc {
 		l.MoveMount(slotEtc+i, "/etc/"+name, spawn.FlagMkfile)
 	}
+	// Before the user's mounts: creating it in a -v SRC:/run would create
+	// it in SRC on the host. A mount on /run (-v, --tmpfs, --read-only's
+	// tmpfs) hides it; an image without /run goes without.
+	l.MoveMount(slotEnv, "/run/.containerenv", spawn.FlagMkfile|spawn.FlagMissingOK)
 	c.userMounts(l, binds)
 	for _, p := range c.Spec.Masked {
 		l.Mask(p)

@@ -106,6 +106,10 @@ type Container struct {
 	keepRunDir bool
 }
 
+// Engine names crun-lite and its version in /run/.containerenv; the
+// command sets it.
+var Engine = "crun-lite"
+
 // Run runs a container to completion in this process: Prepare, Start and
 // Supervise. It returns nil when the command exited 0, else an *ExitError.
 func Run(ctx context.Context, st *store.Store, o Options, io Stdio) error {
@@ -287,8 +291,10 @@ func (c *Container) createKept(img *store.Image) error {
 	c.kept = info
 	if !c.temporary() {
 		// What start needs to run it again, as decided now: the run
-		// dir's copy goes with the run.
-		p, err := c.st.ContainerSpecPath(info.ID)
+		// dir's copy goes with the run, and the monitor's spec.json
+		// beside it is the last run's, resolved (its user, its volumes'
+		// paths), for inspect.
+		p, err := c.st.ContainerFile(info.ID, CreateSpecFile)
 		if err == nil {
 			err = c.Spec.Write(p)
 		}
@@ -328,7 +334,15 @@ func (c *Container) writeEtc() error {
 	if err != nil || c.Spec.Network == "none" {
 		resolv = nil
 	}
+	rootless := 0
+	if userns.Rootless() {
+		rootless = 1
+	}
 	files := map[string]string{
+		// /run/.containerenv, with Podman's keys (toolbx and many
+		// scripts look for the file).
+		"containerenv": fmt.Sprintf("engine=%q\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
+			Engine, c.Spec.Name, c.Spec.ID, c.Spec.ImageRef, c.Spec.Image, rootless),
 		"hostname":    hostname + "\n",
 		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n",
 		"resolv.conf": string(resolv),

@@ -22,6 +22,7 @@ func Supervise(p *Process) (int, error) {
 	c := p.c
 	defer p.end()
 	running := make(chan struct{})
+	var written chan struct{} // closed once the spec is on disk
 	// A process exec'd into a running container (StartExec) has no run
 	// dir of its own: there is nothing to record.
 	if c.rd != nil {
@@ -30,13 +31,15 @@ func Supervise(p *Process) (int, error) {
 		// The run dir as it is now: Close, which may come first when the
 		// command ends at once, drops c.rd.
 		rd := c.rd
+		written = make(chan struct{})
 		go func() {
 			rd.State.PidStart = userns.ProcStartTime(p.Pid)
-			path := rd.Join("spec.json")
+			path := c.specPath(rd)
 			if c.Spec.Write(path) == nil {
 				rd.State.SpecPath = path
 			}
 			_ = rd.Save()
+			close(written)
 			state.CollectGarbage(c.st)
 			shrinkWhileWaiting(running)
 		}()
@@ -47,9 +50,29 @@ func Supervise(p *Process) (int, error) {
 	c.stdio.finish()
 	c.opts.Timing.Mark("container run")
 	if c.rd != nil {
+		if c.kept != nil && !c.Spec.Remove {
+			// A kept container's spec outlives the run, for inspect:
+			// a command that ended at once must not take it along
+			// unwritten when crun-lite exits.
+			<-written
+		}
 		c.markExited(code)
 	}
 	return code, err
+}
+
+// specPath is where the monitor writes the container's spec: a kept
+// container's goes into the dir storage keeps for it, where inspect still
+// finds it once the run dir is gone; a --rm run's into its run dir. The
+// store is open already for a kept container (createKept): naming the
+// file costs no more than the run dir's.
+func (c *Container) specPath(rd *state.Dir) string {
+	if c.kept != nil && !c.Spec.Remove {
+		if p, err := c.st.ContainerFile(c.kept.ID, "spec.json"); err == nil {
+			return p
+		}
+	}
+	return rd.Join("spec.json")
 }
 
 func (c *Container) markRunning() {

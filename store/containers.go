@@ -198,17 +198,20 @@ func emptyDir(dir string) {
 // ContainerLogPath is where a kept container's log lives: in the dir
 // containers/storage keeps for it, so that it goes with the container.
 func (st *Store) ContainerLogPath(id string) (string, error) {
-	return st.containerFile(id, "ctr.log")
+	if err := st.ensure(); err != nil {
+		return "", err
+	}
+	dir, err := st.s.ContainerDirectory(id)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", id, err)
+	}
+	return filepath.Join(dir, "ctr.log"), nil
 }
 
-// ContainerSpecPath is where a kept container's spec lives (run/spec's
-// JSON, as create or run decided it), for start: beside its log, so that
-// it outlives every run and goes with the container.
-func (st *Store) ContainerSpecPath(id string) (string, error) {
-	return st.containerFile(id, "spec.json")
-}
-
-func (st *Store) containerFile(id, name string) (string, error) {
+// ContainerFile names a file of the dir containers/storage keeps for a
+// container (where ContainerLogPath's log is too): what outlives its run,
+// such as the spec inspect reads once it exited, goes with the container.
+func (st *Store) ContainerFile(id, name string) (string, error) {
 	if err := st.ensure(); err != nil {
 		return "", err
 	}
@@ -217,4 +220,23 @@ func (st *Store) containerFile(id, name string) (string, error) {
 		return "", fmt.Errorf("container %s: %w", id, err)
 	}
 	return filepath.Join(dir, name), nil
+}
+
+// RenameContainer gives a stored container the name name, and records it
+// in the container's metadata too. Storage's SetNames takes a name from
+// the container that has it: the caller checks that none does.
+func (st *Store) RenameContainer(id, name string) error {
+	if err := st.ensure(); err != nil {
+		return err
+	}
+	if err := st.s.SetNames(id, []string{name}); err != nil {
+		return fmt.Errorf("rename container %s: %w", ShortID(id), err)
+	}
+	c, err := st.s.Container(id)
+	if err != nil {
+		return fmt.Errorf("rename container %s: %w", ShortID(id), err)
+	}
+	info := containerInfo(c)
+	info.Name = name
+	return st.SaveContainer(info)
 }

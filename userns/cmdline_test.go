@@ -19,7 +19,7 @@ func TestParseCommandLine(t *testing.T) {
 		{args: []string{"crun-lite", "--root", "/r", "run", "alpine"}, cmd: "run", lean: true},
 		{args: []string{"crun-lite", "--root=/r", "images"}, cmd: "images"},
 		{args: []string{"crun-lite", "--root", "run", "images"}, cmd: "images"}, // run is --root's value
-		{args: []string{"crun-lite", "--timing", "--log-level", "debug", "ps"}, cmd: "ps"},
+		{args: []string{"crun-lite", "--timing", "--log-level", "debug", "ps"}, cmd: "ps", lean: true},
 		{args: []string{"crun-lite", "--unknown", "run"}, cmd: "run", lean: true},
 		{args: []string{"crun-lite", "--", "run"}, cmd: "run", lean: true},
 		{args: []string{"crun-lite", "--", "-x"}, cmd: "-x"},
@@ -36,6 +36,7 @@ func TestParseCommandLine(t *testing.T) {
 		{args: []string{"crun-lite", "--root", "/r", "container", "--rm", "exec"}, cmd: "container", sub: "exec"},
 		{args: []string{"crun-lite", "container"}, cmd: "container"},
 		{args: []string{"crun-lite", "image", "ls"}, cmd: "image"},
+		{args: []string{"crun-lite", "images"}, cmd: "images"}, // not lean: crun-lite-full lists them
 		{args: []string{"crun-lite", "doctor"}, cmd: "doctor"},
 	} {
 		got := ParseCommandLine(c.args)

@@ -103,6 +103,7 @@ func globalFlags() []cli.Flag {
 // code, or 125 when crun-lite itself failed, as Podman does.
 func Main(args []string) int {
 	delegateIfNeeded(args)
+	run.Engine = "crun-lite-" + version
 	app := newApp()
 	err := app.Run(permuteArgs(app, args))
 	if err == nil {

@@ -19,7 +19,7 @@ import (
 // top-level ones Podman users type, and the same under "image".
 func imageCommands() []*cli.Command {
 	return []*cli.Command{
-		imageCommand(), rmiCommand(), tagCommand(), untagCommand(), inspectCommand(),
+		imageCommand(), rmiCommand(), tagCommand(), untagCommand(),
 		importCommand(), loadCommand(), saveCommand(), loginCommand(), logoutCommand(), infoCommand(),
 	}
 }
@@ -40,7 +40,7 @@ Examples:
    crun-lite image rm localhost/busybox
    crun-lite image prune --all --force`,
 		Subcommands: []*cli.Command{
-			ls, rm, pullCommand(), tagCommand(), untagCommand(), inspectCommand(),
+			ls, rm, pullCommand(), tagCommand(), untagCommand(), imageInspectCommand(),
 			importCommand(), loadCommand(), saveCommand(), existsCommand(), pruneCommand(),
 		},
 	}
@@ -171,7 +171,9 @@ Examples:
 	}
 }
 
-func inspectCommand() *cli.Command {
+// imageInspectCommand is `image inspect`: images only (the top-level
+// inspect, cmd_inspect.go, looks for a container first).
+func imageInspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "show the details of images as JSON",
@@ -192,36 +194,20 @@ Examples:
 			if c.NArg() < 1 {
 				return errors.New("inspect needs an IMAGE")
 			}
-			f, err := parseFormat(c.String("format"), inspectFormats)
-			if err != nil {
-				return err
-			}
-			var out []*store.ImageDetails
-			for _, ref := range c.Args().Slice() {
-				img, err := e.store.Lookup(ref)
-				if err != nil {
-					return rmiExit(err)
-				}
-				d, err := inspect.Image(e.ctx, e.store, img)
-				if err != nil {
-					return err
-				}
-				if f.isTemplate() {
-					// Each image as it comes: what printed stays when a
-					// later IMAGE is not found.
-					if err := f.execute(c.App.Writer, d); err != nil {
-						return err
-					}
-					continue
-				}
-				out = append(out, d)
-			}
-			if f.isTemplate() {
-				return nil
-			}
-			return f.print(c.App.Writer, out, nil)
+			return inspectEach(c, c.Args().Slice(), func(ref string) (any, error) {
+				return imageDetails(e, ref)
+			})
 		}),
 	}
+}
+
+// imageDetails is what inspect prints of the image ref names.
+func imageDetails(e *env, ref string) (*store.ImageDetails, error) {
+	img, err := e.store.Lookup(ref)
+	if err != nil {
+		return nil, rmiExit(err)
+	}
+	return inspect.Image(e.ctx, e.store, img)
 }
 
 // inspectFormats: JSON by default, and any other --format is a template

@@ -223,6 +223,8 @@ func (w *walk) positional(src source) completion {
 // byKind completes a value named by a placeholder or ArgsUsage word.
 func byKind(kind string, g globalOpts, src source) completion {
 	switch {
+	case kind == "CONTAINER|IMAGE": // inspect: containers first, as it looks
+		return completion{cands: append(src.containers(g), src.images(g)...)}
 	case strings.HasSuffix(kind, "IMAGE"):
 		return completion{cands: src.images(g)}
 	case strings.HasSuffix(kind, "CONTAINER"):

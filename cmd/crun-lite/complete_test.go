@@ -37,8 +37,12 @@ func TestComplete(t *testing.T) {
 		shell string
 	}{
 		{"ru", []string{"run"}, ""},
-		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "attach", "logs", "container", "system", "volume", "doctor", "completion",
-			"image", "rmi", "tag", "untag", "inspect", "import", "load", "save", "login", "logout", "info"}, ""},
+		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "attach", "logs", "inspect", "rename", "top", "cp", "container", "system", "volume", "doctor", "completion",
+			"image", "rmi", "tag", "untag", "import", "load", "save", "login", "logout", "info"}, ""},
+		{"inspect ", []string{"web", "db", "localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
+		{"container inspect ", []string{"web", "db"}, ""},
+		{"top ", []string{"web", "db"}, ""},
+		{"rename ", []string{"web", "db"}, ""},
 		{"run ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"run --rm bus", []string{"busybox:latest"}, ""},
 		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer

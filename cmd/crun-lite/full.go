@@ -18,7 +18,7 @@ import (
 // works alone under any name.
 
 func commands() []*cli.Command {
-	return append([]*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), logsCommand(), containerCommand(), systemCommand(),
+	return append([]*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), logsCommand(), inspectCommand(), renameCommand(), topCommand(), cpCommand(), containerCommand(), systemCommand(),
 		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
 }
 

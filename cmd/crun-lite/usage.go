@@ -124,8 +124,8 @@ func permuteArgs(app *cli.App, args []string) []string {
 			break
 		}
 	}
-	if cmd == nil || len(cmd.Subcommands) > 0 {
-		return args
+	if cmd == nil || len(cmd.Subcommands) > 0 || cmd.SkipFlagParsing {
+		return args // __complete's arguments are another command line
 	}
 	trailing := slices.Contains(trailingArgsCommands, cmd.Name)
 	var flags, positional []string

@@ -28,6 +28,7 @@ func TestPermuteArgs(t *testing.T) {
 		{"rm a -- -odd", "rm -- a -odd"},
 		{"volume rm v --force", "volume rm --force v"},
 		{"ps", "ps"},
+		{"__complete run img --rm", "__complete run img --rm"}, // words of another line
 	} {
 		args := append([]string{"crun-lite"}, strings.Fields(c.in)...)
 		got := strings.Join(permuteArgs(newApp(), args)[1:], " ")

@@ -115,3 +115,23 @@ func capPrefixed(names []string) []string {
 	}
 	return out
 }
+
+// CapDiff names how caps (a container's, without CAP_) differ from
+// Podman's default set, as inspect's HostConfig shows it: what was added,
+// what was dropped, each with the CAP_ prefix and sorted.
+func CapDiff(caps []string) (add, drop []string) {
+	add, drop = []string{}, []string{}
+	for _, c := range caps {
+		if !slices.Contains(defaultCaps, c) {
+			add = append(add, "CAP_"+c)
+		}
+	}
+	for _, c := range defaultCaps {
+		if !slices.Contains(caps, c) {
+			drop = append(drop, "CAP_"+c)
+		}
+	}
+	slices.Sort(add)
+	slices.Sort(drop)
+	return add, drop
+}

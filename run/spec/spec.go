@@ -63,6 +63,10 @@ type Spec struct {
 	StopSignal int `json:"stop_signal,omitempty"`
 	// LogMaxSize caps a detached container's log (-1: no cap).
 	LogMaxSize int64 `json:"log_max_size,omitempty"`
+	// Entrypoint and Cmd are the two parts of Process.Args as UseImage
+	// chose them, for inspect (Config.Entrypoint, Config.Cmd).
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
 
 	// What New read from the options for UseImage.
 	command    []string
@@ -140,6 +144,7 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 		}
 	}
 	p := &s.Process
+	s.Entrypoint, s.Cmd = entry, cmd
 	p.Args = append(append([]string{}, entry...), cmd...)
 	p.Env = mergeEnv(cfg.Env, s.settings)
 	p.setDefault("PATH", DefaultPath)
@@ -151,6 +156,9 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 		p.setDefault("TERM", t)
 	}
 	p.setDefault("HOSTNAME", s.Hostname)
+	// What systemd and scripts read to tell they run in a container;
+	// "oci" is the value systemd documents for a generic OCI runtime.
+	p.setDefault("container", "oci")
 	p.Cwd = cfg.WorkingDir
 	if workdir != "" {
 		p.Cwd = workdir

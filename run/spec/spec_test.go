@@ -27,7 +27,7 @@ func TestUseImageAndUser(t *testing.T) {
 	if want := []string{"/bin/app", "--flag", "x"}; !slices.Equal(p.Args, want) {
 		t.Errorf("args %v, want %v", p.Args, want)
 	}
-	if want := []string{"A=over", "PATH=/p", "NEW=1", "TERM=vt100", "HOSTNAME=0123456789ab"}; !slices.Equal(p.Env, want) {
+	if want := []string{"A=over", "PATH=/p", "NEW=1", "TERM=vt100", "HOSTNAME=0123456789ab", "container=oci"}; !slices.Equal(p.Env, want) {
 		t.Errorf("env %v, want %v", p.Env, want)
 	}
 	if p.Cwd != "/w" || p.UserSpec != "app" || s.Hostname != "0123456789ab" {
@@ -97,5 +97,29 @@ func TestCheckNUL(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "NUL byte")) {
 			t.Errorf("%q %q %q: got %v, want an error naming %q", c.p.Args, c.p.Env, c.p.Cwd, err, c.want)
 		}
+	}
+}
+
+// inspect's CapAdd and CapDrop: the difference from Podman's default set,
+// with the CAP_ prefix, never nil.
+func TestCapDiff(t *testing.T) {
+	add, drop := CapDiff(defaultCaps)
+	if add == nil || drop == nil || len(add)+len(drop) != 0 {
+		t.Errorf("CapDiff of the default set: %q %q, want two empty lists", add, drop)
+	}
+	caps := append([]string{"NET_ADMIN", "SYS_ADMIN"}, defaultCaps[1:]...) // without CHOWN
+	add, drop = CapDiff(caps)
+	if strings.Join(add, ",") != "CAP_NET_ADMIN,CAP_SYS_ADMIN" || strings.Join(drop, ",") != "CAP_CHOWN" {
+		t.Errorf("CapDiff: add %q drop %q", add, drop)
+	}
+}
+
+// UseImage keeps Entrypoint and Cmd apart for inspect: a command replaces
+// the image's Cmd only.
+func TestUseImageKeepsEntrypointAndCmd(t *testing.T) {
+	s := &Spec{command: []string{"x", "y"}}
+	s.UseImage(imgspecv1.ImageConfig{Entrypoint: []string{"/init"}, Cmd: []string{"default"}}, "", "")
+	if strings.Join(s.Entrypoint, " ") != "/init" || strings.Join(s.Cmd, " ") != "x y" || strings.Join(s.Process.Args, " ") != "/init x y" {
+		t.Errorf("Entrypoint %q Cmd %q Args %q", s.Entrypoint, s.Cmd, s.Process.Args)
 	}
 }

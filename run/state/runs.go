@@ -1,6 +1,9 @@
 package state
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,3 +54,33 @@ func RunOf(st *store.Store, id string) (Run, bool) {
 
 // MonitorAlive reports whether a monitor still holds dir's lock.
 func MonitorAlive(dir string) bool { return monitorAlive(dir) }
+
+// SetName renames a run in its Record (rename of a running container).
+// The record lives in the lock file its monitor holds, which saves it
+// again only while the container starts and when the store refuses its
+// exit: a rename is kept, as the next Save of the monitor would rewrite it
+// with its own copy only then.
+func SetName(run Run, name string) error {
+	f, err := os.OpenFile(filepath.Join(run.Dir, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	var r Record
+	if err := decodeRecord(b, &r); err != nil {
+		return fmt.Errorf("rename container: its record: %w", err)
+	}
+	r.Name = name
+	nb, _ := json.Marshal(r)
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	if _, err := f.WriteAt(nb, 0); err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	return nil
+}

@@ -496,3 +496,24 @@ func TestRunRootWiped(t *testing.T) {
 	detach(t, s, "--name", "boot", "--rm", image, "true")
 	waitFor(t, "the --rm run to go", func() bool { return len(runDirs(t, s)) == 0 })
 }
+
+// /run/.containerenv has Podman's keys and container= is set, as Podman
+// does (toolbx and scripts look for them); a -v over /run gets none, and
+// nothing is created in its host dir.
+func TestContainerEnvFile(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	r := mustCrunIn(t, s, "run", "--rm", "--name", "envf", image, "sh", "-c", "cat /run/.containerenv; echo container=$container")
+	for _, want := range []string{`engine="crun-lite-`, `name="envf"`, `image="` + image + `"`, "\nimageid=\"", "\nid=\"", "\nrootless=", "\ncontainer=oci\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("no %q in:\n%s", want, r.Stdout)
+		}
+	}
+	dir := t.TempDir()
+	if r := crunIn(t, s, "run", "--rm", "-v", dir+":/run", image, "test", "-e", "/run/.containerenv"); r.Code != 1 {
+		t.Errorf("with -v over /run: want no .containerenv:\n%s", r)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files made in the host dir of -v: %v", entries)
+	}
+}

@@ -325,3 +325,22 @@ func TestStartAfterCrash(t *testing.T) {
 	waitFor(t, "every monitor to exit", func() bool { return len(monitors(t, s)) == 0 })
 	assertNoRunDirs(t, s)
 }
+
+// Every start begins from what create decided, not from what the last run
+// resolved: a named volume is found by its name again (the second run sees
+// the first's file in it), and inspect shows a created container's command.
+func TestStartVolumeAgain(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	create(t, s, "--name", "v", "-v", "data:/data", image, "sh", "-c", "echo x >> /data/f; wc -l < /data/f")
+	if r := mustCrunIn(t, s, "inspect", "--format", "{{.State.Status}} {{.Config.Cmd}}", "v"); !strings.Contains(r.Stdout, "created") || !strings.Contains(r.Stdout, "wc -l") {
+		t.Errorf("inspect of a created container:\n%s", r)
+	}
+	for _, want := range []string{"1\n", "2\n"} {
+		if r := crunIn(t, s, "start", "-a", "v"); r.Code != 0 || r.Stdout != want {
+			t.Errorf("start -a with a named volume: want %q:\n%s", want, r)
+		}
+	}
+	mustCrunIn(t, s, "rm", "v")
+	assertNoRunDirs(t, s)
+}
