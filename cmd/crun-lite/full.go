@@ -14,7 +14,7 @@ import (
 )
 
 // The full build has every command; it is crun-lite-full, which the lean
-// crun-lite hands everything but run and exec to (see lean.go), and it also
+// crun-lite hands every command it does not run itself to (see lean.go), and it also
 // works alone under any name.
 
 func commands() []*cli.Command {

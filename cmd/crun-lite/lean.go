@@ -19,9 +19,10 @@ import (
 	"github.com/crun-lite/crun-lite/userns"
 )
 
-// The lean build is the crun-lite users run. It does two things itself,
-// run a container and exec a command in a running one, and links nothing
-// it does not need for that: no containers/image transports, whose
+// The lean build is the crun-lite users run. It runs itself the commands
+// that start, enter, stop or list containers (run, create, start, restart,
+// exec, stop, kill, wait, attach, ps: the ones scripts call in loops), and
+// links nothing they do not need: no containers/image transports, whose
 // package initialisation alone (OpenPGP, gRPC and protobuf for encryption
 // key providers, sigstore, registry reference regexps) cost about 4 ms and
 // 600 page faults on every start, and about 10 MiB of resident memory while
@@ -34,7 +35,7 @@ func commands() []*cli.Command {
 }
 
 // delegateIfNeeded replaces this process with crun-lite-full for every
-// command line but those the lean build runs itself (run and exec, not their --help:
+// command line but those the lean build runs itself (commands(), not their --help:
 // crun-lite-full knows every command for "see also" and completion hints;
 // help and version are delegated too, so that they list all commands).
 func delegateIfNeeded(args []string) {
