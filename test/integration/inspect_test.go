@@ -234,32 +234,33 @@ func TestTop(t *testing.T) {
 }
 
 // rename: a running kept container, an exited one and a running --rm one
-// are found by their new names only; a name in use is refused in
+// are found by their new names only (names that are no hex digits: "a"
+// would also be the prefix of a random ID); a name in use is refused in
 // Podman's words.
 func TestRename(t *testing.T) {
 	s := testStore(t)
 	image := loadBusybox(t, s)
-	id := detach(t, s, "--name", "a", image, "sleep", "1000")
-	mustCrunIn(t, s, "run", "--name", "b", image, "true")
-	if r := mustCrunIn(t, s, "rename", "a", "a2"); r.Stdout != "" {
+	id := detach(t, s, "--name", "one", image, "sleep", "1000")
+	mustCrunIn(t, s, "run", "--name", "two", image, "true")
+	if r := mustCrunIn(t, s, "rename", "one", "one2"); r.Stdout != "" {
 		t.Errorf("rename prints nothing:\n%s", r)
 	}
-	mustCrunIn(t, s, "exec", "a2", "true")
-	if d := inspectOne(t, s, "a2"); d.ID != id || d.Name != "a2" {
+	mustCrunIn(t, s, "exec", "one2", "true")
+	if d := inspectOne(t, s, "one2"); d.ID != id || d.Name != "one2" {
 		t.Errorf("inspect a2 after the rename: Id %q Name %q", d.ID, d.Name)
 	}
-	if l := psLine(t, s, "a2"); !strings.HasPrefix(l, id[:12]) {
+	if l := psLine(t, s, "one2"); !strings.HasPrefix(l, id[:12]) {
 		t.Errorf("ps -a after the rename: %q", l)
 	}
-	if r := crunIn(t, s, "exec", "a", "true"); r.Code != 125 || !strings.Contains(r.Stderr, `no container with name or ID "a" found`) {
+	if r := crunIn(t, s, "exec", "one", "true"); r.Code != 125 || !strings.Contains(r.Stderr, `no container with name or ID "one" found`) {
 		t.Errorf("the old name still answers:\n%s", r)
 	}
-	r := crunIn(t, s, "rename", "b", "a2")
-	if r.Code != 125 || !strings.Contains(r.Stderr, `the container name "a2" is already in use by `+id) {
+	r := crunIn(t, s, "rename", "two", "one2")
+	if r.Code != 125 || !strings.Contains(r.Stderr, `the container name "one2" is already in use by `+id) {
 		t.Errorf("rename to a name in use:\n%s", r)
 	}
-	mustCrunIn(t, s, "rename", "b", "b2")
-	if psLine(t, s, "b2") == "" || psLine(t, s, "b") != "" {
+	mustCrunIn(t, s, "rename", "two", "two2")
+	if psLine(t, s, "two2") == "" || psLine(t, s, "two") != "" {
 		t.Errorf("ps -a after renaming the exited b to b2:\n%s", mustCrunIn(t, s, "ps", "-a").Stdout)
 	}
 	detach(t, s, "--rm", "--name", "r", image, "sleep", "1000")
@@ -271,7 +272,7 @@ func TestRename(t *testing.T) {
 	if r := crunIn(t, s, "rename", "nosuch", "x"); r.Code != 125 || r.Stderr != "Error: no container with name or ID \"nosuch\" found: no such container\n" {
 		t.Errorf("rename nosuch:\n%s", r)
 	}
-	mustCrunIn(t, s, "rm", "-f", "a2", "b2", "r2")
+	mustCrunIn(t, s, "rm", "-f", "one2", "two2", "r2")
 	assertNoRunDirs(t, s)
 }
 
