@@ -98,6 +98,12 @@ func (c *Container) RunHere(io Stdio) error {
 	if err != nil {
 		return err
 	}
+	return superviseToExit(p)
+}
+
+// superviseToExit supervises p and returns how crun-lite ends: nil for an
+// exit code 0, else an *ExitError (the code alone, or a failure).
+func superviseToExit(p *Process) error {
 	code, err := Supervise(p)
 	if err != nil {
 		return coded(err)

@@ -84,14 +84,7 @@ func Exec(st *store.Store, o ExecOptions, io Stdio) error {
 	if err != nil || p == nil {
 		return err
 	}
-	code, err := Supervise(p)
-	if err != nil {
-		return coded(err)
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+	return superviseToExit(p)
 }
 
 // StartExec starts o.Command in a running container. The Process it
@@ -272,26 +265,7 @@ func (c *Container) execProcessOps(l *spawn.List, u *spec.User, pid, userNS int,
 		}
 	}
 	c.stdio.execOps(l, ttyUID, ttyGID)
-	if userNS >= 0 {
-		l.SetnsUser(userNS)
-	}
-	set := spec.CapMask(p.Caps)
-	l.Bounding(set)
-	if p.NoNewPrivs {
-		l.NoNewPrivs()
-	}
-	if p.Seccomp != nil {
-		l.Seccomp(p.Seccomp)
-	}
-	l.KeepCaps()
-	c.setgroups(l, u.Groups)
-	l.Setgid(u.GID)
-	l.Setuid(u.UID)
-	if u.UID == 0 {
-		l.Caps(spawn.CapSet{Effective: set, Permitted: set}) // see execOps
-	} else {
-		l.Caps(spawn.CapSet{})
-	}
+	c.credentialOps(l, p, u, userNS)
 	l.Exec(p.Args, p.Env)
 }
 

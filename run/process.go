@@ -36,8 +36,26 @@ func (c *Container) execOps(pid int) (*spawn.List, error) {
 	// namespace, so its owner is written in the holder's terms.
 	ttyUID, ttyGID := c.hostIDs(int(u.UID), int(u.GID))
 	c.stdio.execOps(&l, uint32(ttyUID), uint32(ttyGID))
+	userNS := -1
 	if c.keep != nil {
-		l.SetnsUser(c.keep.FD)
+		userNS = c.keep.FD
+	}
+	c.credentialOps(&l, p, u, userNS)
+	if p.Init {
+		l.Init()
+	}
+	l.Exec(p.Args, p.Env)
+	return &l, nil
+}
+
+// credentialOps adds who the command runs as and what it may do: into
+// keep-id's user namespace (userNS, -1 for none), the bounding set,
+// no_new_privs, the seccomp filter, groups, gid, uid and the final
+// capabilities, in the order execOps explains. run's first process and
+// exec's share it.
+func (c *Container) credentialOps(l *spawn.List, p *spec.Process, u *spec.User, userNS int) {
+	if userNS >= 0 {
+		l.SetnsUser(userNS)
 	}
 	set := spec.CapMask(p.Caps)
 	l.Bounding(set)
@@ -48,7 +66,7 @@ func (c *Container) execOps(pid int) (*spawn.List, error) {
 		l.Seccomp(p.Seccomp)
 	}
 	l.KeepCaps()
-	c.setgroups(&l, u.Groups)
+	c.setgroups(l, u.Groups)
 	l.Setgid(u.GID)
 	l.Setuid(u.UID)
 	if u.UID == 0 {
@@ -62,11 +80,6 @@ func (c *Container) execOps(pid int) (*spawn.List, error) {
 		// still limits what setuid programs can gain).
 		l.Caps(spawn.CapSet{})
 	}
-	if p.Init {
-		l.Init()
-	}
-	l.Exec(p.Args, p.Env)
-	return &l, nil
 }
 
 // chownVolumes gives the sources of mounts marked U to the command's user.
