@@ -60,6 +60,20 @@ func monitors(t *testing.T, s store) []int {
 	return pids
 }
 
+// killMonitor SIGKILLs the one monitor running for s and waits until it
+// is gone.
+func killMonitor(t *testing.T, s store) {
+	t.Helper()
+	m := monitors(t, s)
+	if len(m) != 1 {
+		t.Fatalf("monitors: %v", m)
+	}
+	if err := syscall.Kill(m[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -165,14 +179,7 @@ func TestMonitorKilled(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store, image string) {
 		detach(t, s, "--name", "orphan", image, "sh", "-c", "echo before; sleep 1000")
 		waitFor(t, "the log", func() bool { return mustCrunIn(t, s, "logs", "orphan").Stdout == "before\n" })
-		m := monitors(t, s)
-		if len(m) != 1 {
-			t.Fatalf("monitors: %v", m)
-		}
-		if err := syscall.Kill(m[0], syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+		killMonitor(t, s)
 		waitFor(t, "ps to show it exited", func() bool { return strings.Contains(psLine(t, s, "orphan"), "Exited (137)") })
 		if r := mustCrunIn(t, s, "logs", "orphan"); r.Stdout != "before\n" {
 			t.Errorf("logs after the monitor died:\n%s", r)
@@ -479,14 +486,9 @@ func TestRunRootWiped(t *testing.T) {
 	s := testStore(t)
 	image := loadBusybox(t, s)
 	detach(t, s, "--name", "boot", image, "sleep", "1000")
-	m := monitors(t, s)
-	if len(m) != 1 {
-		t.Fatalf("monitors: %v", m)
-	}
 	// The machine goes down: the monitor and its container die, the
 	// run root goes.
-	syscall.Kill(m[0], syscall.SIGKILL)
-	waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+	killMonitor(t, s)
 	entries, _ := os.ReadDir(s.RunRoot)
 	for _, e := range entries {
 		os.RemoveAll(filepath.Join(s.RunRoot, e.Name()))

@@ -290,14 +290,7 @@ func TestStartAfterCrash(t *testing.T) {
 	runs := func() int { return strings.Count(mustCrunIn(t, s, "logs", "k").Stdout, "run\n") }
 	mustCrunIn(t, s, "start", "k")
 	waitFor(t, "the first run", func() bool { return runs() == 1 })
-	m := monitors(t, s)
-	if len(m) != 1 {
-		t.Fatalf("monitors: %v", m)
-	}
-	if err := syscall.Kill(m[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the monitor to die", func() bool { return !processExists(m[0]) })
+	killMonitor(t, s)
 	if r := mustCrunIn(t, s, "start", "k"); r.Stdout != "k\n" {
 		t.Errorf("start after kill -9 of the monitor:\n%s", r)
 	}
@@ -306,7 +299,7 @@ func TestStartAfterCrash(t *testing.T) {
 		t.Errorf("ps -a after the second start: %q, want Up", l)
 	}
 	// A reboot: every process and the run dirs gone.
-	m = monitors(t, s)
+	m := monitors(t, s)
 	for _, pid := range m {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
