@@ -35,6 +35,8 @@ const CreateSpecFile = "create-spec.json"
 type StartOptions struct {
 	// Detach: Detach, not Run, starts it (start without --attach).
 	Detach bool
+	// StartNetworkHub is Options.StartNetworkHub.
+	StartNetworkHub func() error
 }
 
 // PrepareStart prepares the kept container in (created, or exited) to run
@@ -78,7 +80,10 @@ func prepareStart(st *store.Store, in *Info, o StartOptions) (*Container, error)
 	if err != nil {
 		return nil, fmt.Errorf("container %s cannot start again: its spec: %w (containers made by an older crun-lite: run a new one)", ci.Name, err)
 	}
-	c := &Container{Spec: s, st: st, opts: Options{Detach: o.Detach}, kept: ci}
+	c := &Container{Spec: s, st: st, opts: Options{Detach: o.Detach, StartNetworkHub: o.StartNetworkHub}, kept: ci}
+	if err := c.resolveJoined(); err != nil {
+		return nil, err
+	}
 	if err := c.makeRunDir(); err != nil {
 		c.Close()
 		return nil, err

@@ -3,8 +3,12 @@ package run
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/run/network"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -39,6 +43,9 @@ func (c *Container) attachNetwork(pid int) error {
 // host.containers.internal (the host's loopback, through the hub's
 // helper) and --add-host's.
 func (c *Container) hostsFile() string {
+	if b, ok := c.joinedEtc("hosts"); ok {
+		return b // container: shares the other's names, as Podman does
+	}
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	names := c.Spec.Hostname
@@ -66,6 +73,9 @@ func (c *Container) hostsFile() string {
 // file; with --dns-search and --dns-option over the host's.
 func (c *Container) resolvFile() string {
 	n := c.Spec.Net
+	if b, ok := c.joinedEtc("resolv.conf"); ok && (n == nil || len(n.DNS)+len(n.DNSSearch)+len(n.DNSOption) == 0) {
+		return b
+	}
 	host, _ := os.ReadFile("/etc/resolv.conf")
 	var servers, search, options []string
 	for _, line := range strings.Split(string(host), "\n") {
@@ -126,4 +136,61 @@ func (c *Container) writeNetEtc() error {
 		}
 	}
 	return nil
+}
+
+// openJoinedNetns opens the network namespace --network container:NAME
+// (a running container's) or ns:PATH names, for the child to enter.
+func (c *Container) openJoinedNetns() error {
+	c.netnsFD = -1
+	n := c.Spec.Net
+	if n == nil || (n.Mode != "container" && n.Mode != "ns") {
+		return nil
+	}
+	path := n.Target
+	if n.Mode == "container" {
+		if err := c.resolveJoined(); err != nil {
+			return err
+		}
+		path = fmt.Sprintf("/proc/%d/ns/net", c.joined.Pid)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("--network %s:%s: open %s: %w", n.Mode, n.Target, path, err)
+	}
+	c.netnsFD = fd
+	return nil
+}
+
+// resolveJoined finds the running container --network container: names
+// (once: Prepare does it before the store's read locks are taken).
+func (c *Container) resolveJoined() error {
+	n := c.Spec.Net
+	if c.joined != nil || n == nil || n.Mode != "container" {
+		return nil
+	}
+	in, err := Lookup(c.st, n.Target, true)
+	if err != nil {
+		return fmt.Errorf("--network container:%s: %w", n.Target, err)
+	}
+	if !in.Running() || in.Pid <= 0 {
+		return hint.Wrap(fmt.Errorf("--network container:%s: the container is not running", n.Target), "start it first: crun-lite start "+n.Target)
+	}
+	c.joined = in
+	return nil
+}
+
+func (c *Container) closeJoinedNetns() {
+	if c.netnsFD >= 0 {
+		unix.Close(c.netnsFD)
+		c.netnsFD = -1
+	}
+}
+
+// joinedEtc is a generated /etc file of the container container: joins.
+func (c *Container) joinedEtc(name string) (string, bool) {
+	if c.joined == nil || !c.joined.hasRun {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(c.joined.run.Dir, "etc", name))
+	return string(b), err == nil
 }

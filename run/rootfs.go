@@ -81,7 +81,7 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 		l.Readonly(p, spawn.FlagMissingOK)
 	}
 	l.Hostname(c.Spec.Hostname)
-	if c.Spec.Net.Private() {
+	if c.Spec.Net.Own() && c.Spec.Net.Private() {
 		l.Loopback()
 	}
 	if c.Spec.Process.Terminal {
@@ -255,7 +255,7 @@ func (c *Container) systemMounts(l *spawn.List, m string) {
 	// a container with its own gets a fresh one (its /sys/class/net shows
 	// its interfaces); on the host's network, the host's is bound,
 	// read-only all the way down.
-	if c.Spec.Net.Private() {
+	if c.Spec.Net.FreshSysfs() {
 		ro := uintptr(unix.MS_RDONLY)
 		if c.Spec.Privileged {
 			ro = 0

@@ -109,6 +109,8 @@ type Container struct {
 	// exit status the store could not take.
 	keepRunDir bool
 	lease      *network.Lease // its place on the network hub (bridge)
+	netnsFD    int            // the namespace container: and ns: join, during Start; -1 otherwise
+	joined     *Info          // the container whose namespace container: joins
 }
 
 // Engine names crun-lite and its version in /run/.containerenv; the
@@ -134,6 +136,10 @@ func Prepare(ctx context.Context, st *store.Store, o Options) (*Container, error
 	}
 	c := &Container{Spec: s, opts: o, st: st}
 	if err := CheckName(st, s.Name); err != nil {
+		return nil, coded(err)
+	}
+	// Before the image lookup takes the store's read locks.
+	if err := c.resolveJoined(); err != nil {
 		return nil, coded(err)
 	}
 	o.Timing.Mark("options")

@@ -78,6 +78,22 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 	if c.keep != nil {
 		keep = append(keep, c.keep.FD)
 	}
+	if err := c.openJoinedNetns(); err != nil {
+		c.stdio.finish()
+		return nil, err
+	}
+	defer c.closeJoinedNetns()
+	if c.joined != nil {
+		if err := c.writeNetEtc(); err != nil {
+			c.stdio.finish()
+			return nil, err
+		}
+	}
+	if c.netnsFD >= 0 {
+		keep = append(keep, c.netnsFD)
+		// First: sysfs and the loopback below are the joined namespace's.
+		first.Setns(c.netnsFD, unix.CLONE_NEWNET, "joined network")
+	}
 	first.CloseFDs(s.Process.PreserveFDs, keep...)
 	if err := c.rootfsOps(&first); err != nil {
 		c.stdio.finish()
@@ -152,7 +168,7 @@ func (p *Process) end() {
 
 func (c *Container) cloneFlags() uintptr {
 	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.Spec.Net.Private() {
+	if c.Spec.Net.Own() {
 		f |= unix.CLONE_NEWNET
 	}
 	return f

@@ -133,7 +133,7 @@ func startAction(c *cli.Context, e *env) error {
 	if attach && !forked {
 		// No waiting parent to attach (the constructor could not fork):
 		// in the foreground, as run without -d.
-		ctr, err := run.PrepareStart(e.store, in, run.StartOptions{})
+		ctr, err := run.PrepareStart(e.store, in, run.StartOptions{StartNetworkHub: startNetworkHub})
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func attachExit(code int, err error) error {
 // startKept starts the kept container in in the background; attach: for
 // the waiting parent of start -a (userns/detach.c) to attach to.
 func startKept(c *cli.Context, e *env, in *run.Info, ref string, attach bool) error {
-	ctr, err := run.PrepareStart(e.store, in, run.StartOptions{Detach: true})
+	ctr, err := run.PrepareStart(e.store, in, run.StartOptions{Detach: true, StartNetworkHub: startNetworkHub})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
@@ -13,7 +14,10 @@ import (
 type Net struct {
 	// Mode: bridge (a namespace of its own on the user's network hub,
 	// the default), host (the host's namespace) or none (loopback only).
-	Mode      string         `json:"mode"`
+	Mode string `json:"mode"`
+	// Target: the container (container:NAME|ID) or namespace file
+	// (ns:PATH) whose network namespace the container joins.
+	Target    string         `json:"target,omitempty"`
 	Ports     []network.Port `json:"ports,omitempty"`
 	DNS       []string       `json:"dns,omitempty"`
 	DNSSearch []string       `json:"dns_search,omitempty"`
@@ -22,9 +26,17 @@ type Net struct {
 	NoHosts   bool           `json:"no_hosts,omitempty"`
 }
 
-// Private reports whether the container has a network namespace of its
-// own (every mode but host).
+// Private reports whether the container has a network namespace other
+// than the host's (every mode but host).
 func (n *Net) Private() bool { return n == nil || n.Mode != "host" }
+
+// Own reports whether the container's network namespace is made with it
+// (bridge, none), not joined (container:, ns:) nor the host's.
+func (n *Net) Own() bool { return n == nil || n.Mode == "bridge" || n.Mode == "none" }
+
+// FreshSysfs: a sysfs can be mounted only by the owner of the network
+// namespace: ours, unless ns:PATH names another's.
+func (n *Net) FreshSysfs() bool { return n.Private() && (n == nil || n.Mode != "ns") }
 
 func parseNetwork(o Options) (*Net, error) {
 	n := &Net{Mode: o.Network, DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOption: o.DNSOption, NoHosts: o.NoHosts}
@@ -33,8 +45,19 @@ func parseNetwork(o Options) (*Net, error) {
 		n.Mode = "bridge"
 	case "host", "none":
 	default:
+		if t, ok := strings.CutPrefix(n.Mode, "container:"); ok && t != "" {
+			n.Mode, n.Target = "container", t
+			break
+		}
+		if t, ok := strings.CutPrefix(n.Mode, "ns:"); ok && t != "" {
+			if _, err := os.Stat(t); err != nil {
+				return nil, BadOption("--network ns:%s: %v", t, err)
+			}
+			n.Mode, n.Target = "ns", t
+			break
+		}
 		return nil, hint.Wrap(fmt.Errorf("network %q is not supported", o.Network),
-			"use --network bridge (the default: a private network), host or none")
+			"use --network bridge (the default: a private network), host, none, container:NAME or ns:PATH")
 	}
 	for _, p := range o.Publish {
 		ports, err := network.ParsePublish(p)

@@ -319,3 +319,45 @@ func udpPortFree(port int) bool {
 	c.Close()
 	return true
 }
+
+// --network container:NAME shares a running container's namespace (its
+// loopback services, its address and names); ns:PATH joins a namespace
+// by its file; a container that is not running is refused.
+func TestNetworkJoin(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	id := detach(t, s, "--name", "joinme", image, "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/etc")
+	want := mustCrunIn(t, s, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", "joinme").Stdout
+	r := mustCrunIn(t, s, "run", "--rm", "--network", "container:joinme", image, "sh", "-c",
+		"ip -o -4 addr show eth0; timeout 3 wget -q -O- http://127.0.0.1:8080/hostname")
+	if !strings.Contains(r.Stdout, "inet "+strings.TrimSpace(want)+"/") || !strings.HasSuffix(r.Stdout, "\n"+id[:12]+"\n") {
+		t.Errorf("container:joinme: want its address %s and its loopback server:\n%s", want, r)
+	}
+	pid := strings.TrimSpace(mustCrunIn(t, s, "inspect", "--format", "{{.State.Pid}}", "joinme").Stdout)
+	r = mustCrunIn(t, s, "run", "--rm", "--network", "ns:/proc/"+pid+"/ns/net", image, "ip", "-o", "-4", "addr", "show", "eth0")
+	if !strings.Contains(r.Stdout, "inet "+strings.TrimSpace(want)+"/") {
+		t.Errorf("ns:/proc/%s/ns/net: want address %s:\n%s", pid, want, r)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--network", "container:nosuchctr", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "nosuchctr") {
+		t.Errorf("container:nosuchctr: %s", r)
+	}
+	mustCrunIn(t, s, "create", "--name", "stopped", image, "true")
+	if r := crunIn(t, s, "run", "--rm", "--network", "container:stopped", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("container:stopped: %s", r)
+	}
+	mustCrunIn(t, s, "rm", "-f", "-t", "0", "joinme", "stopped")
+}
+
+// create -p, then start: the ports are published by each start.
+func TestPublishCreateStart(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	port := freeHostPort(t)
+	mustCrunIn(t, s, "create", "--name", "later", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	mustCrunIn(t, s, "start", "later")
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); got == "" {
+		t.Errorf("nothing served through the created container's port")
+	}
+	mustCrunIn(t, s, "rm", "-f", "-t", "0", "later")
+	waitFor(t, "the port to be free", func() bool { return portFree(port) })
+}
