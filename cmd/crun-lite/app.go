@@ -94,6 +94,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "runroot", Usage: "keep runtime state in `DIR` (default $XDG_RUNTIME_DIR/crun-lite)", Category: catStorage},
 		&cli.StringFlag{Name: "storage-driver", Usage: "use graph driver `NAME` (overlay, vfs) for a new store", Category: catStorage},
 		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs; crunlite.reserve=SIZE keeps SIZE (512M, 2G, 10%) free on the store's file system during pulls, loads and imports (default 5%, at most 1G; 0: none)", Category: catStorage},
+		&cli.StringFlag{Name: "userns", Usage: "`single`: use the single-id user namespace and its store, which map you alone, even though you have subordinate ids (the default is the full mode when you have them; run and create take --userns=single too)", Category: catStorage},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` of the image and storage libraries (debug, info, warn, error)", Category: catOutput},
 		&cli.BoolFlag{Name: "timing", Usage: "print how long each phase took, on stderr, when the command ends", Category: catOutput},
 	}
@@ -154,11 +155,15 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			rec = timing.New(userns.StartTime())
 			defer rec.Print(os.Stderr)
 		}
+		if err := checkGlobalUserns(c); err != nil {
+			return err
+		}
 		if err := userns.Ensure(); err != nil {
 			return err
 		}
 		rec.Mark("user namespace")
 		warnRuntimeDir(c.App.ErrWriter)
+		warnFullModeNow(c.App.ErrWriter)
 		if err := setLogLevel(c.String("log-level")); err != nil {
 			return err
 		}
@@ -182,6 +187,11 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			// Once per store, on stderr: scripts see it once (never with
 			// -q, which promises nothing but the answer), info keeps saying it.
 			fmt.Fprintf(c.App.ErrWriter, "crun-lite: new store in %s: %s\n", st.GraphRoot(), st.Driver.Reason)
+			if userns.Single() {
+				fmt.Fprintf(c.App.ErrWriter, "crun-lite: %s\n", userns.SingleModeLine())
+			} else if old := store.SingleStoreBeside(opts); old != "" && c.String("root") == "" {
+				fmt.Fprintf(c.App.ErrWriter, "crun-lite: the images of the single-id mode stay in %s (crun-lite --userns=single images lists them): pull them again here; crun-lite --userns=single system reset deletes them\n", old)
+			}
 		}
 		rec.Mark("store open")
 		if !fast { // run collects in the background; exec leaves it to the others
@@ -208,8 +218,45 @@ func warnRuntimeDir(w io.Writer) {
 	}
 }
 
+// warnFullModeNow says, on every command of a single-id namespace made for
+// want of the full mode, that the host gives the full mode now and how to
+// move to it (userns.FullModeNow).
+func warnFullModeNow(w io.Writer) {
+	if os.Getenv(quietWarningsEnv) != "" {
+		return
+	}
+	if msg := userns.FullModeNow(); msg != "" {
+		fmt.Fprintf(w, "crun-lite: %s\n", msg)
+	}
+}
+
+// checkGlobalUserns refuses a global --userns other than single; the
+// constructor has read it already (it chose the namespace to join).
+func checkGlobalUserns(c *cli.Context) error {
+	v := globalString(c, "userns")
+	if v == "" || v == "single" {
+		return nil
+	}
+	return hint.Wrap(fmt.Errorf("--userns=%s before the command: the global option takes single only", v),
+		"put run's and create's --userns=keep-id after the command: crun-lite run --userns=keep-id IMAGE")
+}
+
+// globalString is the value of a global option, also where the command
+// has an option of the same name (run's --userns).
+func globalString(c *cli.Context, name string) string {
+	l := c.Lineage()
+	return l[len(l)-1].String(name)
+}
+
 func storeOptions(c *cli.Context) (store.Options, error) {
-	o, err := store.DefaultOptions(userns.HostUID())
+	return storeOptionsFor(c, userns.Single())
+}
+
+// storeOptionsFor is storeOptions for a command in the single-id mode or
+// not (doctor runs on the host, and says what the next command would get).
+func storeOptionsFor(c *cli.Context, single bool) (store.Options, error) {
+	o, err := store.DefaultOptions(userns.HostUID(), single)
+	o.Single = single
 	if err != nil && c.String("root") == "" {
 		return o, err
 	}

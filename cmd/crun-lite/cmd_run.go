@@ -76,7 +76,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs on `PATH[:OPTIONS]` (default rw,noexec,nosuid,nodev)", Category: catMounts},
 			&cli.BoolFlag{Name: "read-only", Usage: "make the root filesystem read-only", Category: catMounts},
 			&cli.BoolFlag{Name: "read-only-tmpfs", Value: true, Usage: "with --read-only, keep /tmp, /var/tmp and /run writable (tmpfs)", Category: catMounts},
-			&cli.StringFlag{Name: "userns", Usage: "user namespace `MODE`: keep-id[:uid=U,gid=G] keeps your uid and gid inside", Category: catSecurity},
+			&cli.StringFlag{Name: "userns", Usage: "user namespace `MODE`: keep-id[:uid=U,gid=G] keeps your uid and gid inside; single runs in the single-id namespace and its store (as the global --userns=single)", Category: catSecurity},
 			&cli.BoolFlag{Name: "privileged", Usage: "give the container every capability of the user namespace, no seccomp filter, nothing masked (still rootless)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},

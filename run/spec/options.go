@@ -118,6 +118,13 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	if s.KeepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
 		return nil, err
 	}
+	if o.Userns == "single" && !userns.Single() {
+		return nil, BadOption("--userns=single: this command does not run in the single-id user namespace (real root has none)")
+	}
+	if s.KeepID != nil && userns.Single() {
+		return nil, hint.Wrap(BadOption("--userns=keep-id needs subordinate ids: in the single-id mode your uid is container root's, and no other id exists"),
+			"leave out --userns=keep-id: what the container writes in your directories is yours already")
+	}
 	if o.Entrypoint != nil {
 		if s.entrypoint, err = parseEntrypoint(*o.Entrypoint); err != nil {
 			return nil, err
