@@ -242,10 +242,25 @@ func checkGlobalUserns(c *cli.Context) error {
 }
 
 // globalString is the value of a global option, also where the command
-// has an option of the same name (run's --userns).
-func globalString(c *cli.Context, name string) string {
-	l := c.Lineage()
-	return l[len(l)-1].String(name)
+// has an option of the same name (run's --userns): read from the arguments
+// before the command, as the constructor reads them.
+func globalString(_ *cli.Context, name string) string {
+	cl := userns.Command()
+	end := cl.Index
+	if end == 0 {
+		end = len(os.Args)
+	}
+	v := ""
+	for i := 1; i < end; i++ {
+		a := os.Args[i]
+		if val, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			v = val
+		} else if a == "--"+name && i+1 < end {
+			v = os.Args[i+1]
+			i++
+		}
+	}
+	return v
 }
 
 func storeOptions(c *cli.Context) (store.Options, error) {
