@@ -184,6 +184,12 @@ func FullModeNow() string {
 	if !Single() {
 		return ""
 	}
+	// The pid file first: one small read, and a chosen namespace (or one
+	// gone) settles it.
+	s := SingleHolder()
+	if s.Chosen || s.Pid == 0 {
+		return ""
+	}
 	uid := HostUID()
 	name := passwdName(uid)
 	for _, k := range []Kind{UIDs, GIDs} {
@@ -196,10 +202,6 @@ func FullModeNow() string {
 		if !mayMap(tool) {
 			return ""
 		}
-	}
-	s := SingleHolder()
-	if s.Chosen || s.Pid == 0 {
-		return ""
 	}
 	return fmt.Sprintf("%s has subordinate ids and newuidmap now, but this command runs in the single-id namespace made before (pid %d): "+
 		"stop its containers, then run crun-lite system migrate; the full mode keeps its images in a store of its own, so pull them again there", name, s.Pid)
