@@ -84,9 +84,11 @@ const appDescription = `crun-lite runs OCI images as an unprivileged user. All c
 share one user namespace, kept by a small holder process, that maps the user
 to root and their subordinate ids (/etc/subuid, /etc/subgid) to the other ids
 of the images; images are pulled with containers/image into a
-containers/storage store on native overlay, fuse-overlayfs or vfs. When the
-host lacks something rootless containers need, crun-lite doctor says what
-and how to fix it.`
+containers/storage store on native overlay, fuse-overlayfs or vfs. A user
+without subordinate ids or newuidmap gets the single-id mode instead: a
+namespace and a store that map the user alone (--userns=single chooses it).
+When the host lacks something rootless containers need, crun-lite doctor
+says what and how to fix it.`
 
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
