@@ -279,3 +279,12 @@ func WouldBeSingle(chosen bool) bool {
 	}
 	return FullModeError() != nil
 }
+
+// CurrentHolderPid returns the pid of the live holder of the namespace this
+// process runs in, the single-id one's or the full mode's, or 0.
+func CurrentHolderPid() int {
+	if Single() {
+		return livePid(SinglePidFile())
+	}
+	return HolderPid()
+}

@@ -50,7 +50,7 @@ func TestComplete(t *testing.T) {
 		{"run --network ", []string{"host", "none"}, ""},
 		{"run --net n", []string{"none"}, ""},
 		{"run --network=h", []string{"--network=host"}, ""},
-		{"run -u 1000 --n", []string{"--name", "--network", "--net"}, ""},
+		{"run -u 1000 --n", []string{"--name", "--network", "--net", "--no-hosts"}, ""},
 		{"--storage-driver ", []string{"overlay", "vfs"}, ""},
 		{"--root ", nil, "dirs"},
 		{"--root /x --log-level e", []string{"error"}, ""},

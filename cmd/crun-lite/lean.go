@@ -117,3 +117,7 @@ func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Ima
 		return e.store.Lookup(strings.TrimSpace(string(out)))
 	}
 }
+
+// hubBinary is the binary that runs the network hub: crun-lite-full,
+// which links rootlesskit's port driver.
+func hubBinary() (string, error) { return fullBinary() }

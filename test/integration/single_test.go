@@ -126,7 +126,8 @@ func (r *realUser) crun(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	path := r.path
 	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
+		// sbin for the network hub's iptables
+		path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 	}
 	vars := append([]string{"HOME=" + r.home, "USER=" + r.name, "LOGNAME=" + r.name, "PATH=" + path,
 		"XDG_RUNTIME_DIR=" + r.rundir, "LANG=C.UTF-8"}, env...)
@@ -231,6 +232,10 @@ func TestSingleIDNoSubuid(t *testing.T) {
 		f[3] != "0" || f[4] != strconv.Itoa(r.gid) || f[5] != "1" {
 		t.Errorf("uid_map and gid_map: want 0 %d 1 and 0 %d 1, got %q", r.uid, r.gid, out)
 	}
+	// The default private network: the single-id namespace has a hub of its own.
+	if out := r.mustCrun(t, nil, "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0").Stdout; !strings.Contains(out, "inet 10.") {
+		t.Errorf("no private network in the single-id mode: %q", out)
+	}
 	// owned by 1000 in the image, 0644; /tmp 1777: owners go, modes stay
 	out = r.mustCrun(t, nil, "run", "--rm", "busybox", "stat", "-c", "%u:%g %a", "/home/user/owned-by-1000", "/tmp").Stdout
 	if out != "0:0 644\n0:0 1777\n" {
@@ -278,15 +283,15 @@ func TestSingleIDNoNewuidmap(t *testing.T) {
 	}
 }
 
-// pathWithout makes a directory of links to every program of /usr/bin and
-// /bin but the ones named, for a PATH without them.
+// pathWithout makes a directory of links to every program of /usr/bin,
+// /bin, /usr/sbin and /sbin but the ones named, for a PATH without them.
 func pathWithout(t *testing.T, r *realUser, skip ...string) string {
 	t.Helper()
 	dir := r.privateDir(t, "crl-path-")
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, from := range []string{"/usr/bin", "/bin"} {
+	for _, from := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
 		entries, _ := os.ReadDir(from)
 		for _, e := range entries {
 			if slicesContains(skip, e.Name()) {
