@@ -165,7 +165,9 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 		}
 		rec.Mark("user namespace")
 		warnRuntimeDir(c.App.ErrWriter)
-		warnFullModeNow(c.App.ErrWriter)
+		if c.Command.Name != "migrate" { // the way to move is this command
+			warnFullModeNow(c.App.ErrWriter)
+		}
 		if err := setLogLevel(c.String("log-level")); err != nil {
 			return err
 		}

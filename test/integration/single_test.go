@@ -223,6 +223,16 @@ func TestSingleIDNoSubuid(t *testing.T) {
 	if again := r.mustCrun(t, nil, "pull", busyboxArchive()); strings.Contains(again.Stderr, "single-id mode") {
 		t.Errorf("second pull says the mode again:\n%s", again)
 	}
+	var info struct {
+		Store struct {
+			Userns    string `json:"userns"`
+			GraphRoot string `json:"graph_root"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.mustCrun(t, nil, "info", "--format", "json").Stdout), &info); err != nil ||
+		info.Store.Userns != "single" || info.Store.GraphRoot != single {
+		t.Errorf("info: %v %+v, want userns single in %s", err, info, single)
+	}
 	if _, err := os.Stat(filepath.Join(r.home, ".local", "share", "crun-lite", "storage")); err == nil {
 		t.Errorf("the single-id mode made the full mode's store too")
 	}
