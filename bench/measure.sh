@@ -7,11 +7,11 @@
 #
 #   bench/measure.sh --dir BENCH --reg HOST:PORT --out OUT [--quick] [--groups LIST] CRUN_LITE
 #
-# Groups: run exec detach net keepid pull load io rss timing (default: all).
+# Groups: run exec detach net keepid single pull load io rss timing (default: all).
 set -euo pipefail
 export LC_ALL=C
 
-ALL_GROUPS=run,exec,detach,net,keepid,timing,io,pull,load,rss
+ALL_GROUPS=run,exec,detach,net,keepid,single,timing,io,pull,load,rss
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -75,11 +75,11 @@ want() { [[ ,$SEL, == *,$1,* ]]; }
 # warm-up run per round). A full run measures for about 12-15 minutes on 2
 # cores; quick mode for about 2.
 if [ "$QUICK" = 1 ]; then
-	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
+	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2 SINGLE_ROUNDS=1 SINGLE_RUNS=2
 	NET_ROUNDS=1 NET_SECS=3 NET_CURLS=50
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
-	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4
+	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4 SINGLE_ROUNDS=5 SINGLE_RUNS=10
 	NET_ROUNDS=3 NET_SECS=10 NET_CURLS=200
 	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
@@ -115,6 +115,8 @@ log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" | tee -a "$LOG" >&2; }
 # and driver; cold pulls and loads use the "cold" ones, emptied before each run.
 CL=("$BIN" --root "$S/cl-overlay" --runroot "$RR/cl-overlay" --storage-driver overlay)
 CLF=("$BIN" --root "$S/cl-fuse" --runroot "$RR/cl-fuse" --storage-driver overlay --storage-opt "overlay.mount_program=$FUSE")
+# The single-id mode (--userns=single: its own namespace and store).
+CLS=("$BIN" --userns=single --root "$S/cl-single" --runroot "$RR/cl-single" --storage-driver overlay)
 CLC=("$BIN" --root "$S/cold-cl" --runroot "$RR/cold-cl" --storage-driver overlay)
 P=(podman --root "$S/p-overlay" --runroot "$RR/p-overlay" --storage-driver overlay)
 PF=(podman --root "$S/p-fuse" --runroot "$RR/p-fuse" --storage-driver overlay --storage-opt "overlay.mount_program=$FUSE")
@@ -296,6 +298,7 @@ ensure_images() { # ensure_images NAME...: pull the run images into the stores o
 			case $t in
 			cl) "${CL[@]}" pull -q --tls-verify=false "$img" ;;
 			clf) "${CLF[@]}" pull -q --tls-verify=false "$img" ;;
+			cls) "${CLS[@]}" pull -q --tls-verify=false "$img" ;;
 			p) "${P[@]}" pull -q --tls-verify=false "$img" ;;
 			pf) "${PF[@]}" pull -q --tls-verify=false "$img" ;;
 			esac >/dev/null 2>>"$LOG" || {
@@ -520,6 +523,23 @@ group_keepid() {
 	interleave "$KEEPID_ROUNDS" 1000
 	case_finish keepid-default
 	case_finish keepid
+}
+
+# group_single: start-up in the single-id mode beside the full mode, same
+# binary, user and driver (the issue asks for it within 10 %).
+group_single() {
+	log "group single: the single-id mode beside the full mode (${SINGLE_ROUNDS} rounds x ${SINGLE_RUNS} runs)"
+	ensure_images cl cls
+	local n=$SINGLE_RUNS
+	case_new single-busybox ms "run --rm busybox true: full mode, then --userns=single"
+	entry single-busybox "crun-lite full mode" "$n" 1 "" "${CL[*]} run --rm $IMG_BB true"
+	entry single-busybox "crun-lite single-id" "$n" 1 "" "${CLS[*]} run --rm $IMG_BB true"
+	case_new single-debian ms "run --rm debian true: full mode, then --userns=single"
+	entry single-debian "crun-lite full mode" "$n" 1 "" "${CL[*]} run --rm $IMG_DEB true"
+	entry single-debian "crun-lite single-id" "$n" 1 "" "${CLS[*]} run --rm $IMG_DEB true"
+	interleave "$SINGLE_ROUNDS" 1000
+	case_finish single-busybox
+	case_finish single-debian
 }
 
 group_pull() {

@@ -13,6 +13,8 @@
 #   CRUNLITE_FAULT_USER user for the fault tests (default crunlite-fault): test/faults
 #                       breaks its subuid line and kills its namespace holder, so
 #                       it must not be the test user
+#   CRUNLITE_SINGLE_USER user with no subordinate ids (default crunlite-single): the
+#                       single-id mode's tests run crun-lite as this user (as root)
 #   CRUNLITE_TESTDATA   cache dir for images and the env file (default /var/cache/crun-lite-test)
 #   SKIP_DEBIAN=1       do not build the debian image (the demo does not need it)
 #   FORCE_IMAGES=1      rebuild all images
@@ -25,6 +27,7 @@ umask 022
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_USER=${CRUNLITE_TEST_USER:-crunlite-test}
 FAULT_USER=${CRUNLITE_FAULT_USER:-crunlite-fault}
+SINGLE_USER=${CRUNLITE_SINGLE_USER:-crunlite-single}
 TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 
 PACKAGES=(
@@ -49,7 +52,9 @@ die() { log "ERROR: $*"; exit 1; }
 # The name ends up in the env file, which both sh and make read.
 [[ $TEST_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_TEST_USER='$TEST_USER' is not a plain user name"
 [[ $FAULT_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_FAULT_USER='$FAULT_USER' is not a plain user name"
+[[ $SINGLE_USER =~ ^[a-z_][a-z0-9_-]*$ ]] || die "CRUNLITE_SINGLE_USER='$SINGLE_USER' is not a plain user name"
 [ "$FAULT_USER" != "$TEST_USER" ] || die "the fault user must not be the test user"
+[ "$SINGLE_USER" != "$TEST_USER" ] && [ "$SINGLE_USER" != "$FAULT_USER" ] || die "the single-id user must be a user of its own"
 [[ $TESTDATA == /* ]] || die "CRUNLITE_TESTDATA must be an absolute path"
 
 # --- packages ----------------------------------------------------------------
@@ -186,6 +191,25 @@ for user in "$TEST_USER" "$FAULT_USER"; do
 	ensure_subids /etc/subgid "$user"
 	ensure_rundir "$user"
 done
+
+# The single-id user has no line in /etc/subuid or /etc/subgid, like an LDAP
+# account: its containers run in the single-id mode. A line that an admin (or
+# a test that failed mid-way) added is removed, so every run starts the same.
+ensure_no_subids() {
+	local file=$1 user=$2 uid
+	uid=$(id -u "$user")
+	[ -e "$file" ] || return 0
+	if awk -F: -v u="$user" -v id="$uid" '$1 == u || $1 == id { found = 1 } END { exit !found }' "$file"; then
+		sed -i -e "/^$user:/d" -e "/^$uid:/d" "$file"
+		log "subids: removed $user's lines from $file (it must have none)"
+	else
+		log "subids: $user has no line in $file"
+	fi
+}
+ensure_user "$SINGLE_USER"
+ensure_no_subids /etc/subuid "$SINGLE_USER"
+ensure_no_subids /etc/subgid "$SINGLE_USER"
+ensure_rundir "$SINGLE_USER"
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
 
@@ -211,8 +235,8 @@ log "images: ready in $TESTDATA/images"
 # --- env file ------------------------------------------------------------------
 # "export NAME=value" lines can be sourced by sh and included by make alike.
 envfile=$TESTDATA/env
-want=$(printf 'export CRUNLITE_TEST_USER=%s\nexport CRUNLITE_TEST_UID=%s\nexport CRUNLITE_FAULT_USER=%s\nexport CRUNLITE_TESTDATA=%s\n' \
-	"$TEST_USER" "$TEST_UID" "$FAULT_USER" "$TESTDATA")
+want=$(printf 'export CRUNLITE_TEST_USER=%s\nexport CRUNLITE_TEST_UID=%s\nexport CRUNLITE_FAULT_USER=%s\nexport CRUNLITE_SINGLE_USER=%s\nexport CRUNLITE_TESTDATA=%s\n' \
+	"$TEST_USER" "$TEST_UID" "$FAULT_USER" "$SINGLE_USER" "$TESTDATA")
 if [ -f "$envfile" ] && [ "$(cat "$envfile")" = "$want" ]; then
 	log "env: $envfile up to date"
 else

@@ -149,6 +149,11 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 	}
 	if o.Privileged {
 		p.Caps, p.Seccomp = spec.AllCaps(), nil
+		if userns.Single() {
+			if p.Seccomp, err = spec.EmulationFilter(st.RunRoot()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	t.Mark("process")
 
@@ -253,6 +258,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 // a running container.
 func (c *Container) execProcessOps(l *spawn.List, u *spec.User, pid, userNS int, detach bool) {
 	p := &c.Spec.Process
+	u = c.credUser(u)
 	l.Chdir(p.Cwd, 0)
 	ttyUID, ttyGID := u.UID, u.GID
 	if userNS >= 0 {

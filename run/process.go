@@ -3,10 +3,12 @@ package run
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/run/spec"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // execOps builds the last batch: who the command runs as, where, with what
@@ -27,6 +29,7 @@ func (c *Container) execOps(pid int) (*spawn.List, error) {
 	}
 	u := &spec.User{UID: eu.UID, GID: eu.GID, Groups: eu.Groups, Home: eu.Home, Name: eu.Name}
 	c.Spec.SetUser(u)
+	u = c.credUser(u)
 	if err := c.chownVolumes(u); err != nil {
 		return nil, err
 	}
@@ -80,6 +83,26 @@ func (c *Container) credentialOps(l *spawn.List, p *spec.Process, u *spec.User, 
 		// still limits what setuid programs can gain).
 		l.Caps(spawn.CapSet{})
 	}
+}
+
+// credUser is who a process of user u runs as. In the single-id mode
+// (userns.Single) the namespace has one id, the host user's, which is
+// container root: every user of the image would be that same host user,
+// so the process runs as container root, with u's HOME, USER and LOGNAME
+// (SetUser and exec's userEnv set them), and crun-lite says so. The
+// spec keeps u: inspect shows the user asked for.
+func (c *Container) credUser(u *spec.User) *spec.User {
+	if !userns.Single() {
+		return u
+	}
+	if u.UID != 0 || u.GID != 0 {
+		who := strconv.Itoa(int(u.UID))
+		if u.Name != "" {
+			who += " (" + u.Name + ")"
+		}
+		c.stdio.warnf("single-id mode: user %s runs as container root, with its HOME and USER: every user of the image is you", who)
+	}
+	return &spec.User{Home: u.Home, Name: u.Name}
 }
 
 // chownVolumes gives the sources of mounts marked U to the command's user.

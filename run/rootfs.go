@@ -53,6 +53,11 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 		return fmt.Errorf("chown %s", c.rd.Join("etc/containerenv"))
 	}
 	l.OpenTree(c.rd.Join("etc/containerenv"), slotEnv, false)
+	slotApt := -1
+	if userns.Single() {
+		slotApt = slotEnv + 1
+		l.OpenTree(c.rd.Join("etc/"+aptSingleID), slotApt, false)
+	}
 	binds, err := c.bindSources(l)
 	if err != nil {
 		return err
@@ -72,6 +77,11 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	// it in SRC on the host. A mount on /run (-v, --tmpfs, --read-only's
 	// tmpfs) hides it; an image without /run goes without.
 	l.MoveMount(slotEnv, "/run/.containerenv", spawn.FlagMkfile|spawn.FlagMissingOK)
+	if slotApt >= 0 {
+		// Only where the image has apt: without /etc/apt/apt.conf.d it is skipped.
+		l.MoveMount(slotApt, "/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMkfile|spawn.FlagMissingOK)
+		l.Readonly("/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMissingOK)
+	}
 	c.userMounts(l, binds)
 	for _, p := range c.Spec.Masked {
 		l.Mask(p)

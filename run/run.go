@@ -338,6 +338,20 @@ func (c *Container) useKept() error {
 // run (--rm, but not while create makes it for later runs).
 func (c *Container) temporary() bool { return c.Spec.Remove && !c.opts.Create }
 
+// In the single-id mode apt must not drop its privileges to its _apt user:
+// root emulation fakes the setresuid, and apt checks that it took effect
+// (APT::Sandbox::Verify), failing every download and install. This file,
+// mounted read-only into the image's /etc/apt/apt.conf.d, keeps apt root,
+// as Charliecloud's ch-image does with -o APT::Sandbox::User=root.
+const (
+	aptSingleID     = "apt-single-id"
+	aptSingleIDFile = "00crun-lite-single-id"
+	aptSingleIDConf = `// crun-lite, single-id mode: one id only, so apt stays root instead of
+// dropping to _apt, which it could not (see crun-lite-run(1)).
+APT::Sandbox::User "root";
+`
+)
+
 // writeEtc writes the files bind-mounted over the image's /etc.
 func (c *Container) writeEtc() error {
 	hostname := c.Spec.Hostname
@@ -353,6 +367,9 @@ func (c *Container) writeEtc() error {
 		"hostname":    hostname + "\n",
 		"hosts":       c.hostsFile(),
 		"resolv.conf": c.resolvFile(),
+	}
+	if userns.Single() {
+		files[aptSingleID] = aptSingleIDConf
 	}
 	for name, content := range files {
 		if err := os.WriteFile(c.rd.Join("etc/"+name), []byte(content), 0o644); err != nil {

@@ -21,6 +21,9 @@ type DriverChoice struct {
 	Options  []string `json:"options,omitempty"`
 	Reason   string   `json:"reason"`
 	Volatile bool     `json:"volatile"` // overlay accepts the volatile option
+	// Userns is "single" for a store of the single-id mode (single.go),
+	// "" for the full mode's.
+	Userns string `json:"userns,omitempty"`
 }
 
 // MountProgram returns the overlay mount program (fuse-overlayfs), or "".
@@ -60,6 +63,9 @@ func chooseDriver(opts Options) (choice DriverChoice, made bool, err error) {
 	}
 	explicit := opts.Driver != "" || len(opts.DriverOpts) > 0
 	if saved.Name != "" {
+		if err := modeConflict(opts, saved); err != nil {
+			return saved, false, err
+		}
 		return saved, false, driverConflict(opts, saved)
 	}
 	var want DriverChoice
@@ -73,6 +79,9 @@ func chooseDriver(opts Options) (choice DriverChoice, made bool, err error) {
 	}
 	if err := adoptExisting(&want, opts); err != nil {
 		return want, false, err
+	}
+	if opts.Single {
+		want.Userns = singleMode
 	}
 	if err := rememberDriver(opts.GraphRoot, want); err != nil {
 		return want, false, fmt.Errorf("remember storage driver: %w", err)
@@ -160,6 +169,13 @@ func adoptExisting(want *DriverChoice, opts Options) error {
 		}
 	}
 	explicit := opts.Driver != "" || len(opts.DriverOpts) > 0
+	if found != "" && opts.Single {
+		// Layers without a record of the mode they were stored in: most
+		// likely a full-mode store (Podman's, Buildah's), whose owners the
+		// single-id namespace does not map.
+		return hint.Wrap(fmt.Errorf("store %s holds %s layers of unknown mode, and this command runs in the single-id mode (%w)", opts.GraphRoot, found, ErrModeMismatch),
+			"use another --root for the single-id mode: its files would be owned by ids this namespace lacks")
+	}
 	switch {
 	case found == "" || found == want.Name:
 		return nil

@@ -52,6 +52,10 @@ type Options struct {
 	Driver     string   // --storage-driver; "" picks and remembers one
 	DriverOpts []string // --storage-opt, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs
 	Reserve    Reserve  // --storage-opt crunlite.reserve: free space copies leave (reserve.go)
+	// Single: the command runs in the single-id user namespace (package
+	// userns), which maps one id: the store keeps every file as container
+	// root's (single.go).
+	Single bool
 }
 
 // Store is an open image and container store.
@@ -64,16 +68,24 @@ type Store struct {
 	Created bool
 }
 
-// DefaultOptions returns the per-user default paths for a host uid.
-func DefaultOptions(hostUID int) (Options, error) {
+// DefaultOptions returns the per-user default paths for a host uid: those
+// of the full mode, or of the single-id mode (single), whose store lives
+// beside the other (single.go).
+func DefaultOptions(hostUID int, single bool) (Options, error) {
 	data, err := paths.DataDir(hostUID)
 	if err != nil {
 		return Options{}, err
 	}
-	return Options{
+	o := Options{
 		GraphRoot: filepath.Join(data, "storage"),
 		RunRoot:   paths.RuntimeDir(hostUID),
-	}, nil
+		Single:    single,
+	}
+	if single {
+		o.GraphRoot = filepath.Join(data, singleStoreDir)
+		o.RunRoot = filepath.Join(o.RunRoot, singleStoreDir)
+	}
+	return o, nil
 }
 
 // Open opens (creating if needed) the store described by opts.
@@ -112,7 +124,7 @@ func (st *Store) ensure() error {
 		GraphRoot:          st.opts.GraphRoot,
 		RunRoot:            st.opts.RunRoot,
 		GraphDriverName:    st.Driver.Name,
-		GraphDriverOptions: st.Driver.Options,
+		GraphDriverOptions: st.Driver.storageOptions(),
 	})
 	if err != nil {
 		// storage's overlay refuses a missing mount program with its own
@@ -178,8 +190,8 @@ func (st *Store) Reset() error {
 			return fmt.Errorf("reset: %w", err)
 		}
 		for _, e := range entries {
-			if dir == st.opts.RunRoot && strings.HasPrefix(e.Name(), "userns.") {
-				continue
+			if dir == st.opts.RunRoot && (strings.HasPrefix(e.Name(), "userns.") || e.Name() == singleStoreDir) {
+				continue // the holders', and the single-id store's run root
 			}
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("reset: %w", err)

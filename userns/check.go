@@ -209,12 +209,56 @@ func readFile(p string) []byte {
 	return b
 }
 
+// CheckMode says which user namespace this user gets and why: the full
+// mode, or the single-id mode (single.go), with the command an admin runs
+// for the full mode. It also says when the namespace in use is not the one
+// the host gives now (a subordinate id line added since).
+func CheckMode(name string, uid int) hostcheck.Check {
+	c := hostcheck.Check{ID: "mode", Title: "namespace mode"}
+	full := FullModeError()
+	single := SingleHolder()
+	if full == nil {
+		c.Status = hostcheck.OK
+		c.Message = "full: container root is " + name + ", the other ids of a container are " + name + "'s subordinate ids"
+		if single.Pid > 0 && !single.Chosen && HolderPid() == 0 {
+			c.Status = hostcheck.Warning
+			c.Message += fmt.Sprintf("; but the single-id namespace made before (pid %d) is still in use, and every command joins it", single.Pid)
+			c.Fix = "stop its containers, then: crun-lite system migrate (the full mode has a store of its own: pull images again there)"
+		}
+		return c
+	}
+	c.Status = hostcheck.Warning
+	c.Message = "single-id: " + strings.TrimSuffix(oneLine(full.Error()), ".") +
+		"; containers run with one id, " + name + "'s: container root and every other user are " + name +
+		", files are " + name + "'s, and calls that need other ids are faked"
+	c.Fix = hint.Of(full)
+	return c
+}
+
+// SingleModeWorks turns a check of what the full mode needs into a
+// warning: without it, containers still run in the single-id mode.
+func SingleModeWorks(c hostcheck.Check) hostcheck.Check {
+	if c.Status == hostcheck.Problem {
+		c.Status = hostcheck.Warning
+		c.Message += " (containers run in the single-id mode)"
+	}
+	return c
+}
+
 // CheckHolder reports on the namespace holder: commands join it while it
 // lives, so a fix to the ranges only takes effect once it is restarted.
 func CheckHolder(name string, uid int) hostcheck.Check {
 	c := hostcheck.Check{ID: "holder", Title: "namespace holder", Status: hostcheck.Info}
 	pid := HolderPid()
 	if pid == 0 {
+		if s := SingleHolder(); s.Pid > 0 {
+			how := "made for want of the full mode"
+			if s.Chosen {
+				how = "made with --userns=single"
+			}
+			c.Status, c.Message = hostcheck.OK, fmt.Sprintf("pid %d holds the single-id user namespace (%s), mapping 1 uid", s.Pid, how)
+			return c
+		}
 		c.Message = "not running: the next crun-lite command creates it (pid file " + PidFile() + ")"
 		return c
 	}

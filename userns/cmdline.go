@@ -33,6 +33,10 @@ type CommandLine struct {
 	// crunlite_lean_commands in nsjoin.c); it hands any other to
 	// crun-lite-full.
 	Lean bool
+	// Single: --userns=single is among the global options or the options
+	// of run or create (before the image): the single-id namespace on
+	// purpose (single.go).
+	Single bool
 }
 
 // Command returns what the constructor found in this process's argv
@@ -62,7 +66,7 @@ func ParseCommandLine(args []string) CommandLine {
 }
 
 func commandLine(c *C.struct_crunlite_cmdline, args []string) CommandLine {
-	cl := CommandLine{Index: int(c.command), SubIndex: int(c.sub), Help: c.help != 0, Lean: c.lean != 0}
+	cl := CommandLine{Index: int(c.command), SubIndex: int(c.sub), Help: c.help != 0, Lean: c.lean != 0, Single: c.single != 0}
 	if cl.Index > 0 && cl.Index < len(args) {
 		cl.Command = args[cl.Index]
 	}

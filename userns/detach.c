@@ -177,6 +177,31 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 	return detach;
 }
 
+int crunlite_run_userns_single(int argc, char **argv, int i)
+{
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == 0)
+			break; // the image
+		if (a[1] == '-') {
+			if (strcmp(a, "--userns=single") == 0)
+				return 1;
+			if (strcmp(a, "--userns") == 0 && i + 1 < argc && strcmp(argv[i + 1], "single") == 0)
+				return 1;
+			if (!strchr(a, '=') && is_run_value_flag(a))
+				i++;
+			continue;
+		}
+		for (const char *c = a + 1; *c; c++)
+			if (strchr(crunlite_run_short_value_flags, *c)) {
+				if (c[1] == 0)
+					i++;
+				break;
+			}
+	}
+	return 0;
+}
+
 static volatile pid_t detach_child;
 
 static void pass_signal(int sig)

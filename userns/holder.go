@@ -30,8 +30,9 @@ func PidFile() string { return pidFile(HostUID()) }
 
 // Ensure puts the calling process inside the per-user namespace. When the
 // constructor already joined it, or the caller is real root, it returns nil
-// at once. Otherwise it creates the holder and re-executes the binary with
-// the same arguments, so the constructor joins it: on success Ensure does not
+// at once. Otherwise it creates the holder (single.go says which: the full
+// mode's, or the single-id one) and re-executes the binary with the same
+// arguments, so the constructor joins it: on success Ensure does not
 // return.
 func Ensure() error {
 	if Joined() || os.Geteuid() == 0 {
@@ -43,7 +44,7 @@ func Ensure() error {
 	if os.Getenv(reexecEnv) != "" {
 		return errors.New("join user namespace: the holder was created but the re-executed process did not join it")
 	}
-	if err := ensureHolder(); err != nil {
+	if err := ensureHolder(Command().Single); err != nil {
 		return err
 	}
 	exe, err := Executable()
@@ -54,9 +55,11 @@ func Ensure() error {
 	return fmt.Errorf("re-execute %s: %w", exe, syscall.Exec("/proc/self/exe", os.Args, env))
 }
 
-// ensureHolder creates the holder unless a live one exists, under a lock so
-// that concurrent first commands create only one.
-func ensureHolder() error {
+// ensureHolder makes sure a holder the constructor joins exists, under a
+// lock so that concurrent first commands create only one: for
+// --userns=single (chosen) the single-id one, else the full mode's when
+// this user has it, and the single-id one when not.
+func ensureHolder(chosen bool) error {
 	dir := filepath.Dir(PidFile())
 	if err := paths.MkdirPrivate(dir); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -69,20 +72,47 @@ func ensureHolder() error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
-	if HolderPid() > 0 {
+	if !chosen && HolderPid() > 0 {
 		return nil
 	}
-	return createHolder()
+	single := SingleHolder()
+	if chosen && single.Pid > 0 {
+		return nil
+	}
+	full := FullModeError()
+	if chosen {
+		return createSingleHolder(full == nil, full)
+	}
+	if full == nil {
+		err := createHolder()
+		var me *mapToolError
+		if err == nil || !errors.As(err, &me) {
+			return err
+		}
+		full = err // the map tools failed: the single-id mode, saying why
+	}
+	if single.Pid > 0 {
+		// Made on purpose while the full mode was to be had, which it is no
+		// more: every command may join it now.
+		return single.relabel(full)
+	}
+	return createSingleHolder(false, full)
 }
 
-// HolderPid returns the pid of the live holder, or 0 when there is none.
-func HolderPid() int {
-	data, err := os.ReadFile(PidFile())
+// HolderPid returns the pid of the live full-mode holder, or 0 when there
+// is none.
+func HolderPid() int { return livePid(PidFile()) }
+
+// livePid reads a holder's pid file ("PID START", then what single.go
+// adds) and returns the pid when that process still lives, else 0.
+func livePid(path string) int {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
-	f := strings.Fields(string(data))
-	if len(f) != 2 {
+	first, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(first)
+	if len(f) != 2 && len(f) != 3 {
 		return 0
 	}
 	pid, _ := strconv.Atoi(f[0])
@@ -153,10 +183,20 @@ func startHolder(uidTool string, uidArgs []string, gidTool string, gidArgs []str
 	if err := writeMaps(holder.Process.Pid, uidTool, uidArgs, gidTool, gidArgs); err != nil {
 		_ = holder.Process.Kill()
 		_ = holder.Wait()
-		return nil, diagnoseUserns(err, p)
+		if cause, _ := p.usernsBlocker(); cause != "" {
+			return nil, diagnoseUserns(err, p)
+		}
+		return nil, &mapToolError{err}
 	}
 	return holder, nil
 }
+
+// mapToolError is newuidmap or newgidmap failing on a host that allows user
+// namespaces: the single-id mode, which needs neither, can still work.
+type mapToolError struct{ err error }
+
+func (e *mapToolError) Error() string { return e.err.Error() }
+func (e *mapToolError) Unwrap() error { return e.err }
 
 // writeMaps runs newuidmap and newgidmap side by side: together they are the
 // slowest part of creating the namespace (about 1.6 ms in parallel, 3 ms one
@@ -187,17 +227,11 @@ func writeMaps(pid int, uidTool string, uidArgs []string, gidTool string, gidArg
 
 // mapTool finds newuidmap or newgidmap and checks it can do its job.
 func mapTool(name string) (string, error) {
+	// PATH only, as containers/storage finds them for Podman: a PATH
+	// without them is how a user runs without them (the single-id mode).
 	path, err := exec.LookPath(name)
 	if err != nil {
-		for _, p := range []string{"/usr/bin/" + name, "/usr/sbin/" + name} {
-			if _, e := os.Stat(p); e == nil {
-				path, err = p, nil
-				break
-			}
-		}
-	}
-	if err != nil {
-		return "", hint.Wrap(fmt.Errorf("%s not found: rootless containers need it to map subordinate ids", name),
+		return "", hint.Wrap(fmt.Errorf("%s not found in PATH: it maps the subordinate ids of the full mode", name),
 			"install package uidmap: sudo apt-get install uidmap")
 	}
 	capability := mapToolCaps[name]

@@ -30,9 +30,30 @@ func init() {
 		"_CONTAINERS_ROOTLESS_GID":      gid,
 		"_CRUNLITE_HOST_UID":            uid,
 		"_CRUNLITE_HOST_GID":            gid,
+		usernsModeEnv:                   modeName(C.crunlite_joined_single != 0),
 	} {
 		os.Setenv(k, v)
 	}
+}
+
+// usernsModeEnv says to the processes started inside the namespace which
+// one it is: "single" or "full" (nsjoin.c's publish_join sets it too).
+const usernsModeEnv = "_CRUNLITE_USERNS"
+
+func modeName(single bool) string {
+	if single {
+		return "single"
+	}
+	return "full"
+}
+
+// Single reports whether this process runs in the single-id namespace
+// (single.go), which maps the user alone.
+func Single() bool {
+	if Joined() {
+		return C.crunlite_joined_single != 0
+	}
+	return Inside() && os.Getenv(usernsModeEnv) == "single"
 }
 
 // Joined reports whether the C constructor moved this process into the
@@ -139,10 +160,20 @@ func ValueFlagsKnownToC() []string {
 
 // pidFile asks nsjoin.c for the holder's pid file of hostUID, the path its
 // constructor joins by: the rule is written there only.
-func pidFile(hostUID int) string {
+func pidFile(hostUID int) string { return holderFile(hostUID, false) }
+
+// singlePidFile is the pid file of the single-id holder, beside pidFile's.
+func singlePidFile(hostUID int) string { return holderFile(hostUID, true) }
+
+func holderFile(hostUID int, single bool) string {
 	buf := make([]C.char, 256)
 	for {
-		n := int(C.crunlite_pidfile_path(&buf[0], C.size_t(len(buf)), C.int(hostUID)))
+		var n int
+		if single {
+			n = int(C.crunlite_single_pidfile_path(&buf[0], C.size_t(len(buf)), C.int(hostUID)))
+		} else {
+			n = int(C.crunlite_pidfile_path(&buf[0], C.size_t(len(buf)), C.int(hostUID)))
+		}
 		if n < 0 {
 			return "" // snprintf failed: nothing Go could open either
 		}

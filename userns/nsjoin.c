@@ -32,6 +32,8 @@
 #endif
 
 int crunlite_joined;
+int crunlite_joined_holder;
+int crunlite_joined_single;
 long long crunlite_ctor_ns; // CLOCK_MONOTONIC at the constructor's start, for --timing
 int crunlite_host_uid = -1;
 int crunlite_host_gid = -1;
@@ -40,7 +42,7 @@ char crunlite_join_error[256];
 // Global options that take a value, so the constructor can find the command
 // name in argv. cmd/crun-lite tests that this list matches the CLI.
 static const char *crunlite_value_flags[] = {
-	"--root", "--runroot", "--storage-driver", "--storage-opt", "--log-level", NULL,
+	"--root", "--runroot", "--storage-driver", "--storage-opt", "--log-level", "--userns", NULL,
 };
 
 static void join_fail(const char *what, int err)
@@ -95,19 +97,26 @@ void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out)
 		}
 		if (a[0] != '-')
 			out->command = i;
-		else if (strchr(a, '=') == NULL && is_value_flag(a))
+		else if (strcmp(a, "--userns=single") == 0 ||
+			 (strcmp(a, "--userns") == 0 && i + 1 < argc && strcmp(argv[i + 1], "single") == 0))
+			out->single = 1;
+		if (a[0] == '-' && strchr(a, '=') == NULL && is_value_flag(a))
 			i++;
 	}
 	if (out->command && strcmp(argv[out->command], "container") == 0)
 		for (int i = out->command + 1; i < argc && !out->sub; i++)
 			if (argv[i][0] != '-')
 				out->sub = i;
-	// run's and create's -h after the image is the container command's.
+	// run's and create's -h after the image is the container command's;
+	// their --userns=single (before the image) is the global option's.
 	int end = argc, c = out->command;
 	if (c && strcmp(argv[c], "container") == 0)
 		c = out->sub;
-	if (c && (strcmp(argv[c], "run") == 0 || strcmp(argv[c], "create") == 0))
+	if (c && (strcmp(argv[c], "run") == 0 || strcmp(argv[c], "create") == 0)) {
 		end = crunlite_run_image_arg(argc, argv, c);
+		if (!out->single)
+			out->single = crunlite_run_userns_single(argc, argv, c);
+	}
 	for (int i = 1; i < end && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			out->help = 1;
@@ -167,16 +176,26 @@ static int is_go_test(int argc, char **argv)
 // crunlite_pidfile_path: in the runtime dir, $XDG_RUNTIME_DIR/crun-lite when
 // XDG_RUNTIME_DIR is a directory owned by the caller (as seen from its user
 // namespace, so it also holds after joining), else /tmp/crun-lite-UID.
-int crunlite_pidfile_path(char *buf, size_t len, int host_uid)
+static int holder_file_path(char *buf, size_t len, int host_uid, const char *name)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 	int n;
 	if (x && *x && stat(x, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
-		n = snprintf(buf, len, "%s/crun-lite/userns.pid", x);
+		n = snprintf(buf, len, "%s/crun-lite/%s", x, name);
 	else
-		n = snprintf(buf, len, "/tmp/crun-lite-%d/userns.pid", host_uid);
+		n = snprintf(buf, len, "/tmp/crun-lite-%d/%s", host_uid, name);
 	return n;
+}
+
+int crunlite_pidfile_path(char *buf, size_t len, int host_uid)
+{
+	return holder_file_path(buf, len, host_uid, "userns.pid");
+}
+
+int crunlite_single_pidfile_path(char *buf, size_t len, int host_uid)
+{
+	return holder_file_path(buf, len, host_uid, "userns.single.pid");
 }
 
 // crunlite_proc_starttime reads field 22 of /proc/PID/stat: together with the pid it
@@ -202,38 +221,46 @@ unsigned long long crunlite_proc_starttime(int pid)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-static void join_holder(void)
+// Which holder to join. The full-mode holder (userns.pid) maps the user
+// and their subordinate ids; the single-id one (userns.single.pid) maps the
+// user alone, and its pid file says after "PID START" whether it was made
+// because the full mode was not to be had ("auto": any command may join it)
+// or on purpose, with --userns=single, by a user who has the full mode
+// ("chosen": only --userns=single joins it). See userns/single.go.
+enum { JOIN_ANY, JOIN_AUTO_ONLY };
+
+// try_join joins the holder of the pid file at path; 1 when it did.
+static int try_join(const char *path, int which)
 {
-	char path[4096], buf[64], cwd[4096];
+	char buf[96], cwd[4096];
 	struct stat st;
 
-	// Called on the host only (euid not 0): getuid() is the host uid.
-	int plen = crunlite_pidfile_path(path, sizeof(path), (int)getuid());
-	if (plen < 0 || (size_t)plen >= sizeof(path))
-		return;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return; // no holder yet: Go creates one when the command needs it
+		return 0; // no holder yet: Go creates one when the command needs it
 	ssize_t n = -1;
 	if (fstat(fd, &st) == 0 && st.st_uid == getuid())
 		n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return;
+		return 0;
 	buf[n] = 0;
 	int pid = 0;
 	unsigned long long start = 0;
-	if (sscanf(buf, "%d %llu", &pid, &start) != 2 || pid <= 0)
-		return;
+	char label[16] = "";
+	if (sscanf(buf, "%d %llu %15s", &pid, &start, label) < 2 || pid <= 0)
+		return 0;
+	if (which == JOIN_AUTO_ONLY && strcmp(label, "auto") != 0)
+		return 0;
 
 	int pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
-		return; // holder gone: Go recreates it
+		return 0; // holder gone: Go recreates it
 	// The pidfd pins the process; checking the start time after opening it
 	// rules out a recycled pid.
 	if (crunlite_proc_starttime(pid) != start) {
 		close(pidfd);
-		return;
+		return 0;
 	}
 	// setns into a mount namespace moves the cwd to its root: keep the
 	// user's cwd so relative paths on the command line still work.
@@ -244,16 +271,55 @@ static void join_holder(void)
 		if (errno != ESRCH)
 			join_fail("setns into the user namespace holder", errno);
 		close(pidfd);
-		return;
+		return 0;
 	}
 	close(pidfd);
 	if (have_cwd && chdir(cwd) < 0)
 		(void)chdir("/");
+	return 1;
+}
+
+// publish_join tells the processes this one execs without starting Go (the
+// re-execution from a sealed copy of the binary, exeseal.c) that they run
+// in the namespace, and in which mode: they are root there and cannot
+// tell otherwise. Go's own reading of the environment comes from the
+// initial stack, so join.go's init sets the same for Go.
+static void publish_join(void)
+{
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%d", crunlite_host_uid);
+	setenv("_CRUNLITE_HOST_UID", buf, 1);
+	snprintf(buf, sizeof(buf), "%d", crunlite_host_gid);
+	setenv("_CRUNLITE_HOST_GID", buf, 1);
+	setenv("_CONTAINERS_USERNS_CONFIGURED", "done", 1);
+	setenv("_CRUNLITE_USERNS", crunlite_joined_single ? "single" : "full", 1);
+}
+
+static void join_holder(void)
+{
+	char path[4096];
+	// Called on the host only (euid not 0): getuid() is the host uid.
+	int uid = (int)getuid();
+	if (!crunlite_cmdline.single) {
+		int plen = crunlite_pidfile_path(path, sizeof(path), uid);
+		if (plen > 0 && (size_t)plen < sizeof(path) && try_join(path, JOIN_ANY))
+			crunlite_joined_holder = 1;
+	}
+	if (!crunlite_joined_holder && !crunlite_join_error[0]) {
+		int plen = crunlite_single_pidfile_path(path, sizeof(path), uid);
+		if (plen > 0 && (size_t)plen < sizeof(path) &&
+		    try_join(path, crunlite_cmdline.single ? JOIN_ANY : JOIN_AUTO_ONLY))
+			crunlite_joined_holder = 2;
+	}
+	if (!crunlite_joined_holder)
+		return;
 	crunlite_joined = 1;
+	crunlite_joined_single = crunlite_joined_holder == 2;
+	publish_join();
 	// The environment variables that tell containers/storage and
 	// containers/image we are rootless are set by join.go's init: the Go
-	// runtime reads the environment from the initial stack, so a setenv
-	// here would not reach it.
+	// runtime reads the environment from the initial stack, so the setenv
+	// above does not reach it.
 }
 
 // holder_main is the whole life of the namespace holder: it owns the user and

@@ -22,6 +22,7 @@ struct crunlite_cmdline {
 	int sub;     // of `container X`: X, the first argument after it not starting with '-'
 	int help;    // --help or -h is an argument before any --
 	int lean;    // the lean crun-lite runs it itself (crunlite_lean_commands)
+	int single;  // --userns=single: among the global options, or run's or create's (see crunlite_run_userns_single)
 };
 extern struct crunlite_cmdline crunlite_cmdline;
 void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out);
@@ -32,6 +33,15 @@ const char *crunlite_lean_command(int i);
 // len or more, buf holds only part of it. The one rule for the path, the
 // constructor's and userns.PidFile's.
 int crunlite_pidfile_path(char *buf, size_t len, int host_uid);
+// crunlite_single_pidfile_path is the same for the holder of the single-id
+// namespace (userns/single.go), beside the other: userns.single.pid.
+int crunlite_single_pidfile_path(char *buf, size_t len, int host_uid);
+
+// The namespace the constructor joined: 0 none, 1 the holder of userns.pid
+// (full or single-id, as it was made), 2 that of userns.single.pid.
+extern int crunlite_joined_holder;
+// Whether the joined namespace maps one uid only: the single-id mode.
+extern int crunlite_joined_single;
 
 // What the constructor found of the binary a container could reach
 // (exeseal.c); Go refuses to start a container unless it is SAFE or TEST.
@@ -60,6 +70,9 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 int crunlite_run_image_arg(int argc, char **argv, int i);
 const char *crunlite_run_value_flag(int i);
 const char *crunlite_run_short_values(void);
+// crunlite_run_userns_single: argv[i] is run or create; its options
+// (before the image) hold --userns=single or --userns single.
+int crunlite_run_userns_single(int argc, char **argv, int i);
 
 // The monitor role of a detached container (run/monitor/monitor.c), linked
 // into binaries that run containers; the constructor calls it for

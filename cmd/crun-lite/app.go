@@ -84,9 +84,11 @@ const appDescription = `crun-lite runs OCI images as an unprivileged user. All c
 share one user namespace, kept by a small holder process, that maps the user
 to root and their subordinate ids (/etc/subuid, /etc/subgid) to the other ids
 of the images; images are pulled with containers/image into a
-containers/storage store on native overlay, fuse-overlayfs or vfs. When the
-host lacks something rootless containers need, crun-lite doctor says what
-and how to fix it.`
+containers/storage store on native overlay, fuse-overlayfs or vfs. A user
+without subordinate ids or newuidmap gets the single-id mode instead: a
+namespace and a store that map the user alone (--userns=single chooses it).
+When the host lacks something rootless containers need, crun-lite doctor
+says what and how to fix it.`
 
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
@@ -94,6 +96,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "runroot", Usage: "keep runtime state in `DIR` (default $XDG_RUNTIME_DIR/crun-lite)", Category: catStorage},
 		&cli.StringFlag{Name: "storage-driver", Usage: "use graph driver `NAME` (overlay, vfs) for a new store", Category: catStorage},
 		&cli.StringSliceFlag{Name: "storage-opt", Usage: "graph driver option `OPT`, e.g. overlay.mount_program=/usr/bin/fuse-overlayfs; crunlite.reserve=SIZE keeps SIZE (512M, 2G, 10%) free on the store's file system during pulls, loads and imports (default 5%, at most 1G; 0: none)", Category: catStorage},
+		&cli.StringFlag{Name: "userns", Usage: "`single`: use the single-id user namespace and its store, which map you alone, even though you have subordinate ids (the default is the full mode when you have them; run and create take --userns=single too)", Category: catStorage},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` of the image and storage libraries (debug, info, warn, error)", Category: catOutput},
 		&cli.BoolFlag{Name: "timing", Usage: "print how long each phase took, on stderr, when the command ends", Category: catOutput},
 	}
@@ -154,11 +157,17 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			rec = timing.New(userns.StartTime())
 			defer rec.Print(os.Stderr)
 		}
+		if err := checkGlobalUserns(c); err != nil {
+			return err
+		}
 		if err := userns.Ensure(); err != nil {
 			return err
 		}
 		rec.Mark("user namespace")
 		warnRuntimeDir(c.App.ErrWriter)
+		if c.Command.Name != "migrate" { // the way to move is this command
+			warnFullModeNow(c.App.ErrWriter)
+		}
 		if err := setLogLevel(c.String("log-level")); err != nil {
 			return err
 		}
@@ -182,6 +191,11 @@ func withStore(fn func(c *cli.Context, e *env) error) cli.ActionFunc {
 			// Once per store, on stderr: scripts see it once (never with
 			// -q, which promises nothing but the answer), info keeps saying it.
 			fmt.Fprintf(c.App.ErrWriter, "crun-lite: new store in %s: %s\n", st.GraphRoot(), st.Driver.Reason)
+			if userns.Single() {
+				fmt.Fprintf(c.App.ErrWriter, "crun-lite: %s\n", userns.SingleModeLine())
+			} else if old := store.SingleStoreBeside(opts); old != "" && c.String("root") == "" {
+				fmt.Fprintf(c.App.ErrWriter, "crun-lite: the images of the single-id mode stay in %s (crun-lite --userns=single images lists them): pull them again here; crun-lite --userns=single system reset deletes them\n", old)
+			}
 		}
 		rec.Mark("store open")
 		if !fast { // run collects in the background; exec leaves it to the others
@@ -208,8 +222,60 @@ func warnRuntimeDir(w io.Writer) {
 	}
 }
 
+// warnFullModeNow says, on every command of a single-id namespace made for
+// want of the full mode, that the host gives the full mode now and how to
+// move to it (userns.FullModeNow).
+func warnFullModeNow(w io.Writer) {
+	if os.Getenv(quietWarningsEnv) != "" {
+		return
+	}
+	if msg := userns.FullModeNow(); msg != "" {
+		fmt.Fprintf(w, "crun-lite: %s\n", msg)
+	}
+}
+
+// checkGlobalUserns refuses a global --userns other than single; the
+// constructor has read it already (it chose the namespace to join).
+func checkGlobalUserns(c *cli.Context) error {
+	v := globalString(c, "userns")
+	if v == "" || v == "single" {
+		return nil
+	}
+	return hint.Wrap(fmt.Errorf("--userns=%s before the command: the global option takes single only", v),
+		"put run's and create's --userns=keep-id after the command: crun-lite run --userns=keep-id IMAGE")
+}
+
+// globalString is the value of a global option, also where the command
+// has an option of the same name (run's --userns): read from the arguments
+// before the command, as the constructor reads them.
+func globalString(_ *cli.Context, name string) string {
+	cl := userns.Command()
+	end := cl.Index
+	if end == 0 {
+		end = len(os.Args)
+	}
+	v := ""
+	for i := 1; i < end; i++ {
+		a := os.Args[i]
+		if val, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			v = val
+		} else if a == "--"+name && i+1 < end {
+			v = os.Args[i+1]
+			i++
+		}
+	}
+	return v
+}
+
 func storeOptions(c *cli.Context) (store.Options, error) {
-	o, err := store.DefaultOptions(userns.HostUID())
+	return storeOptionsFor(c, userns.Single())
+}
+
+// storeOptionsFor is storeOptions for a command in the single-id mode or
+// not (doctor runs on the host, and says what the next command would get).
+func storeOptionsFor(c *cli.Context, single bool) (store.Options, error) {
+	o, err := store.DefaultOptions(userns.HostUID(), single)
+	o.Single = single
 	if err != nil && c.String("root") == "" {
 		return o, err
 	}

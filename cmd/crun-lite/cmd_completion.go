@@ -123,7 +123,7 @@ func withStoreFor(g globalOpts, fn func(*store.Store) []candidate) []candidate {
 	if userns.Rootless() && !userns.Inside() {
 		return nil // no holder yet: only a real command may create it
 	}
-	opts, err := store.DefaultOptions(userns.HostUID())
+	opts, err := store.DefaultOptions(userns.HostUID(), userns.Single())
 	if v := g["root"]; len(v) > 0 {
 		opts.GraphRoot, err = v[len(v)-1], nil
 	}

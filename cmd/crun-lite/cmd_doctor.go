@@ -11,6 +11,7 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hostcheck"
 	"github.com/crun-lite/crun-lite/run/doctor"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // doctorCommand checks the host. Its name is known to userns/nsjoin.c,
@@ -46,7 +47,9 @@ func doctorAction(c *cli.Context) error {
 	}
 	// A store that cannot even be located is one of the problems doctor
 	// reports, not a reason to fail without the other checks.
-	opts, optsErr := storeOptions(c)
+	// The store the next command would use: doctor runs on the host.
+	single := userns.Rootless() && userns.WouldBeSingle(globalString(c, "userns") == "single")
+	opts, optsErr := storeOptionsFor(c, single)
 	checks := doctor.Doctor(opts, optsErr)
 	err = f.print(c.App.Writer, checksReport(checks), func(w io.Writer) error {
 		printChecks(w, checks)

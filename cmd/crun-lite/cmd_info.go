@@ -78,6 +78,11 @@ func printInfo(w io.Writer, r *infoReport) {
 	if s.Driver == "overlay" {
 		fmt.Fprintf(w, "  volatile mounts: %t\n", s.Volatile)
 	}
+	mode := "full"
+	if s.Userns == "single" {
+		mode = "single-id (every file is container root's)"
+	}
+	fmt.Fprintf(w, "  user namespace: %s\n", mode)
 	fmt.Fprintf(w, "  graph root: %s (%s)\n  run root: %s\n", s.GraphRoot, s.GraphFS, s.RunRoot)
 	fmt.Fprintf(w, "  images: %d\n  containers: %d stored, %d running\n  layers: %d\n", s.Images, s.Containers, s.Running, s.Layers)
 	fmt.Fprintf(w, "registries:\n  search: %s\n", listOrNone(r.Registries.Search))

@@ -47,6 +47,13 @@ denies, and the /proc and /sys paths Podman hides are masked or read-only.
 no_new_privs is off by default, as in Podman, so that setuid programs of the
 image (su, sudo, ping) keep working; --security-opt no-new-privileges sets it.
 
+In the single-id mode (no subordinate ids, no newuidmap, or --userns=single)
+the namespace maps you alone: every user of the image is container root,
+--user keeps only the user's HOME and USER, the seccomp filter fakes chown,
+set*id and setgroups to other ids and mknod of devices, and images with
+/etc/apt/apt.conf.d get a read-only 00crun-lite-single-id there that keeps
+apt root (APT::Sandbox::User). See docs/single-id.md.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
    crun-lite run -it --rm --user 1000 IMAGE sh
@@ -76,7 +83,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs on `PATH[:OPTIONS]` (default rw,noexec,nosuid,nodev)", Category: catMounts},
 			&cli.BoolFlag{Name: "read-only", Usage: "make the root filesystem read-only", Category: catMounts},
 			&cli.BoolFlag{Name: "read-only-tmpfs", Value: true, Usage: "with --read-only, keep /tmp, /var/tmp and /run writable (tmpfs)", Category: catMounts},
-			&cli.StringFlag{Name: "userns", Usage: "user namespace `MODE`: keep-id[:uid=U,gid=G] keeps your uid and gid inside", Category: catSecurity},
+			&cli.StringFlag{Name: "userns", Usage: "user namespace `MODE`: keep-id[:uid=U,gid=G] keeps your uid and gid inside; single runs in the single-id namespace and its store (as the global --userns=single)", Category: catSecurity},
 			&cli.BoolFlag{Name: "privileged", Usage: "give the container every capability of the user namespace, no seccomp filter, nothing masked (still rootless)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},

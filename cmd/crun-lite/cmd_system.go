@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/run/network"
 	"github.com/crun-lite/crun-lite/run/state"
@@ -28,11 +29,12 @@ func systemCommand() *cli.Command {
 		Name:  "system",
 		Usage: "manage the store as a whole",
 		Description: `Commands for the whole store (--root): how much space it takes, and deleting
-everything in it.
+everything in it; and for the user namespace all commands share.
 
 Examples:
    crun-lite system df
-   crun-lite system reset --force`,
+   crun-lite system reset --force
+   crun-lite system migrate`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "df",
@@ -58,6 +60,40 @@ Examples:
 						return err
 					}
 					return f.print(c.App.Writer, du, func(w io.Writer) error { return printDiskUsage(w, du) })
+				}),
+			},
+			{
+				Name:  "migrate",
+				Usage: "end the user namespace your commands share, so that the next command makes it anew",
+				Description: `Ends the holder of the user namespace this command runs in, as podman system
+migrate restarts its pause process: the next command makes a new namespace,
+in the mode the host gives now. Run it after /etc/subuid and /etc/subgid
+changed: a line added gives the full mode to a user of the single-id mode,
+a range changed maps other ids. Refuses while containers of the store run
+(stop them first): the new namespace could not reach them.
+
+The single-id mode and the full mode have stores of their own: images of
+the single-id store (crun-lite --userns=single images lists them) are not
+moved, since their files lost their owners; pull them again in the full
+mode, then crun-lite --userns=single system reset deletes the old store.
+
+Examples:
+   crun-lite system migrate`,
+				Action: withStore(func(c *cli.Context, e *env) error {
+					if n := state.Running(e.store); n > 0 {
+						return hint.Wrap(fmt.Errorf("%d container(s) of %s are running in this user namespace", n, e.store.GraphRoot()),
+							"stop them first: crun-lite stop --all")
+					}
+					pid, err := userns.StopHolder()
+					if err != nil {
+						return err
+					}
+					if pid == 0 {
+						fmt.Fprintln(c.App.Writer, "no namespace holder was running: the next command makes one")
+						return nil
+					}
+					fmt.Fprintf(c.App.Writer, "ended the namespace holder %d: the next command makes a new one\n", pid)
+					return nil
 				}),
 			},
 			{

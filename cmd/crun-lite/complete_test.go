@@ -55,7 +55,7 @@ func TestComplete(t *testing.T) {
 		{"--root ", nil, "dirs"},
 		{"--root /x --log-level e", []string{"error"}, ""},
 		{"--root /x ps --a", []string{"--all"}, ""},
-		{"system ", []string{"df", "reset"}, ""},
+		{"system ", []string{"df", "migrate", "reset"}, ""},
 		{"system reset -", []string{"--force", "-f", "--help", "-h"}, ""},
 		{"rm ", []string{"web", "db"}, ""},
 		{"rm web ", []string{"db"}, ""},

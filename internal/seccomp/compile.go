@@ -17,6 +17,9 @@ import (
 type Target struct {
 	Caps   []string // effective capabilities, "CAP_SYS_ADMIN" style
 	Kernel string   // uname release, e.g. "6.18.4"
+	// RootEmulation fakes, before any rule of the profile, the calls that
+	// need ids a single-id user namespace lacks (emulate.go).
+	RootEmulation bool
 }
 
 // The one ABI filtered, and its names as profiles spell them. The x32 ABI
@@ -54,6 +57,9 @@ func (p *Profile) Compile(t Target) ([]byte, error) {
 	a.emit(bpf.LoadAbsolute{Off: offNr, Size: 4})
 	a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1})
 	a.emit(bpf.RetConstant{Val: enosys})
+	if t.RootEmulation {
+		a.rootEmulation()
+	}
 	for i, r := range p.Syscalls {
 		if !r.applies(t) {
 			continue

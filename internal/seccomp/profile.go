@@ -103,6 +103,13 @@ type Filter struct {
 //go:embed default.json
 var defaultJSON []byte
 
+// Unconfined, as CompiledFilter's path, is the profile that allows every
+// call: with Target.RootEmulation, a filter that only fakes (for a
+// container without seccomp confinement in the single-id mode).
+const Unconfined = "unconfined"
+
+var allowAllJSON = []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}`)
+
 // Default returns crun-lite's default profile: everything is allowed except
 // the calls Podman's default profile also keeps from containers (kernel
 // keyrings, module and kexec loading, bpf, perf, userfaultfd, handle-based
@@ -174,7 +181,7 @@ var errnoByName = sync.OnceValue(func() map[string]syscall.Errno {
 
 // codegenVersion changes whenever Compile's output for the same input does,
 // so that cached filters of an older crun-lite are not used.
-const codegenVersion = "3"
+const codegenVersion = "4"
 
 // CompiledFilter returns the compiled filter of the profile at path ("" for the
 // default one) for t. Compiled filters are kept in cacheDir ("" for none):
@@ -183,7 +190,9 @@ const codegenVersion = "3"
 // faults on every container start.
 func CompiledFilter(path string, t Target, cacheDir string) ([]byte, error) {
 	src := defaultJSON
-	if path != "" {
+	if path == Unconfined {
+		src = allowAllJSON
+	} else if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read seccomp profile: %w", err)
@@ -191,7 +200,7 @@ func CompiledFilter(path string, t Target, cacheDir string) ([]byte, error) {
 		src = b
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%v\x00", codegenVersion, t.Kernel, t.Caps)
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%v\x00", codegenVersion, t.Kernel, t.Caps, t.RootEmulation)
 	h.Write(src)
 	cached := ""
 	if cacheDir != "" {

@@ -123,10 +123,11 @@ func namespaceChecks(uid int, tried error) []hostcheck.Check {
 		return []hostcheck.Check{hostcheck.FromError("user", "user", "", err), userns.CheckUserns(tried)}
 	}
 	return []hostcheck.Check{
-		userns.CheckSubIDs(name, uid, userns.UIDs),
-		userns.CheckSubIDs(name, uid, userns.GIDs),
-		userns.CheckMapTool("newuidmap"),
-		userns.CheckMapTool("newgidmap"),
+		userns.CheckMode(name, uid),
+		userns.SingleModeWorks(userns.CheckSubIDs(name, uid, userns.UIDs)),
+		userns.SingleModeWorks(userns.CheckSubIDs(name, uid, userns.GIDs)),
+		userns.SingleModeWorks(userns.CheckMapTool("newuidmap")),
+		userns.SingleModeWorks(userns.CheckMapTool("newgidmap")),
 		userns.CheckUserns(tried),
 		userns.CheckNesting(name, uid),
 		userns.CheckHolder(name, uid),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/paths"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // The protocol of the hub's socket (SOCK_SEQPACKET: one message each way,
@@ -80,7 +81,16 @@ type Lease struct {
 }
 
 // Dir is the hub's directory: its socket, lock and log.
-func Dir(hostUID int) string { return filepath.Join(paths.RuntimeDir(hostUID), "net") }
+//
+// The single-id namespace (userns.Single) has a hub of its own, "net-single":
+// a hub can only plug containers of the user namespace it runs in.
+func Dir(hostUID int) string {
+	name := "net"
+	if userns.Single() {
+		name = "net-single"
+	}
+	return filepath.Join(paths.RuntimeDir(hostUID), name)
+}
 
 // SocketPath is where the hub listens.
 func SocketPath(hostUID int) string { return filepath.Join(Dir(hostUID), "hub.sock") }

@@ -345,7 +345,7 @@ func FuzzParseSecurityOpts(f *testing.F) {
 
 func FuzzParseUserns(f *testing.F) {
 	for _, s := range []string{"", "default", "host", "keep-id", "keep-id:", "keep-id:uid=1000,gid=1000", "keep-id:uid=5",
-		"keep-id:gid=-1", "keep-id:uid=x", "keep-id:size=2", "keep-idx", "auto", "keep-id:uid=+7,,gid=007"} {
+		"keep-id:gid=-1", "keep-id:uid=x", "keep-id:size=2", "keep-idx", "auto", "keep-id:uid=+7,,gid=007", "single"} {
 		f.Add(s, 1000, 1000)
 	}
 	f.Fuzz(func(t *testing.T, s string, hostUID, hostGID int) {
@@ -355,7 +355,7 @@ func FuzzParseUserns(f *testing.F) {
 			return
 		}
 		if k == nil {
-			if s != "" && s != "default" {
+			if s != "" && s != "default" && s != "single" {
 				t.Fatalf("%q: accepted as the default namespace", s)
 			}
 			return

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/seccomp"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -115,11 +116,18 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 		return nil, err
 	}
 	p.NoNewPrivs = sec.noNewPrivs
-	if p.Seccomp, err = seccompFilter(o.Privileged, sec.seccomp, p.Caps, cacheDir); err != nil {
+	if p.Seccomp, err = seccompFilter(o.Privileged, sec.seccomp, p.Caps, cacheDir, userns.Single()); err != nil {
 		return nil, err
 	}
 	if s.KeepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
 		return nil, err
+	}
+	if o.Userns == "single" && !userns.Single() {
+		return nil, BadOption("--userns=single: this command does not run in the single-id user namespace (real root has none)")
+	}
+	if s.KeepID != nil && userns.Single() {
+		return nil, hint.Wrap(BadOption("--userns=keep-id needs subordinate ids: in the single-id mode your uid is container root's, and no other id exists"),
+			"leave out --userns=keep-id: what the container writes in your directories is yours already")
 	}
 	if o.Entrypoint != nil {
 		if s.entrypoint, err = parseEntrypoint(*o.Entrypoint); err != nil {
@@ -188,14 +196,30 @@ func parseMounts(o Options) ([]Mount, error) {
 }
 
 // seccompFilter compiles the profile the options ask for: the default one,
-// a file, or none (--privileged, seccomp=unconfined).
-func seccompFilter(privileged bool, choice string, caps []string, cacheDir string) ([]byte, error) {
+// a file, or none (--privileged, seccomp=unconfined). In the single-id mode
+// (emulate) every filter fakes the calls that need other ids, and a
+// container without confinement gets a filter that does only that
+// (seccomp's root emulation).
+func seccompFilter(privileged bool, choice string, caps []string, cacheDir string, emulate bool) ([]byte, error) {
 	if choice == "unconfined" || (privileged && choice == "") {
-		return nil, nil
+		if !emulate {
+			return nil, nil
+		}
+		choice = seccomp.Unconfined
 	}
+	return compileFilter(choice, caps, cacheDir, emulate)
+}
+
+// EmulationFilter is the filter of a process without seccomp confinement
+// in the single-id mode (exec --privileged): root emulation alone.
+func EmulationFilter(cacheDir string) ([]byte, error) {
+	return compileFilter(seccomp.Unconfined, nil, cacheDir, true)
+}
+
+func compileFilter(choice string, caps []string, cacheDir string, emulate bool) ([]byte, error) {
 	var u unix.Utsname
 	_ = unix.Uname(&u)
-	t := seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:])}
+	t := seccomp.Target{Caps: capPrefixed(caps), Kernel: unix.ByteSliceToString(u.Release[:]), RootEmulation: emulate}
 	filter, err := seccomp.CompiledFilter(choice, t, cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)

@@ -281,18 +281,19 @@ func parseSecurityOpts(opts []string) (securityOpts, error) {
 	return s, nil
 }
 
-// parseUserns reads --userns: "" (the default namespace) or
-// keep-id[:uid=U,gid=G].
+// parseUserns reads --userns: "" (the default namespace), single (the
+// single-id namespace, which the constructor joined already: package
+// userns) or keep-id[:uid=U,gid=G].
 func parseUserns(s string, hostUID, hostGID int) (*KeepID, error) {
 	switch {
-	case s == "" || s == "default":
+	case s == "" || s == "default" || s == "single":
 		return nil, nil
 	case s == "host":
 		return nil, hint.Wrap(BadOption("--userns=host: a rootless container always has a user namespace"),
 			"use --userns=keep-id to keep your uid inside the container")
 	case s == "keep-id" || strings.HasPrefix(s, "keep-id:"):
 	default:
-		return nil, BadOption("--userns=%s: only keep-id[:uid=U,gid=G] is supported", s)
+		return nil, BadOption("--userns=%s: only keep-id[:uid=U,gid=G] and single are supported", s)
 	}
 	k := &KeepID{UID: hostUID, GID: hostGID}
 	_, opts, _ := strings.Cut(s, ":")

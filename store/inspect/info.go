@@ -16,11 +16,14 @@ type StoreInfo struct {
 	// DriverReason says why the driver was chosen when the store was made.
 	DriverReason string `json:"driver_reason"`
 	Volatile     bool   `json:"volatile_mounts"`
-	GraphRoot    string `json:"graph_root"`
-	GraphFS      string `json:"graph_root_filesystem"`
-	RunRoot      string `json:"run_root"`
-	Images       int    `json:"images"`
-	Containers   int    `json:"containers"` // kept in the store, running or not
+	// Userns is the user namespace mode the store was made in: "full", or
+	// "single" (every file container root's: docs/single-id.md).
+	Userns     string `json:"userns"`
+	GraphRoot  string `json:"graph_root"`
+	GraphFS    string `json:"graph_root_filesystem"`
+	RunRoot    string `json:"run_root"`
+	Images     int    `json:"images"`
+	Containers int    `json:"containers"` // kept in the store, running or not
 	// Running counts the containers running now, --rm ones included; the
 	// store does not know them, its caller sets it.
 	Running int `json:"running"`
@@ -51,12 +54,16 @@ func Store(st *store.Store) (*StoreInfo, error) {
 		DriverOptions: st.Driver.Options,
 		DriverReason:  st.Driver.Reason,
 		Volatile:      st.Driver.Volatile,
+		Userns:        "full",
 		GraphRoot:     st.GraphRoot(),
 		GraphFS:       "unknown",
 		RunRoot:       st.RunRoot(),
 		Images:        len(imgs),
 		Containers:    len(cs),
 		Layers:        len(ls),
+	}
+	if st.Driver.Single() {
+		info.Userns = "single"
 	}
 	if magic, err := graphdriver.GetFSMagic(st.GraphRoot()); err == nil {
 		if name, ok := graphdriver.FsNames[magic]; ok {

@@ -263,19 +263,25 @@ func newStore(t *testing.T, extra ...string) []string {
 func killHolder(t *testing.T) {
 	t.Helper()
 	for _, dir := range []string{rundir + "/crun-lite", "/tmp/crun-lite-" + fault.Uid} {
-		data, err := os.ReadFile(filepath.Join(dir, "userns.pid"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(data))
-		pid, _ := strconv.Atoi(f[0])
-		if pid > 0 && ownedBy(pid, uid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
-				time.Sleep(10 * time.Millisecond)
+		// The full mode's holder and the single-id one (userns/single.go).
+		for _, name := range []string{"userns.pid", "userns.single.pid"} {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				continue
 			}
+			f := strings.Fields(string(data))
+			pid := 0
+			if len(f) > 0 {
+				pid, _ = strconv.Atoi(f[0])
+			}
+			if pid > 0 && ownedBy(pid, uid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			os.Remove(filepath.Join(dir, name))
 		}
-		os.Remove(filepath.Join(dir, "userns.pid"))
 	}
 }
 
@@ -341,6 +347,16 @@ func wantFailure(t *testing.T, r result, cause, fix string) {
 	}
 }
 
+// wantSingle checks that run worked in the single-id mode, having said so
+// once with the cause of it and the fix that gives the full mode, doctor's.
+func wantSingle(t *testing.T, r result, cause, fix string) {
+	t.Helper()
+	if r.code != 0 || !strings.Contains(r.stderr, "crun-lite: single-id mode ("+cause) ||
+		!strings.Contains(r.stderr, "; for the full mode an admin runs: "+fix+"\n") {
+		t.Errorf("run: want exit 0 in the single-id mode, saying %q and the fix %q:\n%s", cause, fix, r)
+	}
+}
+
 // subuidLines returns the fault user's lines of /etc/subuid, the command
 // that deletes them, and the one that puts them back as they were.
 func subuidLines(t *testing.T) (mine []string, del, restore string) {
@@ -366,22 +382,30 @@ func TestNoSubuidRange(t *testing.T) {
 	_, del, restore := subuidLines(t)
 	inject(t, func() error { return exec.Command("sh", "-c", del).Run() }, restore)
 
+	// Without it containers run in the single-id mode: a warning, and
+	// the mode check names the same fix.
 	c, r := doctor(t, nil, nil, "subuid")
-	if r.code != 1 || c.Status != "problem" || !strings.Contains(c.Message, "no subordinate id range for "+fault.Username) ||
+	if r.code != 0 || c.Status != "warning" || !strings.Contains(c.Message, "no subordinate id range for "+fault.Username) ||
+		!strings.Contains(c.Message, "(containers run in the single-id mode)") ||
 		!strings.HasPrefix(c.Fix, "sudo usermod --add-subuids ") || strings.Contains(c.Fix, "subgids") ||
 		!strings.HasSuffix(c.Fix, " "+fault.Username) {
 		t.Fatalf("doctor: %+v\n%s", c, r)
 	}
+	m, _ := doctor(t, nil, nil, "mode")
+	if m.Status != "warning" || !strings.HasPrefix(m.Message, "single-id: no subordinate id range for "+fault.Username) || m.Fix != c.Fix {
+		t.Errorf("doctor's mode check: %+v", m)
+	}
 	run := runBusybox(t, nil, newStore(t))
-	wantFailure(t, run, "no subordinate id range for "+fault.Username, c.Fix)
+	wantSingle(t, run, "no subordinate id range for "+fault.Username, c.Fix)
 	t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
 
-	// The fix, as printed, mends it.
+	// The fix, as printed, gives the full mode to the next namespace.
 	if out, err := exec.Command("sh", "-c", strings.TrimPrefix(c.Fix, "sudo ")).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", c.Fix, err, out)
 	}
-	if r := runBusybox(t, nil, newStore(t)); r.code != 0 {
-		t.Errorf("after %s, run still fails:\n%s", c.Fix, r)
+	killHolder(t)
+	if r := runBusybox(t, nil, newStore(t)); r.code != 0 || strings.Contains(r.stderr, "single-id") {
+		t.Errorf("after %s, run is not in the full mode:\n%s", c.Fix, r)
 	}
 }
 
@@ -559,10 +583,11 @@ func TestNewuidmapNotSetuid(t *testing.T) {
 			c, r := doctor(t, env, nil, "newuidmap")
 			run := runBusybox(t, env, store)
 			wantFix := "sudo chmod u+s " + path + " (or: sudo setcap cap_setuid+ep " + path + ")"
-			if r.code != 1 || c.Status != "problem" || c.Message != path+" "+k.why || c.Fix != wantFix {
+			// The single-id mode needs no newuidmap: a warning.
+			if r.code != 0 || c.Status != "warning" || c.Message != path+" "+k.why+" (containers run in the single-id mode)" || c.Fix != wantFix {
 				t.Errorf("doctor: %+v, want %q and the fix %q\n%s", c, path+" "+k.why, wantFix, r)
 			}
-			wantFailure(t, run, path+" "+k.why, wantFix)
+			wantSingle(t, run, path+" "+k.why, wantFix)
 			t.Logf("doctor: %s\n  fix: %s\nrun:\n%s", c.Message, c.Fix, run.stderr)
 		})
 	}

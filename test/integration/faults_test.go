@@ -461,10 +461,12 @@ func privateHolder(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Cleanup(func() {
-		data, _ := os.ReadFile(filepath.Join(dir, "crun-lite", "userns.pid"))
-		var pid int
-		if _, err := fmt.Sscanf(string(data), "%d", &pid); err == nil && pid > 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
+		for _, f := range []string{"userns.pid", "userns.single.pid"} {
+			data, _ := os.ReadFile(filepath.Join(dir, "crun-lite", f))
+			var pid int
+			if _, err := fmt.Sscanf(string(data), "%d", &pid); err == nil && pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 	})
 	return []string{"XDG_RUNTIME_DIR=" + dir}

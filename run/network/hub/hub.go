@@ -108,7 +108,7 @@ func (hub *Hub) watchHolder() {
 	if !userns.Rootless() {
 		return
 	}
-	pid := userns.HolderPid()
+	pid := userns.CurrentHolderPid()
 	if pid <= 0 {
 		return
 	}
