@@ -186,6 +186,29 @@ done
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
 
+# --- /dev/kvm for the device tests ----------------------------------------------
+# What a desktop's udev does (Debian's 50-udev-default.rules: KERNEL=="kvm",
+# GROUP="kvm", MODE="0660") and its admin (the user joins group kvm): the
+# test user may then open /dev/kvm only through a supplementary group, so
+# --device /dev/kvm needs --group-add keep-groups, which the tests check. The
+# fault user stays out of the group.
+if [ -c /dev/kvm ]; then
+	getent group kvm >/dev/null || { groupadd --system kvm && log "kvm: created group kvm"; }
+	if [ "$(stat -c '%G:%a' /dev/kvm)" != kvm:660 ]; then
+		chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+		log "kvm: /dev/kvm made root:kvm 0660"
+	else
+		log "kvm: /dev/kvm already root:kvm 0660"
+	fi
+	if id -nG "$TEST_USER" | tr ' ' '\n' | grep -qx kvm; then
+		log "kvm: $TEST_USER already in group kvm"
+	else
+		usermod -aG kvm "$TEST_USER" && log "kvm: added $TEST_USER to group kvm"
+	fi
+else
+	log "kvm: no /dev/kvm on this host, the KVM device tests will skip"
+fi
+
 # --- small filesystem --------------------------------------------------------------
 # The full-disk test needs a store on a filesystem that fills up; mounting
 # one needs root, so it is made here: a 48 MiB tmpfs owned by the test user,

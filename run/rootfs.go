@@ -57,6 +57,16 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	if err != nil {
 		return err
 	}
+	devSlot := slotMounts + len(binds)
+	if devSlot+len(c.Spec.Devices) > maxSlots {
+		return spec.BadOption("too many bind mounts and devices (at most %d)", maxSlots-slotMounts)
+	}
+	for i, d := range c.Spec.Devices {
+		// A tree of the host's /dev: the node itself, or a directory
+		// with all that is in it (later hot-plugged nodes too, as
+		// Flatpak's --device=dri).
+		l.OpenTree(d.Source, devSlot+i, d.IsDir)
+	}
 	if vols := c.Spec.VolumeNames(); len(vols) > 0 {
 		c.rd.State.Volumes = vols // so that `volume rm` sees them in use
 		if err := c.rd.Save(); err != nil {
@@ -73,6 +83,13 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	// tmpfs) hides it; an image without /run goes without.
 	l.MoveMount(slotEnv, "/run/.containerenv", spawn.FlagMkfile|spawn.FlagMissingOK)
 	c.userMounts(l, binds)
+	for i, d := range c.Spec.Devices {
+		create := spawn.FlagMkfile
+		if d.IsDir {
+			create = spawn.FlagMkdir
+		}
+		l.MoveMount(devSlot+i, d.Target, uint32(create))
+	}
 	for _, p := range c.Spec.Masked {
 		l.Mask(p)
 	}

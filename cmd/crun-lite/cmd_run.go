@@ -47,6 +47,19 @@ denies, and the /proc and /sys paths Podman hides are masked or read-only.
 no_new_privs is off by default, as in Podman, so that setuid programs of the
 image (su, sudo, ping) keep working; --security-opt no-new-privileges sets it.
 
+--device binds the host's device node (or a directory of them: /dev/dri,
+/dev/snd) into the container; a user namespace cannot make device nodes. The
+node's mode decides who may open it, as with rootless Podman: there is no
+device cgroup, so PERMS is checked against what you may open, not enforced.
+A device you reach only through a group (kvm, render, audio, video) needs
+--group-add keep-groups, which keeps your supplementary groups of the host
+instead of setting the image's. What that costs: those groups are not mapped
+in the user namespace, so inside they all show as nogroup (65534), files
+cannot be given to them (chgrp), and the image's groups of the user are not
+set. crun-lite refuses, before starting anything, a device that is missing
+or that the container's process could not open, naming the group or udev rule
+that would give access.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
    crun-lite run -it --rm --user 1000 IMAGE sh
@@ -60,7 +73,8 @@ Examples:
 			&cli.StringSliceFlag{Name: "log-opt", Usage: "log option `max-size=SIZE`: rotate a detached container's log at SIZE (10mb, 512k)", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
-			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number), or keep-groups alone: keep your groups of the host (they show as nogroup inside)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted)", Category: catSecurity},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
@@ -126,6 +140,7 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		Network:       c.String("network"),
 		User:          c.String("user"),
 		GroupAdd:      c.StringSlice("group-add"),
+		Devices:       c.StringSlice("device"),
 		Interactive:   c.Bool("interactive"),
 		TTY:           c.Bool("tty"),
 		Init:          c.Bool("init"),

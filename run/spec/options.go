@@ -22,8 +22,10 @@ type Options struct {
 	Name    string   // --name of a kept container
 	Network string   // "host" (the default) or "none"
 	User    string   // --user; "" takes the image's User
-	// GroupAdd are supplementary groups (names or numbers) added to the user's.
+	// GroupAdd are supplementary groups (names or numbers) added to the
+	// user's, or KeepGroups alone.
 	GroupAdd    []string
+	Devices     []string      // --device HOST[:CONTAINER][:PERMS]
 	Interactive bool          // -i: our stdin is the command's
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
@@ -90,6 +92,12 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	p := &s.Process
 	p.Terminal, p.Interactive, p.Init, p.GroupAdd = o.TTY, o.Interactive, o.Init, o.GroupAdd
+	if slices.Contains(o.GroupAdd, KeepGroups) {
+		if len(o.GroupAdd) > 1 {
+			return nil, BadOption("--group-add %s keeps the host's groups and cannot be combined with other groups", KeepGroups)
+		}
+		p.KeepGroups = true
+	}
 	if p.PreserveFDs = o.PreserveFDs; p.PreserveFDs < 0 || p.PreserveFDs > 1<<16 {
 		return nil, BadOption("--preserve-fds %d: want a number of fds", o.PreserveFDs)
 	}
@@ -113,6 +121,9 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	p.NoNewPrivs = sec.noNewPrivs
 	if p.Seccomp, err = seccompFilter(o.Privileged, sec.seccomp, p.Caps, cacheDir); err != nil {
+		return nil, err
+	}
+	if s.Devices, err = parseDevices(o.Devices, p.KeepGroups); err != nil {
 		return nil, err
 	}
 	if s.KeepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
@@ -182,6 +193,25 @@ func parseMounts(o Options) ([]Mount, error) {
 	}
 	sortMounts(ms)
 	return ms, nil
+}
+
+// parseDevices reads and checks the --device options.
+func parseDevices(specs []string, keepGroups bool) ([]Device, error) {
+	var ds []Device
+	for _, s := range specs {
+		d, err := parseDevice(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.check(keepGroups, userns.HostUID() == 0); err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(ds, func(o Device) bool { return o.Target == d.Target }) {
+			return nil, BadOption("two devices on %s", d.Target)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }
 
 // seccompFilter compiles the profile the options ask for: the default one,

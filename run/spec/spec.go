@@ -49,6 +49,7 @@ type Spec struct {
 	Process Process `json:"process"`
 
 	Mounts        []Mount  `json:"mounts,omitempty"`         // sorted: parents first
+	Devices       []Device `json:"devices,omitempty"`        // --device
 	Masked        []string `json:"masked,omitempty"`         // paths hidden
 	ReadonlyPaths []string `json:"readonly_paths,omitempty"` // of /proc and /sys
 	ReadOnlyRoot  bool     `json:"readonly_root,omitempty"`
@@ -88,7 +89,10 @@ type Process struct {
 	// it resolved to in the image (nil until SetUser).
 	UserSpec string   `json:"user_spec"`
 	GroupAdd []string `json:"group_add,omitempty"`
-	User     *User    `json:"user,omitempty"`
+	// KeepGroups: --group-add keep-groups, no setgroups: the process keeps
+	// the caller's supplementary groups of the host.
+	KeepGroups bool  `json:"keep_groups,omitempty"`
+	User       *User `json:"user,omitempty"`
 
 	Caps       []string `json:"caps"` // of the container's root, without CAP_
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
