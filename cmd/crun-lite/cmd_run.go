@@ -74,7 +74,8 @@ Examples:
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number), or keep-groups alone: keep your groups of the host (they show as nogroup inside)", Category: catSecurity},
-			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted), or the CDI device VENDOR/CLASS=NAME (see cdi list)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "cdi-spec-dir", Usage: "read CDI specs from `DIR` too, after /etc/cdi and /var/run/cdi", Category: catSecurity},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
@@ -162,6 +163,9 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		CapAdd:        commaList(c.StringSlice("cap-add")),
 		CapDrop:       commaList(c.StringSlice("cap-drop")),
 		SecurityOpt:   c.StringSlice("security-opt"),
+	}
+	if err := applyCDI(c, &opts); err != nil {
+		return run.Options{}, err
 	}
 	if c.IsSet("entrypoint") {
 		ep := c.String("entrypoint")

@@ -19,7 +19,7 @@ import (
 
 func commands() []*cli.Command {
 	return append([]*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), logsCommand(), inspectCommand(), renameCommand(), topCommand(), cpCommand(), containerCommand(), systemCommand(),
-		volumeCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
+		volumeCommand(), cdiCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
 }
 
 // delegateIfNeeded: the full build does everything itself.

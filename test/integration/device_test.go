@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,5 +146,81 @@ func TestGroupAddKeepGroups(t *testing.T) {
 	}
 	if r := crunIn(t, s, "run", "--rm", "--group-add", "keep-groups", "--group-add", "10", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "keep-groups") {
 		t.Errorf("keep-groups with another group: want 125, got %s", r)
+	}
+}
+
+// A CDI spec written by the test (--cdi-spec-dir) adds its device nodes
+// (one under another name inside), its env (the spec's own and the
+// device's), and its read-only bind mount; its hook is skipped with a
+// warning. An unknown name fails on one line listing the known ones.
+func TestCDIDevice(t *testing.T) {
+	dir, err := os.MkdirTemp("", "crl-cdi-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	share := filepath.Join(dir, "share")
+	if err := os.Mkdir(share, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(share, "hello"), []byte("from the CDI mount\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	specs := filepath.Join(dir, "specs")
+	if err := os.Mkdir(specs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`cdiVersion: "0.6.0"
+kind: crun-lite.test/gadget
+containerEdits:
+  env: [GADGET_VENDOR=crun-lite]
+devices:
+- name: one
+  containerEdits:
+    env: [GADGET=one]
+    deviceNodes:
+    - path: /dev/null
+    - path: /dev/gadget0
+      hostPath: /dev/zero
+    mounts:
+    - hostPath: %s
+      containerPath: /opt/gadget
+      options: [ro, rbind]
+    hooks:
+    - hookName: createContainer
+      path: /bin/true
+- name: two
+  containerEdits:
+    env: [GADGET=two]
+`, share)
+	if err := os.WriteFile(filepath.Join(specs, "gadget.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		script := `echo $GADGET_VENDOR $GADGET; test -c /dev/gadget0 && head -c 3 /dev/gadget0 | od -An -tx1; cat /opt/gadget/hello; touch /opt/gadget/x 2>/dev/null && echo writable; true`
+		r := crunIn(t, s, "run", "--rm", "--cdi-spec-dir", specs, "--device", "crun-lite.test/gadget=one", image, "sh", "-c", script)
+		want := "crun-lite one\n 00 00 00\nfrom the CDI mount\n"
+		if r.Code != 0 || r.Stdout != want {
+			t.Errorf("CDI device: want %q, got %s", want, r)
+		}
+		if !strings.Contains(r.Stderr, "warning: CDI crun-lite.test/gadget=one: createContainer hook /bin/true not run") {
+			t.Errorf("CDI hook: want a warning that it was skipped, got:\n%s", r.Stderr)
+		}
+		// -e wins over the spec's env.
+		r = mustCrunIn(t, s, "run", "--rm", "--cdi-spec-dir", specs, "--device", "crun-lite.test/gadget=two", "-e", "GADGET=mine", image, "sh", "-c", "echo $GADGET_VENDOR $GADGET")
+		if r.Stdout != "crun-lite mine\n" {
+			t.Errorf("CDI env under -e: got %q", r.Stdout)
+		}
+	})
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	r := crunIn(t, s, "run", "--rm", "--cdi-spec-dir", specs, "--device", "crun-lite.test/gadget=three", image, "true")
+	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+	if r.Code != 125 || !strings.HasPrefix(lines[0], "Error: unknown CDI device crun-lite.test/gadget=three") ||
+		!strings.Contains(lines[0], "known: crun-lite.test/gadget=one, crun-lite.test/gadget=two") {
+		t.Errorf("unknown CDI name: want 125 and one line listing the known names, got %s", r)
+	}
+	if l := mustCrunIn(t, s, "cdi", "list", "--cdi-spec-dir", specs).Stdout; l != "crun-lite.test/gadget=one\ncrun-lite.test/gadget=two\n" {
+		t.Errorf("cdi list: got %q", l)
 	}
 }
