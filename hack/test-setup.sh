@@ -35,6 +35,11 @@ PACKAGES=(
 	golang-github-containers-common
 	# static libc for the tests' syscall probe (gcc -static)
 	libc6-dev
+	# --share and --device tests: headless servers on the host (weston,
+	# Xvfb, dbus-daemon, pulseaudio with a null sink), xdg-dbus-proxy, and
+	# the clients build-test-images.sh copies into the desktop image
+	weston xvfb xauth dbus dbus-tests xdg-dbus-proxy pulseaudio pulseaudio-utils sox
+	wayland-utils x11-utils x11-apps
 )
 # shellcheck disable=SC2206 # a list of package names, split on spaces
 PACKAGES+=(${CRUNLITE_EXTRA_PACKAGES:-})

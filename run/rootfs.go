@@ -318,6 +318,13 @@ func (c *Container) bindSources(l *spawn.List) (map[int]int, error) {
 		if m.Kind == "tmpfs" {
 			continue
 		}
+		if m.Generated != "" {
+			src, err := c.generatedSource(m)
+			if err != nil {
+				return nil, err
+			}
+			m.Source = src
+		}
 		if m.Kind == "volume" {
 			path, err := c.st.VolumePath(m.Source, true)
 			if err != nil {
@@ -351,6 +358,10 @@ func (c *Container) userMounts(l *spawn.List, slots map[int]int) {
 	for i, m := range c.Spec.Mounts {
 		if m.Kind == "tmpfs" {
 			data := m.Data
+			if m.UserOwned {
+				uid, gid := c.shareOwner()
+				data = spec.JoinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
+			}
 			if c.keep != nil && !strings.Contains(data, "uid=") {
 				uid, gid := c.hostIDs(0, 0)
 				data = spec.JoinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))

@@ -19,6 +19,7 @@ const (
 	catSecurity  = "Security"
 	catNetwork   = "Network"
 	catImage     = "Image"
+	catDesktop   = "Desktop"
 )
 
 func runCommand() *cli.Command {
@@ -60,10 +61,30 @@ set. crun-lite refuses, before starting anything, a device that is missing
 or that the container's process could not open, naming the group or udev rule
 that would give access.
 
+--share shares one resource of your desktop session at a time, named as in
+Flatpak: its socket is bound into the container's own XDG_RUNTIME_DIR (a
+tmpfs on /run/user/UID) and the variable naming it set. wayland:
+$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY, WAYLAND_DISPLAY. x11: the socket of $DISPLAY
+and a copy of its cookie from $XAUTHORITY rewritten to match any host name,
+DISPLAY and XAUTHORITY (never xhost +); fallback-x11: x11 only when the session
+has no Wayland socket. pulseaudio, pipewire: the pulse socket ($PULSE_SERVER or
+$XDG_RUNTIME_DIR/pulse/native), PULSE_SERVER. session-bus[=NAME,...]: the
+session bus through xdg-dbus-proxy, which lets the container talk only to the
+names given (default org.freedesktop.Notifications and
+org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus: the system bus
+through a proxy. gpu: /dev/dri with --group-add keep-groups. The servers check
+who connects, so --share and --desktop run the command as you
+(--userns=keep-id, chosen when --userns is not given). Nothing else of the
+session (its other sockets, your home) is shared. --desktop shares what a GUI
+app needs: wayland, fallback-x11, pulseaudio, gpu (where /dev/dri exists) and
+the filtered session bus.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
    crun-lite run -it --rm --user 1000 IMAGE sh
-   echo hi | crun-lite run -i --rm IMAGE cat`,
+   echo hi | crun-lite run -i --rm IMAGE cat
+   crun-lite run --rm --device /dev/kvm --group-add keep-groups IMAGE qemu-system-x86_64 -accel kvm ...
+   crun-lite run --rm --desktop IMAGE gnome-calculator`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the container in the background and print its ID; a monitor logs its output (see logs)", Category: catContainer},
@@ -75,6 +96,8 @@ Examples:
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number), or keep-groups alone: keep your groups of the host (they show as nogroup inside)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted), or the CDI device VENDOR/CLASS=NAME (see cdi list)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "share", Usage: "share the desktop's `RESOURCE`: " + strings.Join(spec.ShareValues, ", ") + " (session-bus=NAME,...: the names it may talk to); runs as you (keep-id)", Category: catDesktop},
+			&cli.BoolFlag{Name: "desktop", Usage: "share what a GUI app needs: --share " + strings.Join(spec.DesktopShares, ","), Category: catDesktop},
 			&cli.StringSliceFlag{Name: "cdi-spec-dir", Usage: "read CDI specs from `DIR` too, after /etc/cdi and /var/run/cdi", Category: catSecurity},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
@@ -142,6 +165,8 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		User:          c.String("user"),
 		GroupAdd:      c.StringSlice("group-add"),
 		Devices:       c.StringSlice("device"),
+		Share:         c.StringSlice("share"),
+		Desktop:       c.Bool("desktop"),
 		Interactive:   c.Bool("interactive"),
 		TTY:           c.Bool("tty"),
 		Init:          c.Bool("init"),

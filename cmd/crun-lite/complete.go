@@ -64,7 +64,10 @@ type globalOpts map[string][]string
 // flag whose values depend on the command. Keep in step with the flags'
 // usage text (TestFlagChoicesAreDocumented).
 var flagChoices = map[string][]candidate{
-	"network":          {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"network": {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"share": {{"wayland", "the compositor's socket"}, {"x11", "the X socket and a cookie"}, {"fallback-x11", "X11 when there is no Wayland"},
+		{"pulseaudio", "the sound server's socket"}, {"pipewire", "PipeWire's pulse socket"}, {"session-bus", "the session bus, filtered (=NAME,...)"},
+		{"system-bus", "the system bus, through a proxy"}, {"gpu", "/dev/dri with your groups"}},
 	"storage-driver":   {{"overlay", "overlay, native or through fuse-overlayfs"}, {"vfs", "a full copy per layer: slow, works everywhere"}},
 	"storage-opt":      {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}, {"crunlite.reserve=", "free space pulls leave: 512M, 2G, 10%, 0"}},
 	"log-level":        {{"debug", ""}, {"info", ""}, {"warn", ""}, {"error", ""}},

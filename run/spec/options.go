@@ -26,6 +26,8 @@ type Options struct {
 	// user's, or KeepGroups alone.
 	GroupAdd    []string
 	Devices     []string      // --device HOST[:CONTAINER][:PERMS]
+	Share       []string      // --share RESOURCE[,RESOURCE...] (share.go)
+	Desktop     bool          // --desktop: DesktopShares
 	Interactive bool          // -i: our stdin is the command's
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
@@ -151,6 +153,9 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 		s.StopSignal = int(sig)
 	}
 	if s.LogMaxSize, err = parseLogOpts(o.LogOpts); err != nil {
+		return nil, err
+	}
+	if err := s.applyShares(o); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -48,12 +48,16 @@ type Spec struct {
 
 	Process Process `json:"process"`
 
-	Mounts        []Mount  `json:"mounts,omitempty"`         // sorted: parents first
-	Devices       []Device `json:"devices,omitempty"`        // --device
-	Masked        []string `json:"masked,omitempty"`         // paths hidden
-	ReadonlyPaths []string `json:"readonly_paths,omitempty"` // of /proc and /sys
-	ReadOnlyRoot  bool     `json:"readonly_root,omitempty"`
-	Privileged    bool     `json:"privileged,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"`  // sorted: parents first
+	Devices []Device `json:"devices,omitempty"` // --device
+	// Xauth and BusProxies are what --share x11 and session-bus or
+	// system-bus make per run: a cookie file, xdg-dbus-proxy processes.
+	Xauth         *Xauth     `json:"xauth,omitempty"`
+	BusProxies    []BusProxy `json:"bus_proxies,omitempty"`
+	Masked        []string   `json:"masked,omitempty"`         // paths hidden
+	ReadonlyPaths []string   `json:"readonly_paths,omitempty"` // of /proc and /sys
+	ReadOnlyRoot  bool       `json:"readonly_root,omitempty"`
+	Privileged    bool       `json:"privileged,omitempty"`
 
 	Network string  `json:"network"`           // "host" or "none"
 	KeepID  *KeepID `json:"keep_id,omitempty"` // --userns=keep-id
@@ -121,6 +125,12 @@ type Mount struct {
 	Volume   string  `json:"volume,omitempty"` // the volume's name
 
 	SourceIsDir bool `json:"source_is_dir,omitempty"` // set once the source is opened
+	// UserOwned: a tmpfs owned by the container's user (keep-id's ids),
+	// the XDG_RUNTIME_DIR of --share.
+	UserOwned bool `json:"user_owned,omitempty"`
+	// Generated names what the run makes as the source of a bind:
+	// "xauth" (Spec.Xauth's cookie) or "bus:TARGET" (that BusProxy's socket).
+	Generated string `json:"generated,omitempty"`
 }
 
 // KeepID maps the host user to UID:GID inside (--userns=keep-id).
