@@ -147,7 +147,10 @@ func (c *Container) startBusProxy(i int, p spec.BusProxy) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	args := []string{p.Address, socket, "--filter", "--fd=3"}
+	args := []string{p.Address, socket, "--fd=3"}
+	if p.Filter {
+		args = append(args, "--filter")
+	}
 	for _, n := range p.Talk {
 		args = append(args, "--talk="+n)
 	}

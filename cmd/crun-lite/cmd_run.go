@@ -71,8 +71,9 @@ has no Wayland socket. pulseaudio, pipewire: the pulse socket ($PULSE_SERVER or
 $XDG_RUNTIME_DIR/pulse/native), PULSE_SERVER. session-bus[=NAME,...]: the
 session bus through xdg-dbus-proxy, which lets the container talk only to the
 names given (default org.freedesktop.Notifications and
-org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus: the system bus
-through a proxy. gpu: /dev/dri with --group-add keep-groups. The servers check
+org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus[=NAME,...]: the
+system bus through a proxy, filtered to the names given, else under the system
+bus's own policy for local users. gpu: /dev/dri with --group-add keep-groups. The servers check
 who connects, so --share and --desktop run the command as you
 (--userns=keep-id, chosen when --userns is not given). Nothing else of the
 session (its other sockets, your home) is shared. --desktop shares what a GUI
@@ -96,7 +97,7 @@ Examples:
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number), or keep-groups alone: keep your groups of the host (they show as nogroup inside)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted), or the CDI device VENDOR/CLASS=NAME (see cdi list)", Category: catSecurity},
-			&cli.StringSliceFlag{Name: "share", Usage: "share the desktop's `RESOURCE`: " + strings.Join(spec.ShareValues, ", ") + " (session-bus=NAME,...: the names it may talk to); runs as you (keep-id)", Category: catDesktop},
+			&cli.StringSliceFlag{Name: "share", Usage: "share the desktop's `RESOURCE`: " + strings.Join(spec.ShareValues, ", ") + " (session-bus=NAME,... and system-bus=NAME,...: the only names it may talk to); runs as you (keep-id)", Category: catDesktop},
 			&cli.BoolFlag{Name: "desktop", Usage: "share what a GUI app needs: --share " + strings.Join(spec.DesktopShares, ","), Category: catDesktop},
 			&cli.StringSliceFlag{Name: "cdi-spec-dir", Usage: "read CDI specs from `DIR` too, after /etc/cdi and /var/run/cdi", Category: catSecurity},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},

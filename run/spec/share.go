@@ -48,7 +48,8 @@ type Xauth struct {
 type BusProxy struct {
 	Address string   `json:"address"` // the bus's D-Bus address on the host
 	Talk    []string `json:"talk,omitempty"`
-	Target  string   `json:"target"` // the socket inside
+	Filter  bool     `json:"filter,omitempty"` // only Talk's names are reachable
+	Target  string   `json:"target"`           // the socket inside
 	System  bool     `json:"system,omitempty"`
 }
 
@@ -63,7 +64,8 @@ type shares struct {
 }
 
 // splitShares reads --share values: comma-separated resources, where the
-// D-Bus names after session-bus= (they hold dots) belong to it.
+// D-Bus names after session-bus= or system-bus= (they hold dots) belong
+// to it.
 func splitShares(values []string) (map[string][]string, []string, error) {
 	set := map[string][]string{}
 	var order []string
@@ -74,12 +76,12 @@ func splitShares(values []string) (map[string][]string, []string, error) {
 			switch {
 			case tok == "":
 				continue
-			case strings.ContainsAny(tok, ".*") && !hasArg && last == "session-bus":
+			case strings.ContainsAny(tok, ".*") && !hasArg && (last == "session-bus" || last == "system-bus"):
 				set[last] = append(set[last], tok)
 				continue
 			case !slices.Contains(ShareValues, name):
 				return nil, nil, BadOption("--share %q: unknown resource %q (choose from %s)", v, name, strings.Join(ShareValues, ", "))
-			case hasArg && name != "session-bus":
+			case hasArg && name != "session-bus" && name != "system-bus":
 				return nil, nil, BadOption("--share %s takes no names", name)
 			}
 			if _, seen := set[name]; !seen {
@@ -96,8 +98,9 @@ func splitShares(values []string) (map[string][]string, []string, error) {
 }
 
 // parseShares resolves the --share values against the caller's session
-// for a process running as uid, gid inside.
-func parseShares(values []string, uid int) (*shares, error) {
+// for a process running as uid inside. A resource in optional that the
+// session lacks (--desktop's) is left out.
+func parseShares(values []string, optional map[string]bool, uid int) (*shares, error) {
 	set, order, err := splitShares(values)
 	if err != nil || len(order) == 0 {
 		return nil, err
@@ -129,11 +132,11 @@ func parseShares(values []string, uid int) (*shares, error) {
 			}
 			err = sh.sessionBus(hostRun, runDir, names)
 		case "system-bus":
-			err = sh.systemBus(runDir)
+			err = sh.systemBus(runDir, set[name])
 		case "gpu":
 			err = sh.gpu()
 		}
-		if err != nil {
+		if err != nil && !optional[name] {
 			return nil, err
 		}
 	}
@@ -229,20 +232,33 @@ func (sh *shares) sessionBus(hostRun, runDir string, names []string) error {
 		return hint.Wrap(BadOption("--share session-bus: no session bus (DBUS_SESSION_BUS_ADDRESS is not set, no $XDG_RUNTIME_DIR/bus)"),
 			"run crun-lite from the desktop session, or start one: dbus-run-session -- crun-lite ...")
 	}
-	for _, n := range names {
-		if !busName.MatchString(n) {
-			return BadOption("--share session-bus=%s: %q is not a D-Bus name (org.example.App, or org.example.*)", strings.Join(names, ","), n)
-		}
+	if err := checkBusNames("session-bus", names); err != nil {
+		return err
 	}
 	target := runDir + "/bus"
-	sh.proxies = append(sh.proxies, BusProxy{Address: addr, Talk: names, Target: target})
+	sh.proxies = append(sh.proxies, BusProxy{Address: addr, Talk: names, Target: target, Filter: true})
 	sh.env = append(sh.env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+target)
 	return nil
 }
 
 var busName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*(\.\*)?$`)
 
-func (sh *shares) systemBus(runDir string) error {
+func checkBusNames(resource string, names []string) error {
+	for _, n := range names {
+		if !busName.MatchString(n) {
+			return BadOption("--share %s=%s: %q is not a D-Bus name (org.example.App, or org.example.*)", resource, strings.Join(names, ","), n)
+		}
+	}
+	return nil
+}
+
+// systemBus shares the system bus through a proxy: filtered to names when
+// given; else unfiltered, under the system bus's own policy, which is
+// written for untrusted local users already.
+func (sh *shares) systemBus(runDir string, names []string) error {
+	if err := checkBusNames("system-bus", names); err != nil {
+		return err
+	}
 	host := "/run/dbus/system_bus_socket"
 	if v := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); strings.HasPrefix(v, "unix:path=") {
 		host = strings.TrimPrefix(v, "unix:path=")
@@ -250,9 +266,7 @@ func (sh *shares) systemBus(runDir string) error {
 	if _, err := os.Stat(host); err != nil {
 		return BadOption("--share system-bus: %v", err)
 	}
-	// The system bus's own policy decides what a user may call; the proxy
-	// keeps the container from seeing anything else of it.
-	sh.proxies = append(sh.proxies, BusProxy{Address: "unix:path=" + host, Target: runDir + "/system_bus_socket", System: true})
+	sh.proxies = append(sh.proxies, BusProxy{Address: "unix:path=" + host, Talk: names, Filter: len(names) > 0, Target: runDir + "/system_bus_socket", System: true})
 	sh.env = append(sh.env, "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+runDir+"/system_bus_socket")
 	return nil
 }
@@ -271,12 +285,13 @@ func (sh *shares) gpu() error {
 // the mounts, env, cookie, proxies, devices and keep-groups.
 func (s *Spec) applyShares(o Options) error {
 	values := slices.Clone(o.Share)
+	optional := map[string]bool{}
 	if o.Desktop {
+		// What the session lacks is left out, as Flatpak does: a desktop
+		// without Wayland, sound or a GPU still runs the app.
 		values = append(values, DesktopShares...)
-		if !slices.Contains(o.Share, "gpu") {
-			if _, err := os.Stat("/dev/dri"); err != nil {
-				values = slices.DeleteFunc(values, func(v string) bool { return v == "gpu" })
-			}
+		for _, v := range DesktopShares {
+			optional[v] = !slices.Contains(o.Share, v)
 		}
 	}
 	if len(values) == 0 {
@@ -289,7 +304,7 @@ func (s *Spec) applyShares(o Options) error {
 		}
 		uid = s.KeepID.UID
 	}
-	sh, err := parseShares(values, uid)
+	sh, err := parseShares(values, optional, uid)
 	if err != nil || sh == nil {
 		return err
 	}

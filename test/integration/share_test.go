@@ -128,6 +128,12 @@ func TestShareWayland(t *testing.T) {
 		if r.Code == 0 {
 			t.Errorf("wayland-info without --share reached a compositor:\n%s", r)
 		}
+		// --desktop with Wayland there: no X11 (fallback-x11), and what
+		// the session lacks (sound, bus, GPU here) is left out.
+		r = mustCrunInEnv(t, s, append(env, "DISPLAY=:0", "PULSE_SERVER", "DBUS_SESSION_BUS_ADDRESS"), "run", "--rm", "--desktop", image, "sh", "-c", "echo $WAYLAND_DISPLAY ${DISPLAY:-no-x11}")
+		if r.Stdout != "wayland-0 no-x11\n" {
+			t.Errorf("--desktop on a Wayland session: got %q, want wayland-0 and no DISPLAY", r.Stdout)
+		}
 	})
 }
 
@@ -232,6 +238,12 @@ func TestShareSessionBus(t *testing.T) {
 		r = mustCrunInEnv(t, s, env, "run", "--rm", "--share", "session-bus=org.example.Secret", image, "sh", "-c", script)
 		if r.Stdout != "org.freedesktop.Notifications:refused\norg.example.Secret:answered\n" {
 			t.Errorf("--share session-bus=org.example.Secret: got\n%s", r.Stdout)
+		}
+		// The same bus as a system bus, filtered to the names given.
+		sys := []string{"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + bus}
+		r = mustCrunInEnv(t, s, sys, "run", "--rm", "--share", "system-bus=org.example.Secret", image, "sh", "-c", strings.ReplaceAll(script, "--session", "--system"))
+		if r.Stdout != "org.freedesktop.Notifications:refused\norg.example.Secret:answered\n" {
+			t.Errorf("--share system-bus=org.example.Secret: got\n%s", r.Stdout)
 		}
 		r = mustCrunInEnv(t, s, env, "run", "--rm", image, "sh", "-c", "echo ${DBUS_SESSION_BUS_ADDRESS:-none}")
 		if r.Stdout != "none\n" {
