@@ -55,6 +55,7 @@ func (r completion) print(w io.Writer) {
 type source interface {
 	images(g globalOpts) []candidate
 	containers(g globalOpts) []candidate
+	devices() []candidate // --device: the host's common devices, CDI names
 }
 
 // globalOpts are the store-selecting global options typed before the command.
@@ -232,6 +233,8 @@ func byKind(kind string, g globalOpts, src source) completion {
 		return completion{cands: src.images(g)}
 	case strings.HasSuffix(kind, "CONTAINER"):
 		return completion{cands: src.containers(g)}
+	case strings.HasPrefix(kind, "HOST["): // --device
+		return completion{cands: src.devices()}
 	case kind == "DIR":
 		return completion{shell: "dirs"}
 	case strings.HasSuffix(kind, "FILE") || kind == "PATH":

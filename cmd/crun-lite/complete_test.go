@@ -22,6 +22,10 @@ func (f *fakeSource) containers(globalOpts) []candidate {
 	return []candidate{{"web", ""}, {"db", ""}}
 }
 
+func (f *fakeSource) devices() []candidate {
+	return []candidate{{"/dev/kvm", ""}, {"nvidia.com/gpu=0", ""}, {"nvidia.com/gpu=all", ""}}
+}
+
 func values(r completion) []string {
 	var v []string
 	for _, c := range r.cands {
@@ -48,6 +52,8 @@ func TestComplete(t *testing.T) {
 		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer
 		{"run busybox:latest --r", nil, ""},
 		{"run --network ", []string{"host", "none"}, ""},
+		{"run --device nv", []string{"nvidia.com/gpu=0", "nvidia.com/gpu=all"}, ""},
+		{"run --share p", []string{"pulseaudio", "pipewire"}, ""},
 		{"run --net n", []string{"none"}, ""},
 		{"run --network=h", []string{"--network=host"}, ""},
 		{"run -u 1000 --n", []string{"--name", "--network", "--net"}, ""},

@@ -222,6 +222,9 @@ func (sh *shares) pulse(hostRun, runDir, resource string) error {
 }
 
 func (sh *shares) sessionBus(hostRun, runDir string, names []string) error {
+	if err := checkBusNames("session-bus", names); err != nil {
+		return err
+	}
 	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
 	if addr == "" && hostRun != "" {
 		if _, err := os.Stat(filepath.Join(hostRun, "bus")); err == nil {
@@ -231,9 +234,6 @@ func (sh *shares) sessionBus(hostRun, runDir string, names []string) error {
 	if addr == "" {
 		return hint.Wrap(BadOption("--share session-bus: no session bus (DBUS_SESSION_BUS_ADDRESS is not set, no $XDG_RUNTIME_DIR/bus)"),
 			"run crun-lite from the desktop session, or start one: dbus-run-session -- crun-lite ...")
-	}
-	if err := checkBusNames("session-bus", names); err != nil {
-		return err
 	}
 	target := runDir + "/bus"
 	sh.proxies = append(sh.proxies, BusProxy{Address: addr, Talk: names, Target: target, Filter: true})

@@ -255,3 +255,37 @@ func TestShareSessionBus(t *testing.T) {
 		t.Errorf("xdg-dbus-proxy still runs after the containers exited: pids %s", out)
 	}
 }
+
+// What cannot be shared fails before anything starts, on one line naming
+// it: an unknown resource, a socket the session lacks, a GPU the host
+// lacks (this one when /dev/dri is missing).
+func TestShareErrors(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	cases := []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--share", "home"}, `unknown resource "home"`},
+		{[]string{"WAYLAND_DISPLAY=/nonexistent/wayland-9"}, []string{"--share", "wayland"}, "--share wayland: stat /nonexistent/wayland-9"},
+		{[]string{"DISPLAY=localhost:10"}, []string{"--share", "x11"}, "not a local display"},
+		{[]string{"DBUS_SESSION_BUS_ADDRESS"}, []string{"--share", "session-bus"}, "no session bus"},
+		{nil, []string{"--share", "session-bus=not a name"}, "is not a D-Bus name"},
+	}
+	if _, err := os.Stat("/dev/dri"); err != nil {
+		cases = append(cases, struct {
+			env  []string
+			args []string
+			want string
+		}{nil, []string{"--share", "gpu"}, "no /dev/dri"})
+	}
+	for _, c := range cases {
+		args := append(append([]string{"run", "--rm"}, c.args...), image, "true")
+		r := crunInEnv(t, s, c.env, args...)
+		first, _, _ := strings.Cut(r.Stderr, "\n")
+		if r.Code != 125 || !strings.HasPrefix(first, "Error: ") || !strings.Contains(first, c.want) {
+			t.Errorf("run %v: want 125 and Error: ...%s, got %s", c.args, c.want, r)
+		}
+	}
+}
