@@ -140,6 +140,16 @@ func TestGroupAddKeepGroups(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("id -G with keep-groups: got %q, want the set %v (host groups %v)", r.Stdout, want, host)
 	}
+	// exec'd processes of such a container keep them too.
+	mustCrunIn(t, s, "run", "-d", "--name", "keeper", "--group-add", "keep-groups", image, "sleep", "60")
+	got = map[string]bool{}
+	for _, g := range strings.Fields(mustCrunIn(t, s, "exec", "keeper", "id", "-G").Stdout) {
+		got[g] = true
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("exec id -G in a keep-groups container: got %v, want %v", got, want)
+	}
+	mustCrunIn(t, s, "rm", "-f", "keeper")
 	plain := strings.Fields(mustCrunIn(t, s, "run", "--rm", image, "id", "-G").Stdout)
 	if os.Geteuid() != 0 && slices.Contains(plain, "65534") {
 		t.Errorf("without keep-groups the process still has an unmapped host group: id -G = %v", plain)
