@@ -73,12 +73,16 @@ session bus through xdg-dbus-proxy, which lets the container talk only to the
 names given (default org.freedesktop.Notifications and
 org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus[=NAME,...]: the
 system bus through a proxy, filtered to the names given, else under the system
-bus's own policy for local users. gpu: /dev/dri with --group-add keep-groups. The servers check
+bus's own policy for local users. gpu: /dev/dri with --group-add keep-groups.
+fonts, themes: the host's /usr/share/fonts, and /usr/share/icons and
+/usr/share/themes, read-only under /usr/local/share (where fontconfig and GTK
+look besides the image's own); locale: LANG, LANGUAGE and LC_*; timezone: the
+host's /etc/localtime, read-only, and TZ. The servers check
 who connects, so --share and --desktop run the command as you
 (--userns=keep-id, chosen when --userns is not given). Nothing else of the
 session (its other sockets, your home) is shared. --desktop shares what a GUI
-app needs: wayland, fallback-x11, pulseaudio, gpu (where /dev/dri exists) and
-the filtered session bus.
+app needs: wayland, fallback-x11, pulseaudio, gpu, the filtered session bus,
+fonts, locale and timezone, each where the session and host have it.
 
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello

@@ -25,10 +25,19 @@ import (
 // --userns=keep-id when no --userns is given.
 
 // ShareValues are the resources --share knows, for help and completion.
-var ShareValues = []string{"wayland", "x11", "fallback-x11", "pulseaudio", "pipewire", "session-bus", "system-bus", "gpu"}
+var ShareValues = []string{"wayland", "x11", "fallback-x11", "pulseaudio", "pipewire", "session-bus", "system-bus", "gpu",
+	"fonts", "themes", "locale", "timezone"}
 
 // DesktopShares are what --desktop shares: a GUI app's needs.
-var DesktopShares = []string{"wayland", "fallback-x11", "pulseaudio", "gpu", "session-bus"}
+var DesktopShares = []string{"wayland", "fallback-x11", "pulseaudio", "gpu", "session-bus", "fonts", "locale", "timezone"}
+
+// hostData are the read-only trees of fonts and themes: the host's, bound
+// under /usr/local/share, which images leave empty and fontconfig and
+// XDG_DATA_DIRS read besides the image's own /usr/share.
+var hostData = map[string][][2]string{
+	"fonts":  {{"/usr/share/fonts", "/usr/local/share/fonts"}},
+	"themes": {{"/usr/share/icons", "/usr/local/share/icons"}, {"/usr/share/themes", "/usr/local/share/themes"}},
+}
 
 // DefaultBusNames are the session-bus names a bare --share session-bus
 // lets the container talk to: notifications and the desktop portal.
@@ -135,6 +144,12 @@ func parseShares(values []string, optional map[string]bool, uid int) (*shares, e
 			err = sh.systemBus(runDir, set[name])
 		case "gpu":
 			err = sh.gpu()
+		case "fonts", "themes":
+			err = sh.readOnlyTrees(name, hostData[name])
+		case "locale":
+			sh.locale()
+		case "timezone":
+			err = sh.timezone()
 		}
 		if err != nil && !optional[name] {
 			return nil, err
@@ -268,6 +283,52 @@ func (sh *shares) systemBus(runDir string, names []string) error {
 	}
 	sh.proxies = append(sh.proxies, BusProxy{Address: "unix:path=" + host, Talk: names, Filter: len(names) > 0, Target: runDir + "/system_bus_socket", System: true})
 	sh.env = append(sh.env, "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+runDir+"/system_bus_socket")
+	return nil
+}
+
+// readOnlyTrees binds the host's trees that exist, read-only.
+func (sh *shares) readOnlyTrees(resource string, trees [][2]string) error {
+	n := 0
+	for _, t := range trees {
+		if fi, err := os.Stat(t[0]); err == nil && fi.IsDir() {
+			sh.mounts = append(sh.mounts, Mount{Kind: "bind", Source: t[0], Target: t[1], ReadOnly: true})
+			n++
+		}
+	}
+	if n == 0 {
+		return BadOption("--share %s: the host has no %s", resource, trees[0][0])
+	}
+	return nil
+}
+
+// locale passes the host's LANG, LANGUAGE and LC_* on (the image must
+// have the locale for it to take effect).
+func (sh *shares) locale() {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); name == "LANG" || name == "LANGUAGE" || strings.HasPrefix(name, "LC_") {
+			sh.env = append(sh.env, kv)
+		}
+	}
+}
+
+// timezone binds the host's /etc/localtime (the zone file it links to)
+// read-only over the image's, and passes TZ on.
+func (sh *shares) timezone() error {
+	if _, err := os.Stat("/etc/localtime"); err != nil {
+		if tz := os.Getenv("TZ"); tz != "" {
+			sh.env = append(sh.env, "TZ="+tz)
+			return nil
+		}
+		return BadOption("--share timezone: the host has no /etc/localtime and no TZ")
+	}
+	src, err := filepath.EvalSymlinks("/etc/localtime")
+	if err != nil {
+		return BadOption("--share timezone: %v", err)
+	}
+	sh.mounts = append(sh.mounts, Mount{Kind: "bind", Source: src, Target: "/etc/localtime", ReadOnly: true})
+	if tz := os.Getenv("TZ"); tz != "" {
+		sh.env = append(sh.env, "TZ="+tz)
+	}
 	return nil
 }
 

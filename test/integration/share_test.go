@@ -289,3 +289,29 @@ func TestShareErrors(t *testing.T) {
 		}
 	}
 }
+
+// --share fonts,themes,locale,timezone: the host's fonts and themes
+// read-only where fontconfig and XDG_DATA_DIRS look besides the image's,
+// its locale variables, and its zone file as /etc/localtime.
+func TestShareFontsLocaleTimezone(t *testing.T) {
+	if _, err := os.Stat("/usr/share/fonts"); err != nil {
+		t.Skip("no /usr/share/fonts on this host")
+	}
+	want, err := os.ReadFile("/etc/localtime")
+	if err != nil {
+		t.Skip("no /etc/localtime on this host")
+	}
+	hostFonts, _ := os.ReadDir("/usr/share/fonts")
+	eachStoreWith(t, func(t *testing.T, s store, image string) {
+		env := []string{"LANG=C.UTF-8", "LC_TIME=C.UTF-8", "LC_ALL"}
+		r := mustCrunInEnv(t, s, env, "run", "--rm", "--share", "fonts,themes,locale,timezone", image, "sh", "-c",
+			`echo $LANG $LC_TIME; ls /usr/local/share/fonts; touch /usr/local/share/fonts/x 2>/dev/null && echo writable; cat /etc/localtime`)
+		lines := strings.SplitN(r.Stdout, "\n", 3)
+		if len(lines) < 3 || lines[0] != "C.UTF-8 C.UTF-8" || lines[1] != hostFonts[0].Name() {
+			t.Fatalf("want the host's locale and fonts (%s), got:\n%s", hostFonts[0].Name(), r.Stdout)
+		}
+		if !strings.HasSuffix(r.Stdout, string(want)) || strings.Contains(r.Stdout, "writable") {
+			t.Errorf("want the host's zone file as /etc/localtime and read-only fonts, got:\n%s", r.Stdout)
+		}
+	})
+}
