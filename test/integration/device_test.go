@@ -84,6 +84,12 @@ func TestDeviceDirectory(t *testing.T) {
 			t.Errorf("/dev/%s is in the container's /dev though not asked for:\n%s", name, r.Stdout)
 		}
 	}
+	// inspect shows it as Podman does.
+	mustCrunIn(t, s, "create", "--name", "devs", "--device", "/dev/net:/dev/nets:rw", image, "true")
+	out := mustCrunIn(t, s, "inspect", "devs").Stdout
+	if !strings.Contains(out, `"Devices": [`) || !strings.Contains(out, `"PathOnHost": "/dev/net"`) || !strings.Contains(out, `"PathInContainer": "/dev/nets"`) {
+		t.Errorf("inspect: want HostConfig.Devices with /dev/net -> /dev/nets, got:\n%s", out)
+	}
 }
 
 // A device that is missing, or that is no device, fails before anything
