@@ -121,6 +121,13 @@ func parseShares(values []string, optional map[string]bool, uid int) (*shares, e
 	}
 	hostRun := os.Getenv("XDG_RUNTIME_DIR")
 	for _, name := range order {
+		err = nil
+		_, hasX11 := set["x11"]
+		_, hasPulse := set["pulseaudio"]
+		switch {
+		case name == "fallback-x11" && hasX11, name == "pipewire" && hasPulse:
+			continue // the same socket, shared once
+		}
 		switch name {
 		case "wayland":
 			err = sh.wayland(hostRun, runDir)
