@@ -168,6 +168,17 @@ func TestShareX11(t *testing.T) {
 		if r.Code == 0 || !strings.Contains(r.Stderr, "unable to open display") {
 			t.Errorf("xdpyinfo with the socket but no --share x11 (no cookie): want a refusal, got %s", r)
 		}
+		// Not shared: with the host's network the server's abstract
+		// socket is still reached (and the client refused for want of a
+		// cookie); with --network none nothing of it is.
+		r = crunInEnv(t, s, env, "run", "--rm", "-e", "DISPLAY="+display, image, "xdpyinfo")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "Authorization required") {
+			t.Errorf("xdpyinfo, nothing shared, host network: want the server's refusal, got %s", r)
+		}
+		r = crunInEnv(t, s, env, "run", "--rm", "--network", "none", "-e", "DISPLAY="+display, image, "xdpyinfo")
+		if r.Code == 0 || strings.Contains(r.Stderr, "Authorization required") {
+			t.Errorf("xdpyinfo, nothing shared, --network none: want no server reached, got %s", r)
+		}
 	})
 }
 
