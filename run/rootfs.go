@@ -98,7 +98,7 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 		l.Readonly(p, spawn.FlagMissingOK)
 	}
 	l.Hostname(c.Spec.Hostname)
-	if c.Spec.Network == "none" {
+	if c.Spec.Net.Private() {
 		l.Loopback()
 	}
 	if c.Spec.Process.Terminal {
@@ -269,7 +269,22 @@ func (c *Container) systemMounts(l *spawn.List, m string) {
 		l.Symlink(s[1], m+"/dev/"+s[0])
 	}
 	// sysfs can only be mounted by the owner of the network namespace:
-	// bind the host's, read-only all the way down.
+	// a container with its own gets a fresh one (its /sys/class/net shows
+	// its interfaces); on the host's network, the host's is bound,
+	// read-only all the way down.
+	if c.Spec.Net.Private() {
+		ro := uintptr(unix.MS_RDONLY)
+		if c.Spec.Privileged {
+			ro = 0
+		}
+		l.Mount("sysfs", m+"/sys", "sysfs", "", nosuid|nodev|noexec|ro, spawn.FlagMkdir)
+		// The host's cgroup tree, as the bound /sys had it.
+		l.Mount("/sys/fs/cgroup", m+"/sys/fs/cgroup", "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMissingOK)
+		if !c.Spec.Privileged {
+			l.Readonly(m+"/sys/fs/cgroup", spawn.FlagMissingOK)
+		}
+		return
+	}
 	l.Mount("/sys", m+"/sys", "", "", unix.MS_BIND|unix.MS_REC, spawn.FlagMkdir)
 	if !c.Spec.Privileged {
 		l.Readonly(m+"/sys", 0)

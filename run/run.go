@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crun-lite/crun-lite/run/network"
 	"os"
 	"os/exec"
 	"strings"
@@ -40,6 +41,9 @@ type Options struct {
 	// Prepared runs once the container has its ID and run dir, before it
 	// starts (--cidfile); an error stops the run.
 	Prepared func(id string) error
+	// StartNetworkHub starts the user's network hub (crun-lite-full
+	// network-hub) for the first container of the default network.
+	StartNetworkHub func() error
 }
 
 // ExitError is how every failure of this package ends: with the code
@@ -105,6 +109,7 @@ type Container struct {
 	// keepRunDir leaves the run dir to the garbage collector: it holds an
 	// exit status the store could not take.
 	keepRunDir bool
+	lease      *network.Lease // its place on the network hub (bridge)
 }
 
 // Engine names crun-lite and its version in /run/.containerenv; the
@@ -332,10 +337,6 @@ func (c *Container) temporary() bool { return c.Spec.Remove && !c.opts.Create }
 // writeEtc writes the files bind-mounted over the image's /etc.
 func (c *Container) writeEtc() error {
 	hostname := c.Spec.Hostname
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil || c.Spec.Network == "none" {
-		resolv = nil
-	}
 	rootless := 0
 	if userns.Rootless() {
 		rootless = 1
@@ -346,8 +347,8 @@ func (c *Container) writeEtc() error {
 		"containerenv": fmt.Sprintf("engine=%q\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
 			Engine, c.Spec.Name, c.Spec.ID, c.Spec.ImageRef, c.Spec.Image, rootless),
 		"hostname":    hostname + "\n",
-		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n",
-		"resolv.conf": string(resolv),
+		"hosts":       c.hostsFile(),
+		"resolv.conf": c.resolvFile(),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(c.rd.Join("etc/"+name), []byte(content), 0o644); err != nil {

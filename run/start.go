@@ -111,6 +111,11 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 	c.stdio.started(ch.Master)
 	c.releaseLocks()
 	t.Mark("rootfs setup")
+	if err := c.attachNetwork(ch.Pid); err != nil {
+		ch.Kill()
+		return fail(err)
+	}
+	t.Mark("network")
 	if h.Created != nil {
 		if err := h.Created(ch.Pid); err != nil {
 			ch.Kill()
@@ -147,7 +152,7 @@ func (p *Process) end() {
 
 func (c *Container) cloneFlags() uintptr {
 	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.Spec.Network == "none" {
+	if c.Spec.Net.Private() {
 		f |= unix.CLONE_NEWNET
 	}
 	return f

@@ -31,6 +31,11 @@ func TestParseCommandLine(t *testing.T) {
 		{args: []string{"crun-lite", "--root", "-h", "run"}, cmd: "run", help: true},
 		{args: []string{"crun-lite", "run", "alpine", "--", "ls", "--help"}, cmd: "run", lean: true},
 		{args: []string{"crun-lite", "--help"}, help: true},
+		// After run's image, -h is the container command's (httpd -h DIR).
+		{args: []string{"crun-lite", "run", "-d", "-p", "80", "busybox", "httpd", "-h", "/www"}, cmd: "run", lean: true},
+		{args: []string{"crun-lite", "container", "create", "--name", "x", "busybox", "ls", "-h"}, cmd: "container", sub: "create"},
+		{args: []string{"crun-lite", "run", "-p", "80", "--help", "busybox"}, cmd: "run", help: true},
+		{args: []string{"crun-lite", "ps", "-a", "-h"}, cmd: "ps", help: true},
 		{args: []string{"crun-lite", "--version"}},
 		{args: []string{"crun-lite", "container", "run", "alpine"}, cmd: "container", sub: "run"},
 		{args: []string{"crun-lite", "--root", "/r", "container", "--rm", "exec"}, cmd: "container", sub: "exec"},

@@ -58,9 +58,10 @@ static const char *crunlite_run_value_flags[] = {
 	"--name", "--user", "--group-add", "--preserve-fds", "--stop-timeout", "--env", "--env-file",
 	"--workdir", "--entrypoint", "--hostname", "--volume", "--mount", "--tmpfs", "--userns",
 	"--cap-add", "--cap-drop", "--security-opt", "--network", "--net",
-	"--log-opt", "--stop-signal", "--cidfile", "--device", "--cdi-spec-dir", "--share", NULL,
+	"--log-opt", "--stop-signal", "--cidfile", "--publish", "--dns", "--dns-search", "--dns-option",
+	"--add-host", "--device", "--cdi-spec-dir", "--share", NULL,
 };
-static const char crunlite_run_short_value_flags[] = "uevw";
+static const char crunlite_run_short_value_flags[] = "uevwp";
 
 const char *crunlite_run_value_flag(int i) { return crunlite_run_value_flags[i]; }
 const char *crunlite_run_short_values(void) { return crunlite_run_short_value_flags; }
@@ -77,6 +78,32 @@ static int truthy(const char *v)
 {
 	return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "t") == 0 || strcmp(v, "T") == 0 ||
 	       strcmp(v, "TRUE") == 0 || strcmp(v, "True") == 0;
+}
+
+// crunlite_run_image_arg: argv[i] is run or create; the index of its
+// first argument that is no option nor an option's value (the image), or
+// argc. What follows it is the container's command, options included.
+int crunlite_run_image_arg(int argc, char **argv, int i)
+{
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? i + 1 : argc;
+		if (a[0] != '-' || a[1] == 0)
+			return i;
+		if (a[1] == '-') {
+			if (!strchr(a, '=') && is_run_value_flag(a))
+				i++;
+			continue;
+		}
+		for (const char *c = a + 1; *c; c++)
+			if (strchr(crunlite_run_short_value_flags, *c)) {
+				if (c[1] == 0)
+					i++;
+				break;
+			}
+	}
+	return argc;
 }
 
 // start_attaches: the options of a start command line (argv[i] is

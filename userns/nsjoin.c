@@ -102,7 +102,13 @@ void crunlite_parse_cmdline(int argc, char **argv, struct crunlite_cmdline *out)
 		for (int i = out->command + 1; i < argc && !out->sub; i++)
 			if (argv[i][0] != '-')
 				out->sub = i;
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+	// run's and create's -h after the image is the container command's.
+	int end = argc, c = out->command;
+	if (c && strcmp(argv[c], "container") == 0)
+		c = out->sub;
+	if (c && (strcmp(argv[c], "run") == 0 || strcmp(argv[c], "create") == 0))
+		end = crunlite_run_image_arg(argc, argv, c);
+	for (int i = 1; i < end && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			out->help = 1;
 			break;

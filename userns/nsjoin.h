@@ -57,6 +57,7 @@ extern int crunlite_detach_fd;
 extern int crunlite_attach_fd;
 void crunlite_detach(int argc, char **argv);
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl);
+int crunlite_run_image_arg(int argc, char **argv, int i);
 const char *crunlite_run_value_flag(int i);
 const char *crunlite_run_short_values(void);
 

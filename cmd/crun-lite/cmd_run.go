@@ -124,7 +124,13 @@ Examples:
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "security-opt", Usage: "`OPT`: no-new-privileges (off by default, as in Podman, so setuid programs work), seccomp=unconfined|FILE.json, mask=PATHS, unmask=PATHS|ALL", Category: catSecurity},
-			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network `MODE`: host (share the host's) or none (loopback only)", Category: catNetwork},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "network `MODE`: bridge (a private network of its own, with a way out through the user's network hub), host (share the host's: every service on its loopback and abstract sockets too) or none (loopback only)", Category: catNetwork},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges N-M; no HOSTPORT: a free one)", Category: catNetwork},
+			&cli.StringSliceFlag{Name: "dns", Usage: "nameserver `IP` in /etc/resolv.conf instead of the network's", Category: catNetwork},
+			&cli.StringSliceFlag{Name: "dns-search", Usage: "search `DOMAIN` in /etc/resolv.conf (. for none)", Category: catNetwork},
+			&cli.StringSliceFlag{Name: "dns-option", Usage: "resolver `OPTION` in /etc/resolv.conf", Category: catNetwork},
+			&cli.StringSliceFlag{Name: "add-host", Usage: "add `NAME:IP` to /etc/hosts", Category: catNetwork},
+			&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts alone", Category: catNetwork},
 			tlsVerifyFlag(catImage),
 		},
 		Action: withStore(runAction),
@@ -167,6 +173,12 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		Remove:        c.Bool("rm"),
 		Name:          c.String("name"),
 		Network:       c.String("network"),
+		Publish:       c.StringSlice("publish"),
+		DNS:           c.StringSlice("dns"),
+		DNSSearch:     c.StringSlice("dns-search"),
+		DNSOption:     c.StringSlice("dns-option"),
+		AddHost:       c.StringSlice("add-host"),
+		NoHosts:       c.Bool("no-hosts"),
 		User:          c.String("user"),
 		GroupAdd:      c.StringSlice("group-add"),
 		Devices:       c.StringSlice("device"),
@@ -215,7 +227,7 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 			return run.Options{}, fmt.Errorf("container id file %s exists: remove it or choose another --cidfile", cid)
 		}
 	}
-	ro := run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing, Detach: c.Bool("detach")}
+	ro := run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing, Detach: c.Bool("detach"), StartNetworkHub: startNetworkHub}
 	if cid := c.String("cidfile"); cid != "" {
 		ro.Prepared = func(id string) error { return writeCIDFile(cid, id) }
 	}

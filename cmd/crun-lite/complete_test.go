@@ -56,7 +56,7 @@ func TestComplete(t *testing.T) {
 		{"run --share p", []string{"pulseaudio", "pipewire"}, ""},
 		{"run --net n", []string{"none"}, ""},
 		{"run --network=h", []string{"--network=host"}, ""},
-		{"run -u 1000 --n", []string{"--name", "--network", "--net"}, ""},
+		{"run -u 1000 --n", []string{"--name", "--network", "--net", "--no-hosts"}, ""},
 		{"--storage-driver ", []string{"overlay", "vfs"}, ""},
 		{"--root ", nil, "dirs"},
 		{"--root /x --log-level e", []string{"error"}, ""},

@@ -4,13 +4,16 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/urfave/cli/v2"
 	"go.podman.io/image/v5/types"
 
+	"github.com/crun-lite/crun-lite/run/network/hub"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/store/registry"
 	"github.com/crun-lite/crun-lite/store/transfer"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // The full build has every command; it is crun-lite-full, which the lean
@@ -19,7 +22,7 @@ import (
 
 func commands() []*cli.Command {
 	return append([]*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), waitCommand(), attachCommand(), logsCommand(), inspectCommand(), renameCommand(), topCommand(), cpCommand(), containerCommand(), systemCommand(),
-		volumeCommand(), cdiCommand(), doctorCommand(), completionCommand(), completeCommand()}, imageCommands()...)
+		volumeCommand(), cdiCommand(), doctorCommand(), completionCommand(), completeCommand(), networkHubCommand()}, imageCommands()...)
 }
 
 // delegateIfNeeded: the full build does everything itself.
@@ -39,4 +42,24 @@ func tlsVerify(c *cli.Context) types.OptionalBool {
 		return types.OptionalBoolUndefined
 	}
 	return types.NewOptionalBool(c.Bool("tls-verify"))
+}
+
+// hubBinary is the binary that runs the network hub: this one.
+func hubBinary() (string, error) { return userns.Executable() }
+
+// networkHubCommand is the user's network hub (run/network/hub), started
+// by the first container of the default network; not for users.
+func networkHubCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "network-hub",
+		Hidden: true,
+		Usage:  "run the user's network hub (started by run)",
+		Action: func(c *cli.Context) error {
+			var ready *os.File
+			if fi, err := os.Stat("/proc/self/fd/3"); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+				ready = os.NewFile(3, "ready")
+			}
+			return hub.Serve(userns.HostUID(), ready)
+		},
+	}
 }

@@ -147,3 +147,7 @@ func cdiResolve(c *cli.Context, dirs, names []string) (*cdiEdits, error) {
 	}
 	return &e, nil
 }
+
+// hubBinary is the binary that runs the network hub: crun-lite-full,
+// which links rootlesskit's port driver.
+func hubBinary() (string, error) { return fullBinary() }

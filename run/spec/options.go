@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/internal/seccomp"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -20,8 +19,15 @@ type Options struct {
 	Command []string // replaces the image's Cmd
 	Remove  bool     // --rm: nothing of the container remains after it exits
 	Name    string   // --name of a kept container
-	Network string   // "host" (the default) or "none"
-	User    string   // --user; "" takes the image's User
+	Network string   // --network: bridge (the default), host, none
+	// Publish are -p values, [IP:][HOSTPORT:]CTRPORT[/PROTO].
+	Publish   []string
+	DNS       []string // --dns: nameservers instead of the network's
+	DNSSearch []string // --dns-search
+	DNSOption []string // --dns-option
+	AddHost   []string // --add-host NAME:IP
+	NoHosts   bool     // --no-hosts: the image's /etc/hosts
+	User      string   // --user; "" takes the image's User
 	// GroupAdd are supplementary groups (names or numbers) added to the
 	// user's, or KeepGroups alone.
 	GroupAdd    []string
@@ -78,15 +84,13 @@ var (
 // cacheDir keeps compiled seccomp filters. What the image decides comes
 // later (UseImage, SetUser).
 func New(id string, o Options, cacheDir string) (*Spec, error) {
-	if o.Network == "" {
-		o.Network = "host"
-	}
-	if o.Network != "host" && o.Network != "none" {
-		return nil, hint.Wrap(fmt.Errorf("network %q is not supported yet", o.Network), "use --network host or --network none")
+	net, err := parseNetwork(o)
+	if err != nil {
+		return nil, err
 	}
 	s := &Spec{
 		Version: Version, ID: id, Hostname: id[:12], ImageRef: o.Image, Name: o.Name, Remove: o.Remove,
-		Network: o.Network, ReadOnlyRoot: o.ReadOnly, Privileged: o.Privileged, StopTimeout: o.StopTimeout,
+		Network: net.Mode, Net: net, ReadOnlyRoot: o.ReadOnly, Privileged: o.Privileged, StopTimeout: o.StopTimeout,
 		command: o.Command,
 	}
 	if o.Hostname != "" {
@@ -110,7 +114,6 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 			return nil, BadOption("--preserve-fds %d: fd %d was not passed to crun-lite", p.PreserveFDs, fd)
 		}
 	}
-	var err error
 	if s.Mounts, err = parseMounts(o); err != nil {
 		return nil, err
 	}

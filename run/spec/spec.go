@@ -59,7 +59,8 @@ type Spec struct {
 	ReadOnlyRoot  bool       `json:"readonly_root,omitempty"`
 	Privileged    bool       `json:"privileged,omitempty"`
 
-	Network string  `json:"network"`           // "host" or "none"
+	Network string  `json:"network"`           // bridge, host or none
+	Net     *Net    `json:"net,omitempty"`     // what else the network options say
 	KeepID  *KeepID `json:"keep_id,omitempty"` // --userns=keep-id
 
 	StopTimeout time.Duration `json:"stop_timeout,omitempty"`

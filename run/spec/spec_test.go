@@ -67,12 +67,15 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.UseImage(imgspecv1.ImageConfig{Cmd: []string{"sh"}}, "/wd", "")
-	if s.Network != "host" || s.Hostname != "box" || s.Process.Cwd != "/wd" || s.Process.Seccomp == nil ||
+	if s.Network != "bridge" || s.Hostname != "box" || s.Process.Cwd != "/wd" || s.Process.Seccomp == nil ||
 		!slices.Contains(s.Process.Env, "PATH="+DefaultPath) || slices.ContainsFunc(s.Process.Env, func(e string) bool { return e[:5] == "TERM=" }) {
 		t.Errorf("defaults: %+v", s)
 	}
-	if _, err := New("0123456789abcdef", Options{Network: "bridge"}, t.TempDir()); err == nil {
-		t.Error("network bridge accepted")
+	if _, err := New("0123456789abcdef", Options{Network: "slirp5netns"}, t.TempDir()); err == nil {
+		t.Error("network slirp5netns accepted")
+	}
+	if _, err := New("0123456789abcdef", Options{Network: "host", Publish: []string{"80"}}, t.TempDir()); err == nil {
+		t.Error("-p with --network host accepted")
 	}
 	if _, err := New("0123456789abcdef", Options{Volumes: []string{"/a:/x", "/b:/x"}}, t.TempDir()); !errors.Is(err, ErrBadOption) {
 		t.Errorf("two mounts on one target: %v", err)

@@ -93,6 +93,10 @@ type Record struct {
 	// long it then waits before SIGKILL.
 	StopSignal  int           `json:"stop_signal,omitempty"`
 	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+	// IP is the container's address on the network hub; Ports what it
+	// publishes, as `port` prints them (80/tcp -> 0.0.0.0:8080).
+	IP    string   `json:"ip,omitempty"`
+	Ports []string `json:"ports,omitempty"`
 
 	finished time.Time // from the monitor's exit file, for undo
 }
