@@ -29,6 +29,9 @@ TESTDATA=${CRUNLITE_TESTDATA:-/var/cache/crun-lite-test}
 
 PACKAGES=(
 	uidmap fuse-overlayfs fuse3 passt slirp4netns docker-registry busybox-static
+	# the network hub's NAT (iptables), the DNS test's resolver (dnsmasq-base:
+	# the binary without the service, which would take port 53)
+	iptables dnsmasq-base
 	debootstrap skopeo umoci jq curl tmux bash-completion procps util-linux tar gzip
 	ca-certificates apache2-utils zsh fish man-db
 	# Podman's seccomp profile, which --security-opt seccomp=FILE must take

@@ -36,6 +36,10 @@ type Info struct {
 	Kept     bool // in the store
 	Detached bool
 	LogPath  string
+	// IP and Ports: its address on the network hub and what it publishes,
+	// while it runs (80/tcp -> 0.0.0.0:8080).
+	IP    string
+	Ports []string
 
 	StopSignal  unix.Signal
 	StopTimeout time.Duration
@@ -93,7 +97,7 @@ func fromRun(r state.Run) *Info {
 		ID: id, Name: rec.Name, ImageRef: rec.ImageRef, ImageID: rec.Image, Command: rec.Command,
 		Created: rec.Created, Started: rec.Started, Remove: rec.Remove, Detached: rec.Detached,
 		LogPath: rec.LogPath, Pid: rec.Pid, StopSignal: unix.Signal(rec.StopSignal), StopTimeout: rec.StopTimeout,
-		run: r, hasRun: true, pidStart: rec.PidStart,
+		run: r, hasRun: true, pidStart: rec.PidStart, IP: rec.IP, Ports: rec.Ports,
 	}
 	if in.Name == "" {
 		in.Name = shortID(id)

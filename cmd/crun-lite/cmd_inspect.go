@@ -157,6 +157,19 @@ type containerJSON struct {
 	Mounts     []containerMount  `json:"Mounts"`
 	Config     containerConfig   `json:"Config"`
 	HostConfig containerHostConf `json:"HostConfig"`
+	// NetworkSettings: the address on the network hub and the published
+	// ports, in Podman's shape ("80/tcp": [{"HostIp": ..., "HostPort": ...}]).
+	NetworkSettings containerNet `json:"NetworkSettings"`
+}
+
+type containerNet struct {
+	IPAddress string                        `json:"IPAddress"`
+	Ports     map[string][]containerPortMap `json:"Ports"`
+}
+
+type containerPortMap struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
 }
 
 type containerState struct {
@@ -251,7 +264,14 @@ func containerDetails(st *store.Store, in *run.Info) (*containerJSON, error) {
 	hc := &d.HostConfig
 	cfg.Image, cfg.StopSignal, cfg.StopTimeout = in.ImageRef, uint(in.StopSignal), uint(in.StopTimeout/time.Second)
 	hc.AutoRemove, hc.Binds, hc.Tmpfs, hc.CapAdd, hc.CapDrop, hc.GroupAdd = in.Remove, []string{}, map[string]string{}, []string{}, []string{}, []string{}
-	hc.NetworkMode, hc.Devices = "host", []containerDevice{}
+	hc.NetworkMode, hc.Devices = "bridge", []containerDevice{}
+	d.NetworkSettings = containerNet{IPAddress: in.IP, Ports: map[string][]containerPortMap{}}
+	for _, p := range in.Ports {
+		ctr, host, ok := strings.Cut(p, " -> ")
+		if i := strings.LastIndexByte(host, ':'); ok && i > 0 {
+			d.NetworkSettings.Ports[ctr] = append(d.NetworkSettings.Ports[ctr], containerPortMap{HostIP: strings.Trim(host[:i], "[]"), HostPort: host[i+1:]})
+		}
+	}
 	if in.Detached {
 		hc.LogConfig = containerLog{Type: "k8s-file", Path: in.LogPath}
 	}

@@ -143,8 +143,22 @@ func newPSRow(c *cli.Context, in *run.Info, now time.Time) psRow {
 	return psRow{
 		ID: idColumn(c, in.ID), Image: in.ImageRef, Command: strings.Join(in.Command, " "),
 		CreatedAt: ago(in.Created, now), Status: statusText(in, now), State: in.Status,
-		Names: in.Name, ExitCode: in.ExitCode, Pid: in.Pid,
+		Names: in.Name, ExitCode: in.ExitCode, Pid: in.Pid, Ports: psPorts(in),
 	}
+}
+
+// psPorts is ps's PORTS, as Podman writes it: 0.0.0.0:8080->80/tcp, ...
+func psPorts(in *run.Info) string {
+	if in.Status != "running" {
+		return ""
+	}
+	var out []string
+	for _, p := range in.Ports {
+		if ctr, host, ok := strings.Cut(p, " -> "); ok {
+			out = append(out, host+"->"+ctr)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // statusText is ps's STATUS: "Up 3 minutes", "Exited (0) 2 seconds ago",

@@ -121,7 +121,7 @@ func TestInspectContainers(t *testing.T) {
 	if len(d.Mounts) != 1 || d.Mounts[0].Type != "bind" || d.Mounts[0].Source != data || d.Mounts[0].Destination != "/data" || !d.Mounts[0].RW {
 		t.Errorf("Mounts: %+v", d.Mounts)
 	}
-	if hc := d.HostConfig; hc.AutoRemove || hc.Privileged || hc.ReadonlyRootfs || hc.NetworkMode != "host" || len(hc.CapAdd) != 0 || len(hc.CapDrop) != 0 {
+	if hc := d.HostConfig; hc.AutoRemove || hc.Privileged || hc.ReadonlyRootfs || hc.NetworkMode != "bridge" || len(hc.CapAdd) != 0 || len(hc.CapDrop) != 0 {
 		t.Errorf("HostConfig: %+v", hc)
 	}
 	if r := mustCrunIn(t, s, "inspect", "--format", "{{.State.Status}}", "web"); r.Stdout != "running\n" {

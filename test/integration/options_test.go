@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -156,7 +157,7 @@ func TestWorkdirEntrypointHostname(t *testing.T) {
 		t.Errorf(`--entrypoint "": %q`, out)
 	}
 	out := mustCrunIn(t, s, "run", "--rm", "--hostname", "box.example", image, "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME; grep box /etc/hosts").Stdout
-	if out != "box.example\nbox.example\nbox.example\n127.0.1.1\tbox.example\n" {
+	if !regexp.MustCompile(`^box.example\nbox.example\nbox.example\n10\.\d+\.\d+\.\d+\tbox.example\n$`).MatchString(out) {
 		t.Errorf("--hostname: %q", out)
 	}
 }

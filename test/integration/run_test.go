@@ -203,8 +203,8 @@ func TestRunIsolation(t *testing.T) {
 		if strings.Count(ifs, ":") != 1 || !strings.Contains(ifs, "lo:") {
 			t.Errorf("--network none: want only lo:\n%s", ifs)
 		}
-		if r := crunIn(t, s, "run", "--rm", "--network", "bridge", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "host") {
-			t.Errorf("--network bridge: want a clear refusal: %s", r)
+		if r := crunIn(t, s, "run", "--rm", "--network", "slirp5netns", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "--network bridge") {
+			t.Errorf("--network slirp5netns: want a clear refusal naming the modes: %s", r)
 		}
 	})
 }

@@ -56,7 +56,7 @@ func TestSpecWritten(t *testing.T) {
 	if !slices.Contains(p.Env, "FOO=bar") || !slices.Contains(p.Env, "USER=root") || len(p.Caps) != 0 || p.Seccomp == nil {
 		t.Errorf("spec env %v, caps %v, seccomp %d bytes", p.Env, p.Caps, len(p.Seccomp))
 	}
-	if !sp.Remove || sp.Network != "host" || len(sp.Masked) == 0 {
+	if !sp.Remove || sp.Network != "bridge" || len(sp.Masked) == 0 {
 		t.Errorf("spec: remove %v network %q masked %v", sp.Remove, sp.Network, sp.Masked)
 	}
 }

@@ -128,6 +128,24 @@ func (hub *Hub) watchHolder() {
 	}()
 }
 
+// watchSocket ends the hub when its socket is gone or another's: its
+// runtime dir was removed (a test's, a logout's), so no start finds it.
+func (hub *Hub) watchSocket() {
+	var mine unix.Stat_t
+	if unix.Stat(network.SocketPath(hub.uid), &mine) != nil {
+		return
+	}
+	go func() {
+		for range time.Tick(2 * time.Second) {
+			var st unix.Stat_t
+			if err := unix.Stat(network.SocketPath(hub.uid), &st); err != nil || st.Ino != mine.Ino {
+				hub.log.Printf("the hub's socket is gone: the hub exits")
+				os.Exit(0)
+			}
+		}
+	}()
+}
+
 // exit stops listening first, so that the next start starts a new hub.
 func (hub *Hub) exit() {
 	_ = os.Remove(network.SocketPath(hub.uid))
@@ -167,7 +185,7 @@ func serve(hostUID int, ready io.WriteCloser) error {
 	if err != nil {
 		return err
 	}
-	hub := &Hub{uid: hostUID, log: log.New(lf, "", log.LstdFlags), inUse: map[string]string{}, userns: network.UserNSInode()}
+	hub := &Hub{uid: hostUID, log: log.New(lf, "", log.LstdFlags), inUse: map[string]string{}, userns: network.UserNSInode(), lfd: -1}
 	if err := hub.setUp(); err != nil {
 		hub.log.Print(err)
 		return err
@@ -186,6 +204,7 @@ func serve(hostUID int, ready io.WriteCloser) error {
 	}
 	hub.lfd = lfd
 	hub.watchHolder()
+	hub.watchSocket()
 	hub.log.Printf("hub %d: subnet %s, host %q, dns %q", os.Getpid(), hub.subnet, hub.host, hub.dns)
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
@@ -218,7 +237,8 @@ func (hub *Hub) setUp() error {
 		return err
 	}
 	if err := hub.inNetns(hub.nat); err != nil {
-		return err
+		// Containers still reach each other and the host through -p.
+		hub.log.Printf("no NAT: %v", err)
 	}
 	if err := hub.startHelper(); err != nil {
 		// Containers still reach each other and published ports work.
@@ -313,27 +333,53 @@ func (hub *Hub) makeBridge() error {
 }
 
 // nat lets containers out through the hub's own address: the helper
-// (pasta, slirp4netns) knows only that one. Runs in the hub's namespace.
+// (pasta, slirp4netns) knows only that one. Runs in the hub's namespace,
+// with iptables, else nft (either talks nf_tables to the kernel).
 func (hub *Hub) nat() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0); err != nil {
 		return fmt.Errorf("enable forwarding in the hub: %w", err)
 	}
-	ipt, err := exec.LookPath("iptables")
-	if err != nil {
-		return fmt.Errorf("iptables not found: the hub needs it for NAT (apt-get install iptables)")
-	}
-	out, err := exec.Command(ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", hub.subnet.String(), "!", "-o", bridgeName, "-j", "MASQUERADE").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables MASQUERADE in the hub's namespace: %v: %s", err, strings.TrimSpace(string(out)))
-	}
+	src := hub.subnet.String()
 	// pasta sends segments without ACK (window updates) that conntrack
 	// finds invalid: NAT then leaves them to this namespace's own stack,
-	// whose RST would end the container's connection.
-	out, err = exec.Command(ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables in the hub's namespace: %v: %s", err, strings.TrimSpace(string(out)))
+	// whose RST would end the container's connection. Both drop them.
+	var rules [][]string
+	if ipt := sbinTool("iptables"); ipt != "" {
+		rules = [][]string{
+			{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", src, "!", "-o", bridgeName, "-j", "MASQUERADE"},
+			{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"},
+		}
+	} else if nft := sbinTool("nft"); nft != "" {
+		rules = [][]string{
+			{nft, "add table ip crunlite"},
+			{nft, "add chain ip crunlite post { type nat hook postrouting priority 100 ; }"},
+			{nft, "add rule ip crunlite post ip saddr " + src + " oifname != " + bridgeName + " masquerade"},
+			{nft, "add chain ip crunlite input { type filter hook input priority 0 ; }"},
+			{nft, "add rule ip crunlite input ct state invalid drop"},
+		}
+	} else {
+		return errors.New("neither iptables nor nft is installed: containers cannot reach out (apt-get install iptables)")
+	}
+	for _, r := range rules {
+		if out, err := exec.Command(r[0], r[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s in the hub's namespace: %v: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
+		}
 	}
 	return nil
+}
+
+// sbinTool finds an admin tool also where a user's PATH does not look.
+func sbinTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // startHelper starts pasta (else slirp4netns) on the hub's namespace and
@@ -358,16 +404,40 @@ func (hub *Hub) startHelper() error {
 	cmd.ExtraFiles = []*os.File{self}
 	cmd.Stdout, cmd.Stderr = hub.log.Writer(), hub.log.Writer()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// The parent-death signal follows the thread that forked, and Go ends
+	// the threads of goroutines that exit locked (inNetns's): fork from a
+	// thread kept for the helper's whole life.
+	started, exited := make(chan error, 1), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return err
 	}
 	hub.helper = cmd
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	ready := false
+	defer func() {
+		if ready {
+			// A hub without its helper has no way out: end it, so that the
+			// next start starts a whole one.
+			go func() {
+				err := <-exited
+				hub.log.Printf("%s exited (%v): the hub exits", cmd.Path, err)
+				hub.exit()
+			}()
+		}
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if l, err := hub.h.LinkByName("eth0"); err == nil {
 			if as, _ := hub.h.AddrList(l, netlink.FAMILY_V4); len(as) > 0 {
+				ready = true
 				return hub.afterHelper(l, filepath.Base(cmd.Path))
 			}
 		}

@@ -1,0 +1,321 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hostServer serves body on 127.0.0.1 of the host and returns its port.
+func hostServer(t *testing.T, body string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeHostPort is a port nothing listens on now.
+func freeHostPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// get fetches url from the host, retrying while the container's server
+// starts.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	var last error
+	for i := 0; i < 50; i++ {
+		resp, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, last)
+	return ""
+}
+
+// portFree reports whether 127.0.0.1:port can be bound again.
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+var ctrIP = regexp.MustCompile(`inet (10\.\d+\.\d+\.\d+)/16`)
+
+// The default network is private: the container's own eth0 on the hub's
+// subnet, its own sysfs, its own loopback; the host's loopback services
+// and abstract sockets are out of reach but through
+// host.containers.internal; --network host still shares them.
+func TestNetworkDefaultIsPrivate(t *testing.T) {
+	abstract := fmt.Sprintf("@crunlite-test-%d", os.Getpid())
+	ln, err := net.Listen("unix", abstract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := hostServer(t, "host-secret")
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		r := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c",
+			"ls /sys/class/net | tr '\\n' ' '; echo; ip -o -4 addr show eth0; cat /etc/hosts; "+
+				fmt.Sprintf("timeout 3 wget -q -O- http://127.0.0.1:%d/ || echo loopback-refused; ", port)+
+				fmt.Sprintf("timeout 3 wget -q -O- http://host.containers.internal:%d/; echo; ", port)+
+				"grep -c "+abstract[1:]+" /proc/net/unix || true")
+		lines := strings.Split(r.Stdout, "\n")
+		if lines[0] != "eth0 lo " {
+			t.Errorf("/sys/class/net: want the container's eth0 and lo, got %q", lines[0])
+		}
+		if !ctrIP.MatchString(r.Stdout) {
+			t.Errorf("no address of the hub's subnet on eth0:\n%s", r)
+		}
+		if !strings.Contains(r.Stdout, "host.containers.internal host.docker.internal") {
+			t.Errorf("/etc/hosts lacks host.containers.internal:\n%s", r)
+		}
+		if !strings.Contains(r.Stdout, "loopback-refused") || strings.Count(r.Stdout, "host-secret") != 1 {
+			t.Errorf("want the host's 127.0.0.1 refused and host.containers.internal served once:\n%s", r)
+		}
+		if !strings.HasSuffix(strings.TrimSpace(r.Stdout), "\n0") {
+			t.Errorf("the host's abstract socket %s is visible in the container:\n%s", abstract, r)
+		}
+		// The control: the host's network shares both.
+		h := mustCrunIn(t, s, "run", "--rm", "--network", "host", image, "sh", "-c",
+			fmt.Sprintf("timeout 3 wget -q -O- http://127.0.0.1:%d/; echo; grep -c %s /proc/net/unix", port, abstract[1:]))
+		if !strings.HasPrefix(h.Stdout, "host-secret\n") || strings.HasSuffix(strings.TrimSpace(h.Stdout), "\n0") {
+			t.Errorf("--network host: want the host's loopback and its abstract socket:\n%s", h)
+		}
+		assertNoRunDirs(t, s)
+	})
+}
+
+// --network none: loopback only, in ip link and in /sys/class/net.
+func TestNetworkNone(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	r := mustCrunIn(t, s, "run", "--rm", "--network", "none", image, "sh", "-c", "ls /sys/class/net; ip -o link | cut -d: -f2")
+	if r.Stdout != "lo\n lo\n" {
+		t.Errorf("--network none: want only lo in /sys/class/net and ip link, got %q", r.Stdout)
+	}
+}
+
+// -p: a server in the container reached from the host, on a port given,
+// on a random one read from `port`, two containers at once; the ports
+// are free again after the containers end.
+func TestPublish(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "index.html"), []byte("from-the-container\n"), 0o644)
+		os.Chmod(dir, 0o755)
+		fixed := freeHostPort(t)
+		a := detach(t, s, "--name", "web-a", "-p", fmt.Sprintf("127.0.0.1:%d:80", fixed), "-v", dir+":/www:ro", image, "httpd", "-f", "-p", "80", "-h", "/www")
+		b := detach(t, s, "--name", "web-b", "-p", "127.0.0.1::8080", "-v", dir+":/www:ro", image, "httpd", "-f", "-p", "8080", "-h", "/www")
+		if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", fixed)); got != "from-the-container\n" {
+			t.Errorf("-p 127.0.0.1:%d:80: got %q", fixed, got)
+		}
+		if l := mustCrunIn(t, s, "port", "web-a").Stdout; l != fmt.Sprintf("80/tcp -> 127.0.0.1:%d\n", fixed) {
+			t.Errorf("port web-a: %q", l)
+		}
+		hostSide := strings.TrimSpace(mustCrunIn(t, s, "port", "web-b", "8080").Stdout)
+		if !strings.HasPrefix(hostSide, "127.0.0.1:") {
+			t.Fatalf("port web-b 8080: %q", hostSide)
+		}
+		if got := get(t, "http://"+hostSide+"/"); got != "from-the-container\n" {
+			t.Errorf("random port %s: got %q", hostSide, got)
+		}
+		if ps := psLine(t, s, "web-a"); !strings.Contains(ps, fmt.Sprintf("127.0.0.1:%d->80/tcp", fixed)) {
+			t.Errorf("ps PORTS: %q", ps)
+		}
+		if r := crunIn(t, s, "port", "web-a", "81"); r.Code != 125 {
+			t.Errorf("port of a port not published: %s", r)
+		}
+		mustCrunIn(t, s, "rm", "-f", "-t", "0", a, b)
+		randomPort := 0
+		fmt.Sscanf(hostSide, "127.0.0.1:%d", &randomPort)
+		waitFor(t, "the published ports to be free", func() bool { return portFree(fixed) && portFree(randomPort) })
+	})
+}
+
+// UDP is published too: an echo server in the container (perl, of the
+// Debian test image) answers a datagram sent to the host port.
+func TestPublishUDP(t *testing.T) {
+	if !HaveDebian {
+		t.Skip("no Debian test image (hack/build-test-images.sh builds it)")
+	}
+	s := testStore(t)
+	debian := Registry + "/test/debian:latest"
+	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", debian)
+	port := freeHostPort(t)
+	detach(t, s, "--name", "echo", "-p", fmt.Sprintf("127.0.0.1:%d:7000/udp", port), debian, "perl", "-MIO::Socket::INET", "-e",
+		`$s=IO::Socket::INET->new(LocalPort=>7000,Proto=>"udp") or die; while($s->recv($m,1024)){$s->send("echo:$m")}`)
+	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 64)
+	var got string
+	for i := 0; i < 30 && got == ""; i++ {
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		}
+	}
+	if got != "echo:ping" {
+		t.Errorf("UDP through -p %d/udp: got %q", port, got)
+	}
+}
+
+// Refusals: a port in use, a privileged port for a user, -p without a
+// private network; each one line naming the fix, exit 125, nothing left.
+func TestPublishErrors(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bp := busy.Addr().(*net.TCPAddr).Port
+	r := crunIn(t, s, "run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", bp), image, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, fmt.Sprintf("port %d/tcp is already in use on 127.0.0.1", bp)) || !strings.Contains(r.Stderr, "hint:") {
+		t.Errorf("port in use: %s", r)
+	}
+	if os.Geteuid() != 0 {
+		r = crunIn(t, s, "run", "--rm", "-p", "80:80", image, "true")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "net.ipv4.ip_unprivileged_port_start") || !strings.Contains(r.Stderr, "sysctl") {
+			t.Errorf("privileged port: %s", r)
+		}
+	}
+	r = crunIn(t, s, "run", "--rm", "--network", "host", "-p", "8080:80", image, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "-p needs a private network") {
+		t.Errorf("-p with --network host: %s", r)
+	}
+	r = crunIn(t, s, "run", "--rm", "-p", "8080:80/sctp", image, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "sctp") {
+		t.Errorf("-p 8080:80/sctp: %s", r)
+	}
+	assertNoRunDirs(t, s)
+}
+
+// A kill -9 of a foreground crun-lite with -p: the container dies with it
+// and the hub frees the port (it holds the container's pidfd).
+func TestPublishFreedAfterKill(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	port := freeHostPort(t)
+	cmd := exec.Command(Bin, append(s.globalFlags(), "run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), image, "httpd", "-f", "-p", "80", "-h", "/etc")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the port to be published", func() bool { return !portFree(port) })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	waitFor(t, "the port to be free after kill -9", func() bool { return portFree(port) })
+}
+
+// Names: --add-host, --dns, --dns-search, --dns-option, --no-hosts, and
+// the container's own name and hostname in /etc/hosts.
+func TestNetworkNames(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	r := mustCrunIn(t, s, "run", "--rm", "--name", "namer", "--hostname", "box", "--add-host", "db.test:10.1.2.3",
+		"--dns", "10.9.9.9", "--dns-search", "example.test", "--dns-option", "ndots:2", image, "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
+	for _, want := range []string{"\tbox namer\n", "10.1.2.3\tdb.test\n", "search example.test\n", "nameserver 10.9.9.9\n", "options ndots:2\n"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("want %q in:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Count(r.Stdout, "nameserver") != 1 {
+		t.Errorf("--dns must replace the network's resolvers:\n%s", r.Stdout)
+	}
+	r = mustCrunIn(t, s, "run", "--rm", "--no-hosts", image, "cat", "/etc/hosts")
+	if strings.Contains(r.Stdout, "host.containers.internal") {
+		t.Errorf("--no-hosts wrote /etc/hosts:\n%s", r.Stdout)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--add-host", "nocolon", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "NAME:IP") {
+		t.Errorf("--add-host nocolon: %s", r)
+	}
+}
+
+// exec joins the container's network namespace: the same address.
+func TestExecSharesNetwork(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "netx", image, "sleep", "60")
+	a := mustCrunIn(t, s, "exec", "netx", "ip", "-o", "-4", "addr", "show", "eth0").Stdout
+	if m := ctrIP.FindStringSubmatch(a); m == nil {
+		t.Fatalf("exec: no hub address on eth0: %q", a)
+	} else if in := mustCrunIn(t, s, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", "netx").Stdout; in != m[1]+"\n" {
+		t.Errorf("inspect IPAddress %q, exec sees %s", in, m[1])
+	}
+	mustCrunIn(t, s, "rm", "-f", "-t", "0", "netx")
+}
+
+// Name resolution inside goes through a resolver on the host's loopback:
+// dnsmasq, started here on 127.0.0.1:53 (a port only root may bind),
+// serving a test zone, reached through host.containers.internal.
+func TestNetworkDNSOnHostLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: dnsmasq must listen on port 53 of the host's loopback")
+	}
+	dnsmasq, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		t.Skip("dnsmasq is not installed (hack/test-setup.sh installs it)")
+	}
+	if !udpPortFree(53) {
+		t.Skip("something else listens on 127.0.0.1:53")
+	}
+	d := exec.Command(dnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
+		"--port=53", "--host-record=web.crun-lite.test,10.77.0.7", "--local=/crun-lite.test/", "--user=root", "--pid-file=")
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { d.Process.Kill(); d.Wait() }()
+	waitFor(t, "dnsmasq to listen", func() bool { return !udpPortFree(53) })
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	gw := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c", "grep host.containers.internal /etc/hosts | cut -f1").Stdout
+	r := mustCrunIn(t, s, "run", "--rm", "--dns", strings.TrimSpace(gw), image, "nslookup", "web.crun-lite.test")
+	if !strings.Contains(r.Stdout, "10.77.0.7") {
+		t.Errorf("nslookup through dnsmasq on the host's loopback:\n%s", r)
+	}
+}
+
+func udpPortFree(port int) bool {
+	c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
