@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +29,9 @@ var defaultCDIDirs = []string{"/etc/cdi", "/var/run/cdi"}
 
 // applyCDI replaces the CDI names among opts.Devices (VENDOR/CLASS=NAME)
 // by what their specs say: device nodes, bind mounts and environment
-// (before the user's -e, which wins). A run without one reads no spec.
+// (before the user's -e, which wins), and adds the GPUs of the specs for
+// --share gpu and --desktop. A run with neither reads no spec, and one
+// with only the latter only lists the spec dirs when they hold no spec.
 func applyCDI(c *cli.Context, opts *spec.Options) error {
 	var names, plain []string
 	for _, d := range opts.Devices {
@@ -37,14 +41,16 @@ func applyCDI(c *cli.Context, opts *spec.Options) error {
 			plain = append(plain, d)
 		}
 	}
-	if len(names) == 0 {
+	dirs := append(slices.Clone(defaultCDIDirs), c.StringSlice("cdi-spec-dir")...)
+	gpus := wantsGPU(opts) && hasSpecs(dirs)
+	if len(names) == 0 && !gpus {
 		return nil
 	}
-	dirs := append(slices.Clone(defaultCDIDirs), c.StringSlice("cdi-spec-dir")...)
-	e, err := cdiResolve(c, dirs, names)
+	e, err := cdiResolve(c, dirs, names, gpus)
 	if err != nil {
 		return err
 	}
+	opts.CDIGPU = gpus && len(e.Devices) > 0
 	for _, w := range e.Warnings {
 		fmt.Fprintf(c.App.ErrWriter, "crun-lite: warning: %s\n", w)
 	}
@@ -52,4 +58,30 @@ func applyCDI(c *cli.Context, opts *spec.Options) error {
 	opts.Mounts = append(opts.Mounts, e.Mounts...)
 	opts.Env = append(e.Env, opts.Env...)
 	return nil
+}
+
+// wantsGPU reports whether --share gpu or --desktop asks for the GPUs.
+func wantsGPU(opts *spec.Options) bool {
+	if opts.Desktop {
+		return true
+	}
+	for _, v := range opts.Share {
+		if slices.Contains(strings.Split(v, ","), "gpu") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSpecs reports whether a spec dir holds a spec file.
+func hasSpecs(dirs []string) bool {
+	for _, d := range dirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if n := e.Name(); strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".json") {
+				return true
+			}
+		}
+	}
+	return false
 }

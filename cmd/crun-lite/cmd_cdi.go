@@ -56,9 +56,9 @@ Examples:
 				Usage:     "print, as JSON, what CDI devices add to a container (for crun-lite run)",
 				ArgsUsage: "NAME...",
 				Hidden:    true,
-				Flags:     []cli.Flag{dirFlag},
+				Flags:     []cli.Flag{dirFlag, &cli.BoolFlag{Name: "gpus", Usage: "add the GPUs the specs define"}},
 				Action: func(c *cli.Context) error {
-					e, err := cdiResolve(c, cdiDirs(c), c.Args().Slice())
+					e, err := cdiResolve(c, cdiDirs(c), c.Args().Slice(), c.Bool("gpus"))
 					if err != nil {
 						return err
 					}
@@ -74,7 +74,10 @@ func cdiDirs(c *cli.Context) []string {
 }
 
 // cdiResolve reads the CDI specs in this process.
-func cdiResolve(_ *cli.Context, dirs, names []string) (*cdiEdits, error) {
+func cdiResolve(_ *cli.Context, dirs, names []string, gpus bool) (*cdiEdits, error) {
+	if gpus {
+		names = append(names, cdi.GPUs(dirs)...)
+	}
 	e, err := cdi.Resolve(dirs, names)
 	if errors.Is(err, cdi.ErrUnknown) {
 		return nil, hint.Wrap(err, "crun-lite cdi list shows the known names; a vendor's tool writes specs into /etc/cdi (nvidia-ctk cdi generate), or pass --cdi-spec-dir")

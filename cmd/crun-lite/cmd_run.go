@@ -73,7 +73,8 @@ session bus through xdg-dbus-proxy, which lets the container talk only to the
 names given (default org.freedesktop.Notifications and
 org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus[=NAME,...]: the
 system bus through a proxy, filtered to the names given, else under the system
-bus's own policy for local users. gpu: /dev/dri with --group-add keep-groups.
+bus's own policy for local users. gpu: /dev/dri and the GPUs of the CDI specs
+(each vendor's gpu=all), with --group-add keep-groups.
 fonts, themes: the host's /usr/share/fonts, and /usr/share/icons and
 /usr/share/themes, read-only under /usr/local/share (where fontconfig and GTK
 look besides the image's own); locale: LANG, LANGUAGE and LC_*; timezone: the

@@ -122,12 +122,15 @@ func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Ima
 // cdiResolve asks crun-lite-full for what CDI devices add: the CDI library
 // and its YAML parser are not linked here, so a run without a CDI device
 // does not pay for them (see cdi.go).
-func cdiResolve(c *cli.Context, dirs, names []string) (*cdiEdits, error) {
+func cdiResolve(c *cli.Context, dirs, names []string, gpus bool) (*cdiEdits, error) {
 	full, err := fullBinary()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"cdi", "edits"}
+	if gpus {
+		args = append(args, "--gpus")
+	}
 	for _, d := range dirs[len(defaultCDIDirs):] {
 		args = append(args, "--cdi-spec-dir", d)
 	}

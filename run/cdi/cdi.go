@@ -94,6 +94,33 @@ func List(dirs []string) ([]string, error) {
 	return names, broken
 }
 
+// GPUs names the GPUs the specs in dirs define, for --share gpu: of
+// each vendor's class "gpu" the device "all" where there is one, else
+// every device of that class.
+func GPUs(dirs []string) []string {
+	cache, _ := open(dirs) // the devices of the specs that parse
+	byVendor := map[string][]string{}
+	for _, n := range cache.ListDevices() {
+		vendor, class, name, err := parser.ParseQualifiedName(n)
+		if err != nil || class != "gpu" {
+			continue
+		}
+		if name == "all" {
+			byVendor[vendor] = []string{n}
+			continue
+		}
+		if l := byVendor[vendor]; len(l) != 1 || !strings.HasSuffix(l[0], "=all") {
+			byVendor[vendor] = append(l, n)
+		}
+	}
+	var out []string
+	for _, l := range byVendor {
+		out = append(out, l...)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // open reads dirs, without the library's fsnotify watcher (one lookup per
 // run). The error names the spec files that do not parse or validate: the
 // others are still usable, as in Podman, so it matters only when a name is

@@ -47,4 +47,7 @@ devices:
 	if names, err := List([]string{dir, filepath.Join(dir, "none")}); err != nil || len(names) != 2 {
 		t.Errorf("List: %v, %v", names, err)
 	}
+	if g := GPUs([]string{dir}); !slices.Equal(g, []string{"example.com/gpu=all"}) {
+		t.Errorf("GPUs: %v, want the vendor's all", g)
+	}
 }

@@ -34,6 +34,7 @@ type Options struct {
 	Devices     []string      // --device HOST[:CONTAINER][:PERMS]
 	Share       []string      // --share RESOURCE[,RESOURCE...] (share.go)
 	Desktop     bool          // --desktop: DesktopShares
+	CDIGPU      bool          // Devices hold CDI GPUs for --share gpu (the caller resolved them)
 	Interactive bool          // -i: our stdin is the command's
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child

@@ -109,7 +109,7 @@ func splitShares(values []string) (map[string][]string, []string, error) {
 // parseShares resolves the --share values against the caller's session
 // for a process running as uid inside. A resource in optional that the
 // session lacks (--desktop's) is left out.
-func parseShares(values []string, optional map[string]bool, uid int) (*shares, error) {
+func parseShares(values []string, optional map[string]bool, uid int, cdiGPU bool) (*shares, error) {
 	set, order, err := splitShares(values)
 	if err != nil || len(order) == 0 {
 		return nil, err
@@ -150,7 +150,7 @@ func parseShares(values []string, optional map[string]bool, uid int) (*shares, e
 		case "system-bus":
 			err = sh.systemBus(runDir, set[name])
 		case "gpu":
-			err = sh.gpu()
+			err = sh.gpu(cdiGPU)
 		case "fonts", "themes":
 			err = sh.readOnlyTrees(name, hostData[name])
 		case "locale":
@@ -339,12 +339,18 @@ func (sh *shares) timezone() error {
 	return nil
 }
 
-func (sh *shares) gpu() error {
+// gpu shares /dev/dri, and keeps the user's groups (render and video own
+// the nodes, as they may a CDI GPU's, which the caller added to Devices).
+func (sh *shares) gpu(cdiGPU bool) error {
 	if _, err := os.Stat("/dev/dri"); err != nil {
+		if cdiGPU {
+			sh.keepGrps = true
+			return nil
+		}
 		return hint.Wrap(BadOption("--share gpu: this host has no /dev/dri"), "load the GPU's kernel driver; for a CDI GPU use --device VENDOR/CLASS=NAME (crun-lite cdi list)")
 	}
 	sh.devices = append(sh.devices, "/dev/dri")
-	sh.keepGrps = true // render and video own the nodes
+	sh.keepGrps = true
 	return nil
 }
 
@@ -372,7 +378,7 @@ func (s *Spec) applyShares(o Options) error {
 		}
 		uid = s.KeepID.UID
 	}
-	sh, err := parseShares(values, optional, uid)
+	sh, err := parseShares(values, optional, uid, o.CDIGPU)
 	if err != nil || sh == nil {
 		return err
 	}

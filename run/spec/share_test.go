@@ -51,11 +51,11 @@ func TestParseSharesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	sh, err := parseShares([]string{"pulseaudio,pipewire"}, nil, 1000)
+	sh, err := parseShares([]string{"pulseaudio,pipewire"}, nil, 1000, false)
 	if err != nil || len(sh.mounts) != 2 {
 		t.Fatalf("pulseaudio,pipewire: %v, mounts %+v", err, sh)
 	}
-	sh, err = parseShares([]string{"wayland", "locale"}, map[string]bool{"wayland": true}, 1000)
+	sh, err = parseShares([]string{"wayland", "locale"}, map[string]bool{"wayland": true}, 1000, false)
 	if err != nil || len(sh.mounts) != 1 || !slices.Contains(sh.env, "LANG=C.UTF-8") || slices.Contains(sh.env, "WAYLAND_DISPLAY=wayland-0") {
 		t.Errorf("optional wayland missing, then locale: %v, %+v", err, sh)
 	}

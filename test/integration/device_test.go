@@ -240,3 +240,36 @@ devices:
 		t.Errorf("cdi list: got %q", l)
 	}
 }
+
+// --share gpu takes the GPUs CDI specs define (a vendor's class gpu: its
+// "all" device), besides /dev/dri where there is one, with keep-groups.
+func TestShareGPUFromCDI(t *testing.T) {
+	specs, err := os.MkdirTemp("", "crl-cdigpu-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(specs)
+	yaml := `cdiVersion: "0.6.0"
+kind: crun-lite.test/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes: [{path: /dev/fakegpu0, hostPath: /dev/zero}]
+- name: all
+  containerEdits:
+    env: [FAKE_GPU=all]
+    deviceNodes: [{path: /dev/fakegpu0, hostPath: /dev/zero}]
+`
+	if err := os.WriteFile(filepath.Join(specs, "gpu.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(specs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	r := mustCrunIn(t, s, "run", "--rm", "--cdi-spec-dir", specs, "--share", "gpu", image, "sh", "-c", "test -c /dev/fakegpu0 && echo $FAKE_GPU")
+	if r.Stdout != "all\n" {
+		t.Errorf("--share gpu with a CDI GPU spec: want its all device and env, got %s", r)
+	}
+}
