@@ -7,11 +7,11 @@
 #
 #   bench/measure.sh --dir BENCH --reg HOST:PORT --out OUT [--quick] [--groups LIST] CRUN_LITE
 #
-# Groups: run exec detach keepid pull load io rss timing (default: all).
+# Groups: run exec detach net keepid pull load io rss timing (default: all).
 set -euo pipefail
 export LC_ALL=C
 
-ALL_GROUPS=run,exec,detach,keepid,timing,io,pull,load,rss
+ALL_GROUPS=run,exec,detach,net,keepid,timing,io,pull,load,rss
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -76,9 +76,11 @@ want() { [[ ,$SEL, == *,$1,* ]]; }
 # cores; quick mode for about 2.
 if [ "$QUICK" = 1 ]; then
 	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2
+	NET_ROUNDS=1 NET_SECS=3 NET_CURLS=50
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
 	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4
+	NET_ROUNDS=3 NET_SECS=10 NET_CURLS=200
 	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
 
@@ -171,6 +173,7 @@ else
 fi
 probe podman podman --root "$S/p-overlay" --runroot "$RR/p-overlay" --storage-driver overlay info
 probe unshare unshare -Urmpf true
+probe iperf3 iperf3 --version
 probe bwrap bwrap --unshare-all --bind "$ROOTFS" / --proc /proc --dev /dev /bin/true
 
 # OCI bundles for the bare runtimes: their own rootless spec, the busybox
@@ -433,6 +436,72 @@ group_detach() {
 	for c in detach-ps detach-monitor-rss detach-monitor-pss; do case_finish "$c"; done
 	"${CL[@]}" rm -f --all >/dev/null 2>>"$LOG" || true
 	have podman && { "${P[@]}" rm -f -t 0 --all >/dev/null 2>>"$LOG" || true; }
+}
+
+# group_net: the default network beside Podman's (slirp4netns, and
+# rootlessport for -p): TCP throughput host -> container through -p and
+# container -> a service on the host's loopback (iperf3), the latency of a
+# 1 KiB page through -p (curl), and the network helpers' memory while one
+# container publishes a port. iperf3 runs in the Debian image with the
+# host's binary and libraries bound in (the same Debian release).
+group_net() {
+	log "group net: iperf3 and curl through the default network (${NET_ROUNDS} rounds, ${NET_SECS} s each)"
+	have iperf3 || { skip "group net" "iperf3 is not installed (bench/setup.sh installs it)"; return; }
+	ensure_images cl
+	have podman && ensure_images p
+	local -a tools=(cl) IPERF=(-v /usr/bin/iperf3:/usr/bin/iperf3:ro -v /usr/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:ro)
+	have podman && tools+=(p)
+	local t tool r port hport www=$OUT/net-www hpid pids pid sum
+	mkdir -p "$www" && head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$www/1k" && chmod 0755 "$www"
+	case_new net-in Gbit/s "TCP host -> container through -p (iperf3, ${NET_SECS} s)"
+	case_new net-out Gbit/s "TCP container -> host loopback service (iperf3, ${NET_SECS} s; Podman: slirp4netns allow_host_loopback)"
+	case_new net-curl ms "curl of a 1 KiB page through -p (busybox httpd), median"
+	case_new net-rss MiB "network helpers' VmRSS, one container publishing a port"
+	hport=$((30000 + RANDOM % 5000))
+	iperf3 -s -B 127.0.0.1 -p "$hport" >>"$LOG" 2>&1 &
+	hpid=$!
+	for t in "${tools[@]}"; do
+		local -n tc=${t^^}
+		tool=crun-lite
+		local out_net=() gw=host.containers.internal
+		if [ "$t" = p ]; then tool=podman out_net=(--network slirp4netns:allow_host_loopback=true) gw=10.0.2.2; fi
+		port=$((20000 + RANDOM % 10000))
+		"${tc[@]}" rm -f bench-net >/dev/null 2>&1 || true
+		"${tc[@]}" run -d --name bench-net -p "127.0.0.1:$port:5201" "${IPERF[@]}" "$IMG_DEB" iperf3 -s >/dev/null 2>>"$LOG" ||
+			{ fail net-in "$tool" "run -d -p with iperf3 -s failed (see run.log)"; continue; }
+		for ((r = 0; r < 50; r++)); do iperf3 -c 127.0.0.1 -p "$port" -t 0.1 >/dev/null 2>&1 && break; nap 0.1; done
+		# The helpers: crun-lite's hub with its pasta (shared by all
+		# containers); Podman's slirp4netns and rootlessport (per container).
+		if [ "$t" = cl ]; then
+			pids="$(pgrep -u "$(id -u)" -f 'crun-lite-full network-hub') $(pgrep -u "$(id -u)" -x passt.avx2) $(pgrep -u "$(id -u)" -x pasta.avx2) $(pgrep -u "$(id -u)" -x pasta)"
+		else
+			pids="$(pgrep -u "$(id -u)" -x slirp4netns) $(pgrep -u "$(id -u)" -f rootlessport)"
+		fi
+		sum=0
+		for pid in $pids; do
+			sum=$(awk -v s="$sum" '/^VmRSS/ { s += $2 / 1024 } END { printf "%.2f", s }' "/proc/$pid/status" 2>/dev/null || echo "$sum")
+		done
+		sample net-rss "$tool" "$sum"
+		for ((r = 0; r < NET_ROUNDS; r++)); do
+			iperf3 -c 127.0.0.1 -p "$port" -t "$NET_SECS" -J >"$OUT/iperf.json" 2>>"$LOG" &&
+				sample net-in "$tool" "$(jq '.end.sum_received.bits_per_second / 1e9' "$OUT/iperf.json")" ||
+				fail net-in "$tool" "iperf3 through -p failed"
+			"${tc[@]}" run --rm "${out_net[@]}" "${IPERF[@]}" "$IMG_DEB" iperf3 -c "$gw" -p "$hport" -t "$NET_SECS" -J >"$OUT/iperf.json" 2>>"$LOG" &&
+				sample net-out "$tool" "$(jq '.end.sum_received.bits_per_second / 1e9' "$OUT/iperf.json")" ||
+				fail net-out "$tool" "iperf3 to the host failed"
+		done
+		"${tc[@]}" rm -f bench-net >/dev/null 2>>"$LOG" || true
+		"${tc[@]}" rm -f bench-web >/dev/null 2>&1 || true
+		"${tc[@]}" run -d --name bench-web -p "127.0.0.1:$((port + 1)):80" -v "$www:/www:ro" "$IMG_BB" httpd -f -p 80 -h /www >/dev/null 2>>"$LOG"
+		for ((r = 0; r < 50; r++)); do curl -fs -o /dev/null "http://127.0.0.1:$((port + 1))/1k" && break; nap 0.1; done
+		for ((r = 0; r < NET_CURLS; r++)); do
+			sample net-curl "$tool" "$(curl -fs -o /dev/null -w '%{time_total}' "http://127.0.0.1:$((port + 1))/1k" | awk '{ printf "%.3f", $1 * 1000 }')"
+		done
+		"${tc[@]}" rm -f bench-web >/dev/null 2>>"$LOG" || true
+	done
+	kill "$hpid" 2>/dev/null || true
+	wait "$hpid" 2>/dev/null || true
+	for c in net-in net-out net-curl net-rss; do case_finish "$c"; done
 }
 
 group_keepid() {

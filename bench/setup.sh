@@ -42,7 +42,7 @@ die() { log "ERROR: $*"; exit 1; }
 # --- the test rig, what the harness itself needs, and the peers ------------------
 # (test-setup.sh installs these with its own packages)
 CRUNLITE_TESTDATA=$TESTDATA CRUNLITE_TEST_USER=$TEST_USER \
-	CRUNLITE_EXTRA_PACKAGES="hyperfine time jq skopeo umoci docker-registry curl iproute2 procps podman crun bubblewrap" \
+	CRUNLITE_EXTRA_PACKAGES="hyperfine time jq skopeo umoci docker-registry curl iproute2 procps podman crun bubblewrap iperf3" \
 	"$ROOT/hack/test-setup.sh"
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")

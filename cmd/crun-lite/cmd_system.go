@@ -10,14 +10,17 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/network"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 func systemCommand() *cli.Command {
@@ -62,7 +65,9 @@ Examples:
 				Usage: "delete every image and container of the store",
 				Description: `Deletes every image and container of the store (--root) and its runtime state
 (--runroot), after asking on the terminal unless --force is given. Running
-containers are killed first. The user namespace holder is left alone.
+containers are killed first. The user's network hub stops too when no
+container of any store is left on it; the user namespace holder is left
+alone.
 
 Examples:
    crun-lite system reset -f
@@ -85,7 +90,11 @@ Examples:
 							_ = run.Remove(e.store, in, true)
 						}
 					}
-					return e.store.Reset()
+					if err := e.store.Reset(); err != nil {
+						return err
+					}
+					stopIdleHub()
+					return nil
 				}),
 			},
 		},
@@ -124,4 +133,17 @@ func confirm(c *cli.Context, what string) (bool, error) {
 	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	a := strings.ToLower(strings.TrimSpace(answer))
 	return a == "y" || a == "yes", nil
+}
+
+// stopIdleHub stops the user's network hub once the containers just
+// killed are off it (it sees their exit through pidfds, a moment later),
+// unless containers of other stores still use it.
+func stopIdleHub() {
+	uid := userns.HostUID()
+	for i := 0; i < 20; i++ {
+		if _, err := network.Status(uid); err != nil || network.StopIfIdle(uid) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -74,6 +74,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		{"run/state", "run/spawn"}:           true,
 		{"store/transfer", "store/registry"}: true,
 		{"run/spec", "run/network"}:          true, // a spec's published ports
+		{"run/doctor", "run/network"}:        true, // the hub's status
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) < 10 {

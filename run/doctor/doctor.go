@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crun-lite/crun-lite/run/network"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +56,64 @@ func Doctor(o store.Options, optsErr error) []hostcheck.Check {
 	} else {
 		checks = append(checks, store.CheckStorage(o, probe, probeErr)...)
 	}
-	return append(checks, paths.CheckRuntimeDir(uid), checkCgroup(uid), checkNetwork())
+	return append(checks, paths.CheckRuntimeDir(uid), checkCgroup(uid), checkNetwork(), checkNAT(), checkPorts(), checkHub(uid))
+}
+
+// checkNAT: the default network's hub lets containers out through NAT in
+// its namespace, set with iptables or nft.
+func checkNAT() hostcheck.Check {
+	c := hostcheck.Check{ID: "nat", Title: "NAT for the default network", Status: hostcheck.OK}
+	for _, tool := range []string{"iptables", "nft"} {
+		for _, dir := range []string{"", "/usr/sbin/", "/sbin/"} {
+			p := dir + tool
+			if dir == "" {
+				if lp, err := exec.LookPath(tool); err == nil {
+					p = lp
+				} else {
+					continue
+				}
+			}
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				c.Message = p + " sets the hub's NAT"
+				return c
+			}
+		}
+	}
+	c.Status, c.Message = hostcheck.Warning, "neither iptables nor nft is installed: containers of the default network cannot reach out (published ports still work)"
+	c.Fix = "sudo apt-get install iptables"
+	return c
+}
+
+// checkPorts: which host ports -p can publish.
+func checkPorts() hostcheck.Check {
+	start := network.UnprivilegedPortStart()
+	c := hostcheck.Check{ID: "ports", Title: "published ports", Status: hostcheck.Info,
+		Message: fmt.Sprintf("-p publishes host ports from %d up (net.ipv4.ip_unprivileged_port_start)", start)}
+	if userns.Rootless() && start > 80 {
+		c.Fix = "to publish port 80 too: sudo sysctl net.ipv4.ip_unprivileged_port_start=80 (and in /etc/sysctl.d to keep it)"
+	}
+	if !userns.Rootless() {
+		c.Message = "-p publishes any host port (real root)"
+	}
+	return c
+}
+
+// checkHub reports the user's network hub: running, or started by the
+// first container of the default network.
+func checkHub(uid int) hostcheck.Check {
+	c := hostcheck.Check{ID: "hub", Title: "network hub", Status: hostcheck.Info}
+	l, err := network.Status(uid)
+	if err != nil {
+		c.Message = "not running: the first container of the default network starts it (log: " + network.HubLog(uid) + ")"
+		return c
+	}
+	way := "through " + l.Host + " (host.containers.internal), DNS " + l.DNS
+	if l.Host == "" {
+		c.Status, way = hostcheck.Warning, "with no way out (see "+network.HubLog(uid)+")"
+		c.Fix = "sudo apt-get install passt; then crun-lite system reset stops the hub, and the next container starts a new one"
+	}
+	c.Message = fmt.Sprintf("pid %d, bridge %s/%d, %s", l.Pid, l.Gateway, l.Prefix, way)
+	return c
 }
 
 // namespaceChecks are what creating the per-user namespace needs.

@@ -40,7 +40,16 @@ type Request struct {
 	// UserNS is the inode of the caller's user namespace: a hub left
 	// from an earlier holder serves another namespace, and says "stale".
 	UserNS uint64 `json:"userns,omitempty"`
+	// Version is the protocol's: a hub of another crun-lite (an upgrade
+	// while it ran) says "stale" and exits.
+	Version int `json:"version"`
 }
+
+// protocolVersion changes whenever requests or answers change meaning.
+const protocolVersion = 1
+
+// ProtocolVersion is what this crun-lite speaks (the hub checks it).
+func ProtocolVersion() int { return protocolVersion }
 
 // errStale is the answer of a hub of another user namespace than the
 // caller's; it exits after it.
@@ -89,7 +98,7 @@ func Attach(hostUID, pid int, id string, ports []Port, start func() error) (*Lea
 		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)
-	req := Request{Op: "attach", ID: id, Ports: ports, UserNS: UserNSInode()}
+	req := Request{Op: "attach", ID: id, Ports: ports, UserNS: UserNSInode(), Version: protocolVersion}
 	l, err := ask(hostUID, req, []int{nsfd, pidfd}, start)
 	if err != nil && err.Error() == errStale && start != nil {
 		// The hub of a holder that is gone: it exits; start another.
@@ -100,6 +109,13 @@ func Attach(hostUID, pid int, id string, ports []Port, start func() error) (*Lea
 
 // Status asks a running hub what it is; ErrNoHub when none runs.
 func Status(hostUID int) (*Lease, error) { return ask(hostUID, Request{Op: "status"}, nil, nil) }
+
+// StopIfIdle ends the hub when no container is attached to it (system
+// reset): it reports whether a hub stopped.
+func StopIfIdle(hostUID int) bool {
+	l, err := ask(hostUID, Request{Op: "stop-if-idle"}, nil, nil)
+	return err == nil && l.Pid > 0
+}
 
 // ErrNoHub is Status's answer when no hub runs.
 var ErrNoHub = errors.New("no network hub runs")

@@ -569,8 +569,9 @@ func (hub *Hub) serveConn(fd int) {
 	} else {
 		switch req.Op {
 		case "attach":
-			if req.UserNS != 0 && req.UserNS != hub.userns {
-				hub.log.Printf("asked from another user namespace (%d, not %d): the hub exits", req.UserNS, hub.userns)
+			if req.UserNS != 0 && req.UserNS != hub.userns || req.Version != network.ProtocolVersion() {
+				hub.log.Printf("asked from another user namespace (%d, not %d) or protocol (%d, not %d): the hub exits",
+					req.UserNS, hub.userns, req.Version, network.ProtocolVersion())
 				_ = os.Remove(network.SocketPath(hub.uid))
 				unix.Close(hub.lfd)
 				b, _ := json.Marshal(network.Lease{Error: "stale hub"})
@@ -583,6 +584,18 @@ func (hub *Hub) serveConn(fd int) {
 				reply = hub.attach(req, fds[0], fds[1])
 				fds = nil // attach owns them
 			}
+		case "stop-if-idle":
+			hub.mu.Lock()
+			idle := len(hub.inUse) == 0
+			hub.mu.Unlock()
+			if idle {
+				hub.log.Printf("asked to stop with no container attached: the hub exits")
+				b, _ := json.Marshal(network.Lease{Pid: os.Getpid()})
+				_ = os.Remove(network.SocketPath(hub.uid))
+				_ = unix.Sendmsg(fd, b, nil, nil, 0)
+				os.Exit(0)
+			}
+			reply.Error = "containers are attached"
 		case "status":
 			reply = &network.Lease{Gateway: hub.gw.String(), Prefix: prefix(hub.subnet), Host: hub.host, DNS: hub.dns, Pid: os.Getpid()}
 		default:
