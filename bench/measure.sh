@@ -520,9 +520,33 @@ group_keepid() {
 		entry keepid-default podman "$n" 1 "" "${P[*]} run --rm $IMG_DEB true"
 		entry keepid podman "$n" 1 "" "${P[*]} run --rm --userns=keep-id $IMG_DEB true"
 	fi
+	# What --share and --desktop add on top of keep-id, against real
+	# headless servers started here (the D-Bus proxy's start included).
+	local wl="" bus="" pids=()
+	if command -v weston >/dev/null && command -v dbus-daemon >/dev/null && command -v xdg-dbus-proxy >/dev/null; then
+		wl=crl-bench-wl-$$ bus=$OUT/bench-bus
+		XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:?} weston --backend=headless-backend.so --socket="$wl" --idle-time=0 >"$OUT/weston.log" 2>&1 &
+		pids+=($!)
+		dbus-daemon --session --nofork --address="unix:path=$bus" >"$OUT/dbus.log" 2>&1 &
+		pids+=($!)
+		for _ in $(seq 50); do [ -S "$XDG_RUNTIME_DIR/$wl" ] && [ -S "$bus" ] && break; sleep 0.1; done
+		case_new keepid-share-wayland ms "run --rm --share wayland debian true"
+		case_new keepid-desktop ms "run --rm --desktop debian true (weston, a session bus)"
+		local share_env="env WAYLAND_DISPLAY=$wl DBUS_SESSION_BUS_ADDRESS=unix:path=$bus"
+		entry keepid-share-wayland crun-lite "$n" 1 "" "$share_env ${CL[*]} run --rm --share wayland $IMG_DEB true"
+		entry keepid-desktop crun-lite "$n" 1 "" "$share_env ${CL[*]} run --rm --desktop $IMG_DEB true"
+	else
+		skip keepid-desktop "weston, dbus-daemon or xdg-dbus-proxy missing (hack/test-setup.sh installs them)"
+	fi
 	interleave "$KEEPID_ROUNDS" 1000
 	case_finish keepid-default
 	case_finish keepid
+	if [ -n "$wl" ]; then
+		case_finish keepid-share-wayland
+		case_finish keepid-desktop
+		kill "${pids[@]}" 2>/dev/null || true
+		wait "${pids[@]}" 2>/dev/null || true
+	fi
 }
 
 # group_single: start-up in the single-id mode beside the full mode, same

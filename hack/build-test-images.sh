@@ -3,6 +3,7 @@
 #
 #   $CRUNLITE_TESTDATA/images/busybox      OCI layout, tag "latest"
 #   $CRUNLITE_TESTDATA/images/busybox.tar  oci-archive, named localhost/busybox:latest
+#   $CRUNLITE_TESTDATA/images/desktop.tar  busybox + the host's wayland-info, xdpyinfo, xeyes, dbus-send, paplay
 #   $CRUNLITE_TESTDATA/images/debian       (bookworm minbase, unless SKIP_DEBIAN=1)
 #   $CRUNLITE_TESTDATA/images/debian.tar
 #
@@ -195,6 +196,47 @@ else
 	publish busybox
 	printf '%s\n' "$recipe" >"$stamp"
 	chmod 0644 "$stamp"
+fi
+
+# ---------------------------------------------------------------------------
+# desktop: busybox plus the host's desktop clients (test-setup installs them)
+# and the libraries they load, copied as ldd lists them: a second or two,
+# no mirror, unlike a debootstrap with those packages. The --share tests run
+# them against headless servers on the host. Rebuilt when this script or a
+# tool changes; skipped when a tool is missing.
+DESKTOP_TOOLS=(wayland-info xdpyinfo xeyes dbus-send paplay)
+desktop_paths=()
+for tool in "${DESKTOP_TOOLS[@]}"; do
+	p=$(command -v "$tool" || true)
+	[ -n "$p" ] && desktop_paths+=("$p")
+done
+build_desktop_rootfs() {
+	local r=$1 bin lib
+	build_busybox_rootfs "$r"
+	for bin in "${desktop_paths[@]}"; do
+		install -m 0755 "$bin" "$r/usr/bin/"
+		# "libx.so => /lib/.../libx.so (addr)" and the loader's "/lib64/ld-... (addr)"
+		ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+	done | LC_ALL=C sort -u | while IFS= read -r lib; do
+		[ -e "$r$lib" ] || install -D -m 0644 "$(readlink -f "$lib")" "$r$lib"
+	done
+	chmod 0755 "$r"/lib64/ld-linux-*.so.* 2>/dev/null || true
+}
+desktop_recipe=$( (printf '%s\n' "$recipe"; sha256sum "${desktop_paths[@]}" 2>/dev/null) | sha256sum | cut -d' ' -f1)
+desktop_stamp=$IMAGES/.desktop.recipe
+if [ ${#desktop_paths[@]} -ne ${#DESKTOP_TOOLS[@]} ]; then
+	log "desktop: skipped, missing some of ${DESKTOP_TOOLS[*]} (test-setup installs them)"
+elif [ "$FORCE_IMAGES" != 1 ] && [ -f "$IMAGES/desktop.tar" ] && [ "$(cat "$desktop_stamp" 2>/dev/null)" = "$desktop_recipe" ]; then
+	log "desktop: up to date"
+else
+	log "desktop: building from the host's ${DESKTOP_TOOLS[*]}"
+	rootfs=$WORK/desktop-rootfs
+	build_desktop_rootfs "$rootfs"
+	pack_layer "$rootfs" "$WORK/desktop-layer.tar"
+	assemble_image desktop "$WORK/desktop-layer.tar" /bin/sh
+	publish desktop
+	printf '%s\n' "$desktop_recipe" >"$desktop_stamp"
+	chmod 0644 "$desktop_stamp"
 fi
 
 # ---------------------------------------------------------------------------

@@ -41,6 +41,11 @@ PACKAGES=(
 	golang-github-containers-common
 	# static libc for the tests' syscall probe (gcc -static)
 	libc6-dev
+	# --share and --device tests: headless servers on the host (weston,
+	# Xvfb, dbus-daemon, pulseaudio with a null sink), xdg-dbus-proxy, and
+	# the clients build-test-images.sh copies into the desktop image
+	weston xvfb xauth dbus dbus-tests xdg-dbus-proxy pulseaudio pulseaudio-utils sox
+	wayland-utils x11-utils x11-apps
 )
 # shellcheck disable=SC2206 # a list of package names, split on spaces
 PACKAGES+=(${CRUNLITE_EXTRA_PACKAGES:-})
@@ -212,6 +217,29 @@ ensure_no_subids /etc/subgid "$SINGLE_USER"
 ensure_rundir "$SINGLE_USER"
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
+
+# --- /dev/kvm for the device tests ----------------------------------------------
+# What a desktop's udev does (Debian's 50-udev-default.rules: KERNEL=="kvm",
+# GROUP="kvm", MODE="0660") and its admin (the user joins group kvm): the
+# test user may then open /dev/kvm only through a supplementary group, so
+# --device /dev/kvm needs --group-add keep-groups, which the tests check. The
+# fault user stays out of the group.
+if [ -c /dev/kvm ]; then
+	getent group kvm >/dev/null || { groupadd --system kvm && log "kvm: created group kvm"; }
+	if [ "$(stat -c '%G:%a' /dev/kvm)" != kvm:660 ]; then
+		chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+		log "kvm: /dev/kvm made root:kvm 0660"
+	else
+		log "kvm: /dev/kvm already root:kvm 0660"
+	fi
+	if id -nG "$TEST_USER" | tr ' ' '\n' | grep -qx kvm; then
+		log "kvm: $TEST_USER already in group kvm"
+	else
+		usermod -aG kvm "$TEST_USER" && log "kvm: added $TEST_USER to group kvm"
+	fi
+else
+	log "kvm: no /dev/kvm on this host, the KVM device tests will skip"
+fi
 
 # --- small filesystem --------------------------------------------------------------
 # The full-disk test needs a store on a filesystem that fills up; mounting

@@ -150,6 +150,7 @@ func (c *Container) Detach(o DetachOptions) error {
 	if c.stdio.master != nil {
 		a.PTY = int(c.stdio.master.Fd())
 	}
+	c.keepProxyOnExec() // the monitor holds the bus proxies' pipes until it is done
 	err = monitor.Exec(a)
 	runtime.KeepAlive(pipes) // their fds are the monitor's: no finalizer may close them first
 	// No monitor: nobody would reap the container or log it.

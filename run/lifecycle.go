@@ -325,6 +325,7 @@ func Cleanup(st *store.Store, id string) error {
 	if !state.Cleanup(st, id) {
 		return fmt.Errorf("container %s: its run is still in use", shortID(id))
 	}
+	removeProxySockets(id)
 	return nil
 }
 

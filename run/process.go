@@ -23,7 +23,11 @@ import (
 // capability sets are set after, from what is left.
 func (c *Container) execOps(pid int) (*spawn.List, error) {
 	p := &c.Spec.Process
-	eu, err := resolveUser(procRoot(pid), p.UserSpec, p.GroupAdd)
+	extra := p.GroupAdd
+	if p.KeepGroups {
+		extra = nil
+	}
+	eu, err := resolveUser(procRoot(pid), p.UserSpec, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +73,12 @@ func (c *Container) credentialOps(l *spawn.List, p *spec.Process, u *spec.User, 
 		l.Seccomp(p.Seccomp)
 	}
 	l.KeepCaps()
-	c.setgroups(l, u.Groups)
+	if !p.KeepGroups {
+		// With keep-groups, the process keeps the monitor's groups, the
+		// caller's of the host; those not mapped in the user namespace
+		// read as nogroup inside, but still open what they own.
+		c.setgroups(l, u.Groups)
+	}
 	l.Setgid(u.GID)
 	l.Setuid(u.UID)
 	if u.UID == 0 {

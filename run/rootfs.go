@@ -62,6 +62,16 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	if err != nil {
 		return err
 	}
+	devSlot := slotMounts + len(binds)
+	if devSlot+len(c.Spec.Devices) > maxSlots {
+		return spec.BadOption("too many bind mounts and devices (at most %d)", maxSlots-slotMounts)
+	}
+	for i, d := range c.Spec.Devices {
+		// A tree of the host's /dev: the node itself, or a directory
+		// with all that is in it (later hot-plugged nodes too, as
+		// Flatpak's --device=dri).
+		l.OpenTree(d.Source, devSlot+i, d.IsDir)
+	}
 	if vols := c.Spec.VolumeNames(); len(vols) > 0 {
 		c.rd.State.Volumes = vols // so that `volume rm` sees them in use
 		if err := c.rd.Save(); err != nil {
@@ -83,6 +93,13 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 		l.Readonly("/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMissingOK)
 	}
 	c.userMounts(l, binds)
+	for i, d := range c.Spec.Devices {
+		create := spawn.FlagMkfile
+		if d.IsDir {
+			create = spawn.FlagMkdir
+		}
+		l.MoveMount(devSlot+i, d.Target, uint32(create))
+	}
 	for _, p := range c.Spec.Masked {
 		l.Mask(p)
 	}
@@ -326,6 +343,13 @@ func (c *Container) bindSources(l *spawn.List) (map[int]int, error) {
 		if m.Kind == "tmpfs" {
 			continue
 		}
+		if m.Generated != "" {
+			src, err := c.generatedSource(m)
+			if err != nil {
+				return nil, err
+			}
+			m.Source = src
+		}
 		if m.Kind == "volume" {
 			path, err := c.st.VolumePath(m.Source, true)
 			if err != nil {
@@ -359,6 +383,10 @@ func (c *Container) userMounts(l *spawn.List, slots map[int]int) {
 	for i, m := range c.Spec.Mounts {
 		if m.Kind == "tmpfs" {
 			data := m.Data
+			if m.UserOwned {
+				uid, gid := c.shareOwner()
+				data = spec.JoinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))
+			}
 			if c.keep != nil && !strings.Contains(data, "uid=") {
 				uid, gid := c.hostIDs(0, 0)
 				data = spec.JoinOpts(data, fmt.Sprintf("uid=%d,gid=%d", uid, gid))

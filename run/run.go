@@ -105,6 +105,7 @@ type Container struct {
 	rootfs  *store.Rootfs
 	stdio   *stdio
 	keep    *keepIDState // --userns=keep-id
+	proxies []*busProxy  // --share session-bus, system-bus
 	// keepRunDir leaves the run dir to the garbage collector: it holds an
 	// exit status the store could not take.
 	keepRunDir bool
@@ -163,6 +164,7 @@ func Prepare(ctx context.Context, st *store.Store, o Options) (*Container, error
 // the container's mount namespace, gone with it.
 func (c *Container) Close() {
 	c.releaseLocks()
+	c.stopProxies()
 	c.keep.close()
 	c.keep = nil
 	if c.rd == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/run/cdi"
 	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -93,6 +94,25 @@ func (storeSource) images(g globalOpts) []candidate {
 		}
 		return out
 	})
+}
+
+// commonDevices are the host devices --device offers where they exist.
+var commonDevices = []string{"/dev/dri", "/dev/kvm", "/dev/snd", "/dev/fuse", "/dev/net/tun", "/dev/input", "/dev/video0", "/dev/video1"}
+
+// devices offers the host's common devices and the CDI devices of the
+// default spec dirs.
+func (storeSource) devices() []candidate {
+	var out []candidate
+	for _, d := range commonDevices {
+		if _, err := os.Stat(d); err == nil {
+			out = append(out, candidate{d, "host device"})
+		}
+	}
+	names, _ := cdi.List(defaultCDIDirs)
+	for _, n := range names {
+		out = append(out, candidate{n, "CDI device"})
+	}
+	return out
 }
 
 // shortName is the name store.Lookup also finds an image by, or "".

@@ -225,6 +225,14 @@ type containerHostConf struct {
 	Tmpfs          map[string]string `json:"Tmpfs"`
 	UsernsMode     string            `json:"UsernsMode"`
 	Init           bool              `json:"Init"`
+	Devices        []containerDevice `json:"Devices"`
+}
+
+// containerDevice is one --device, as Podman's inspect shows it.
+type containerDevice struct {
+	PathOnHost        string `json:"PathOnHost"`
+	PathInContainer   string `json:"PathInContainer"`
+	CgroupPermissions string `json:"CgroupPermissions"`
 }
 
 type containerLog struct {
@@ -256,7 +264,7 @@ func containerDetails(st *store.Store, in *run.Info) (*containerJSON, error) {
 	hc := &d.HostConfig
 	cfg.Image, cfg.StopSignal, cfg.StopTimeout = in.ImageRef, uint(in.StopSignal), uint(in.StopTimeout/time.Second)
 	hc.AutoRemove, hc.Binds, hc.Tmpfs, hc.CapAdd, hc.CapDrop, hc.GroupAdd = in.Remove, []string{}, map[string]string{}, []string{}, []string{}, []string{}
-	hc.NetworkMode = "bridge"
+	hc.NetworkMode, hc.Devices = "bridge", []containerDevice{}
 	d.NetworkSettings = containerNet{IPAddress: in.IP, Ports: map[string][]containerPortMap{}}
 	for _, p := range in.Ports {
 		ctr, host, ok := strings.Cut(p, " -> ")
@@ -287,6 +295,9 @@ func containerDetails(st *store.Store, in *run.Info) (*containerJSON, error) {
 		}
 		for _, m := range s.Mounts {
 			d.addMount(m)
+		}
+		for _, dv := range s.Devices {
+			hc.Devices = append(hc.Devices, containerDevice{PathOnHost: dv.Source, PathInContainer: dv.Target, CgroupPermissions: dv.Perms})
 		}
 	}
 	if cfg.Hostname == "" && len(in.ID) >= 12 {

@@ -19,6 +19,7 @@ const (
 	catSecurity  = "Security"
 	catNetwork   = "Network"
 	catImage     = "Image"
+	catDesktop   = "Desktop"
 )
 
 func runCommand() *cli.Command {
@@ -54,10 +55,49 @@ set*id and setgroups to other ids and mknod of devices, and images with
 /etc/apt/apt.conf.d get a read-only 00crun-lite-single-id there that keeps
 apt root (APT::Sandbox::User). See docs/single-id.md.
 
+--device binds the host's device node (or a directory of them: /dev/dri,
+/dev/snd) into the container; a user namespace cannot make device nodes. The
+node's mode decides who may open it, as with rootless Podman: there is no
+device cgroup, so PERMS is checked against what you may open, not enforced.
+A device you reach only through a group (kvm, render, audio, video) needs
+--group-add keep-groups, which keeps your supplementary groups of the host
+instead of setting the image's. What that costs: those groups are not mapped
+in the user namespace, so inside they all show as nogroup (65534), files
+cannot be given to them (chgrp), and the image's groups of the user are not
+set. crun-lite refuses, before starting anything, a device that is missing
+or that the container's process could not open, naming the group or udev rule
+that would give access.
+
+--share shares one resource of your desktop session at a time, named as in
+Flatpak: its socket is bound into the container's own XDG_RUNTIME_DIR (a
+tmpfs on /run/user/UID) and the variable naming it set. wayland:
+$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY, WAYLAND_DISPLAY. x11: the socket of $DISPLAY
+and a copy of its cookie from $XAUTHORITY rewritten to match any host name,
+DISPLAY and XAUTHORITY (never xhost +); fallback-x11: x11 only when the session
+has no Wayland socket. pulseaudio, pipewire: the pulse socket ($PULSE_SERVER or
+$XDG_RUNTIME_DIR/pulse/native), PULSE_SERVER. session-bus[=NAME,...]: the
+session bus through xdg-dbus-proxy, which lets the container talk only to the
+names given (default org.freedesktop.Notifications and
+org.freedesktop.portal.*), DBUS_SESSION_BUS_ADDRESS; system-bus[=NAME,...]: the
+system bus through a proxy, filtered to the names given, else under the system
+bus's own policy for local users. gpu: /dev/dri and the GPUs of the CDI specs
+(each vendor's gpu=all), with --group-add keep-groups.
+fonts, themes: the host's /usr/share/fonts, and /usr/share/icons and
+/usr/share/themes, read-only under /usr/local/share (where fontconfig and GTK
+look besides the image's own); locale: LANG, LANGUAGE and LC_*; timezone: the
+host's /etc/localtime, read-only, and TZ. The servers check
+who connects, so --share and --desktop run the command as you
+(--userns=keep-id, chosen when --userns is not given). Nothing else of the
+session (its other sockets, your home) is shared. --desktop shares what a GUI
+app needs: wayland, fallback-x11, pulseaudio, gpu, the filtered session bus,
+fonts, locale and timezone, each where the session and host have it.
+
 Examples:
    crun-lite run --rm docker.io/library/busybox echo hello
    crun-lite run -it --rm --user 1000 IMAGE sh
-   echo hi | crun-lite run -i --rm IMAGE cat`,
+   echo hi | crun-lite run -i --rm IMAGE cat
+   crun-lite run --rm --device /dev/kvm --group-add keep-groups IMAGE qemu-system-x86_64 -accel kvm ...
+   crun-lite run --rm --desktop IMAGE gnome-calculator`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits", Category: catContainer},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the container in the background and print its ID; a monitor logs its output (see logs)", Category: catContainer},
@@ -67,7 +107,11 @@ Examples:
 			&cli.StringSliceFlag{Name: "log-opt", Usage: "log option `max-size=SIZE`: rotate a detached container's log at SIZE (10mb, 512k)", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
-			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "group-add", Usage: "add supplementary `GROUP` (name from the image's /etc/group, or number), or keep-groups alone: keep your groups of the host (they show as nogroup inside)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "device", Usage: "give the container the host's device `HOST[:CONTAINER][:PERMS]` (a node or a directory of them, bind-mounted), or the CDI device VENDOR/CLASS=NAME (see cdi list)", Category: catSecurity},
+			&cli.StringSliceFlag{Name: "share", Usage: "share the desktop's `RESOURCE`: " + strings.Join(spec.ShareValues, ", ") + " (session-bus=NAME,... and system-bus=NAME,...: the only names it may talk to); runs as you (keep-id)", Category: catDesktop},
+			&cli.BoolFlag{Name: "desktop", Usage: "share what a GUI app needs: --share " + strings.Join(spec.DesktopShares, ","), Category: catDesktop},
+			&cli.StringSliceFlag{Name: "cdi-spec-dir", Usage: "read CDI specs from `DIR` too, after /etc/cdi and /var/run/cdi", Category: catSecurity},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and pass it to the command", Category: catContainer},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal of its own (stdout and stderr merge)", Category: catContainer},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as pid 1 that forwards signals and reaps zombies", Category: catContainer},
@@ -145,6 +189,9 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		NoHosts:       c.Bool("no-hosts"),
 		User:          c.String("user"),
 		GroupAdd:      c.StringSlice("group-add"),
+		Devices:       c.StringSlice("device"),
+		Share:         c.StringSlice("share"),
+		Desktop:       c.Bool("desktop"),
 		Interactive:   c.Bool("interactive"),
 		TTY:           c.Bool("tty"),
 		Init:          c.Bool("init"),
@@ -166,6 +213,9 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		CapAdd:        commaList(c.StringSlice("cap-add")),
 		CapDrop:       commaList(c.StringSlice("cap-drop")),
 		SecurityOpt:   c.StringSlice("security-opt"),
+	}
+	if err := applyCDI(c, &opts); err != nil {
+		return run.Options{}, err
 	}
 	if c.IsSet("entrypoint") {
 		ep := c.String("entrypoint")

@@ -55,6 +55,7 @@ func (r completion) print(w io.Writer) {
 type source interface {
 	images(g globalOpts) []candidate
 	containers(g globalOpts) []candidate
+	devices() []candidate // --device: the host's common devices, CDI names
 }
 
 // globalOpts are the store-selecting global options typed before the command.
@@ -64,7 +65,12 @@ type globalOpts map[string][]string
 // flag whose values depend on the command. Keep in step with the flags'
 // usage text (TestFlagChoicesAreDocumented).
 var flagChoices = map[string][]candidate{
-	"network":          {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"network": {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"share": {{"wayland", "the compositor's socket"}, {"x11", "the X socket and a cookie"}, {"fallback-x11", "X11 when there is no Wayland"},
+		{"pulseaudio", "the sound server's socket"}, {"pipewire", "PipeWire's pulse socket"}, {"session-bus", "the session bus, filtered (=NAME,...)"},
+		{"system-bus", "the system bus, through a proxy"}, {"gpu", "/dev/dri with your groups"},
+		{"fonts", "the host's fonts, read-only"}, {"themes", "the host's icons and themes, read-only"},
+		{"locale", "LANG, LANGUAGE, LC_*"}, {"timezone", "/etc/localtime, TZ"}},
 	"storage-driver":   {{"overlay", "overlay, native or through fuse-overlayfs"}, {"vfs", "a full copy per layer: slow, works everywhere"}},
 	"storage-opt":      {{"overlay.mount_program=/usr/bin/fuse-overlayfs", "mount layers with fuse-overlayfs"}, {"crunlite.reserve=", "free space pulls leave: 512M, 2G, 10%, 0"}},
 	"log-level":        {{"debug", ""}, {"info", ""}, {"warn", ""}, {"error", ""}},
@@ -229,6 +235,8 @@ func byKind(kind string, g globalOpts, src source) completion {
 		return completion{cands: src.images(g)}
 	case strings.HasSuffix(kind, "CONTAINER"):
 		return completion{cands: src.containers(g)}
+	case strings.HasPrefix(kind, "HOST["): // --device
+		return completion{cands: src.devices()}
 	case kind == "DIR":
 		return completion{shell: "dirs"}
 	case strings.HasSuffix(kind, "FILE") || kind == "PATH":

@@ -22,6 +22,10 @@ func (f *fakeSource) containers(globalOpts) []candidate {
 	return []candidate{{"web", ""}, {"db", ""}}
 }
 
+func (f *fakeSource) devices() []candidate {
+	return []candidate{{"/dev/kvm", ""}, {"nvidia.com/gpu=0", ""}, {"nvidia.com/gpu=all", ""}}
+}
+
 func values(r completion) []string {
 	var v []string
 	for _, c := range r.cands {
@@ -37,7 +41,7 @@ func TestComplete(t *testing.T) {
 		shell string
 	}{
 		{"ru", []string{"run"}, ""},
-		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "attach", "logs", "inspect", "rename", "top", "cp", "container", "system", "volume", "doctor", "completion", "port",
+		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "wait", "attach", "logs", "inspect", "rename", "top", "cp", "container", "system", "volume", "cdi", "doctor", "completion", "port",
 			"image", "rmi", "tag", "untag", "import", "load", "save", "login", "logout", "info"}, ""},
 		{"inspect ", []string{"web", "db", "localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"container inspect ", []string{"web", "db"}, ""},
@@ -48,6 +52,8 @@ func TestComplete(t *testing.T) {
 		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer
 		{"run busybox:latest --r", nil, ""},
 		{"run --network ", []string{"host", "none"}, ""},
+		{"run --device nv", []string{"nvidia.com/gpu=0", "nvidia.com/gpu=all"}, ""},
+		{"run --share p", []string{"pulseaudio", "pipewire"}, ""},
 		{"run --net n", []string{"none"}, ""},
 		{"run --network=h", []string{"--network=host"}, ""},
 		{"run -u 1000 --n", []string{"--name", "--network", "--net", "--no-hosts"}, ""},

@@ -33,6 +33,9 @@ func TestLeanBuildDependencies(t *testing.T) {
 		"github.com/russross/blackfriday/",
 		// rootlesskit is for doctor (and later networking), in crun-lite-full.
 		"github.com/rootless-containers/rootlesskit/",
+		// CDI specs are read by crun-lite-full (cdi edits) for a run that
+		// names a CDI device; no other run pays for the library and YAML.
+		"tags.cncf.io/container-device-interface/pkg/cdi", "go.yaml.in/yaml/v3", "github.com/fsnotify/fsnotify",
 	}
 	for _, d := range deps {
 		for _, f := range forbidden {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,6 +117,38 @@ func runPuller(c *cli.Context, e *env) func(context.Context, string) (*store.Ima
 		// (oci-archive:FILE) is not the name the image gets.
 		return e.store.Lookup(strings.TrimSpace(string(out)))
 	}
+}
+
+// cdiResolve asks crun-lite-full for what CDI devices add: the CDI library
+// and its YAML parser are not linked here, so a run without a CDI device
+// does not pay for them (see cdi.go).
+func cdiResolve(c *cli.Context, dirs, names []string, gpus bool) (*cdiEdits, error) {
+	full, err := fullBinary()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"cdi", "edits"}
+	if gpus {
+		args = append(args, "--gpus")
+	}
+	for _, d := range dirs[len(defaultCDIDirs):] {
+		args = append(args, "--cdi-spec-dir", d)
+	}
+	cmd := exec.CommandContext(c.Context, full, append(args, names...)...)
+	cmd.Stderr = c.App.ErrWriter
+	cmd.Env = append(os.Environ(), quietWarningsEnv+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return nil, exitStatus(ee.ExitCode()) // it printed why
+		}
+		return nil, err
+	}
+	var e cdiEdits
+	if err := json.Unmarshal(out, &e); err != nil {
+		return nil, fmt.Errorf("read crun-lite-full cdi edits: %w", err)
+	}
+	return &e, nil
 }
 
 // hubBinary is the binary that runs the network hub: crun-lite-full,

@@ -29,8 +29,13 @@ type Options struct {
 	AddHost   []string // --add-host NAME:IP
 	NoHosts   bool     // --no-hosts: the image's /etc/hosts
 	User      string   // --user; "" takes the image's User
-	// GroupAdd are supplementary groups (names or numbers) added to the user's.
+	// GroupAdd are supplementary groups (names or numbers) added to the
+	// user's, or KeepGroups alone.
 	GroupAdd    []string
+	Devices     []string      // --device HOST[:CONTAINER][:PERMS]
+	Share       []string      // --share RESOURCE[,RESOURCE...] (share.go)
+	Desktop     bool          // --desktop: DesktopShares
+	CDIGPU      bool          // Devices hold CDI GPUs for --share gpu (the caller resolved them)
 	Interactive bool          // -i: our stdin is the command's
 	TTY         bool          // -t: the command gets a terminal of its own
 	Init        bool          // --init: a tiny init is pid 1 and the command its child
@@ -95,6 +100,12 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	p := &s.Process
 	p.Terminal, p.Interactive, p.Init, p.GroupAdd = o.TTY, o.Interactive, o.Init, o.GroupAdd
+	if slices.Contains(o.GroupAdd, KeepGroups) {
+		if len(o.GroupAdd) > 1 {
+			return nil, BadOption("--group-add %s keeps the host's groups and cannot be combined with other groups", KeepGroups)
+		}
+		p.KeepGroups = true
+	}
 	if p.PreserveFDs = o.PreserveFDs; p.PreserveFDs < 0 || p.PreserveFDs > 1<<16 {
 		return nil, BadOption("--preserve-fds %d: want a number of fds", o.PreserveFDs)
 	}
@@ -117,6 +128,9 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 	}
 	p.NoNewPrivs = sec.noNewPrivs
 	if p.Seccomp, err = seccompFilter(o.Privileged, sec.seccomp, p.Caps, cacheDir, userns.Single()); err != nil {
+		return nil, err
+	}
+	if s.Devices, err = parseDevices(o.Devices, p.KeepGroups); err != nil {
 		return nil, err
 	}
 	if s.KeepID, err = parseUserns(o.Userns, userns.HostUID(), userns.HostGID()); err != nil {
@@ -151,6 +165,9 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 		s.StopSignal = int(sig)
 	}
 	if s.LogMaxSize, err = parseLogOpts(o.LogOpts); err != nil {
+		return nil, err
+	}
+	if err := s.applyShares(o); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -193,6 +210,25 @@ func parseMounts(o Options) ([]Mount, error) {
 	}
 	sortMounts(ms)
 	return ms, nil
+}
+
+// parseDevices reads and checks the --device options.
+func parseDevices(specs []string, keepGroups bool) ([]Device, error) {
+	var ds []Device
+	for _, s := range specs {
+		d, err := parseDevice(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.check(keepGroups, userns.HostUID() == 0); err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(ds, func(o Device) bool { return o.Target == d.Target }) {
+			return nil, BadOption("two devices on %s", d.Target)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }
 
 // seccompFilter compiles the profile the options ask for: the default one,

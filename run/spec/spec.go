@@ -48,11 +48,16 @@ type Spec struct {
 
 	Process Process `json:"process"`
 
-	Mounts        []Mount  `json:"mounts,omitempty"`         // sorted: parents first
-	Masked        []string `json:"masked,omitempty"`         // paths hidden
-	ReadonlyPaths []string `json:"readonly_paths,omitempty"` // of /proc and /sys
-	ReadOnlyRoot  bool     `json:"readonly_root,omitempty"`
-	Privileged    bool     `json:"privileged,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"`  // sorted: parents first
+	Devices []Device `json:"devices,omitempty"` // --device
+	// Xauth and BusProxies are what --share x11 and session-bus or
+	// system-bus make per run: a cookie file, xdg-dbus-proxy processes.
+	Xauth         *Xauth     `json:"xauth,omitempty"`
+	BusProxies    []BusProxy `json:"bus_proxies,omitempty"`
+	Masked        []string   `json:"masked,omitempty"`         // paths hidden
+	ReadonlyPaths []string   `json:"readonly_paths,omitempty"` // of /proc and /sys
+	ReadOnlyRoot  bool       `json:"readonly_root,omitempty"`
+	Privileged    bool       `json:"privileged,omitempty"`
 
 	Network string  `json:"network"`           // bridge, host or none
 	Net     *Net    `json:"net,omitempty"`     // what else the network options say
@@ -89,7 +94,10 @@ type Process struct {
 	// it resolved to in the image (nil until SetUser).
 	UserSpec string   `json:"user_spec"`
 	GroupAdd []string `json:"group_add,omitempty"`
-	User     *User    `json:"user,omitempty"`
+	// KeepGroups: --group-add keep-groups, no setgroups: the process keeps
+	// the caller's supplementary groups of the host.
+	KeepGroups bool  `json:"keep_groups,omitempty"`
+	User       *User `json:"user,omitempty"`
 
 	Caps       []string `json:"caps"` // of the container's root, without CAP_
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
@@ -118,6 +126,12 @@ type Mount struct {
 	Volume   string  `json:"volume,omitempty"` // the volume's name
 
 	SourceIsDir bool `json:"source_is_dir,omitempty"` // set once the source is opened
+	// UserOwned: a tmpfs owned by the container's user (keep-id's ids),
+	// the XDG_RUNTIME_DIR of --share.
+	UserOwned bool `json:"user_owned,omitempty"`
+	// Generated names what the run makes as the source of a bind:
+	// "xauth" (Spec.Xauth's cookie) or "bus:TARGET" (that BusProxy's socket).
+	Generated string `json:"generated,omitempty"`
 }
 
 // KeepID maps the host user to UID:GID inside (--userns=keep-id).
