@@ -160,6 +160,8 @@ docs:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@# go test as the test user cannot write go.mod: it must be tidy already.
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet $(GOFLAGS_) ./...
 	$(GO) vet -tags "$(TAGS) lean urfave_cli_no_docs" ./cmd/... ./run/... ./store/...
 	$(GO) vet $(GOFLAGS_) -tags "$(TAGS) integration" ./test/integration/

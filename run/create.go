@@ -84,6 +84,9 @@ func prepareStart(st *store.Store, in *Info, o StartOptions) (*Container, error)
 	if err := c.resolveJoined(); err != nil {
 		return nil, err
 	}
+	if err := c.resolveNetwork(); err != nil {
+		return nil, err
+	}
 	if err := c.makeRunDir(); err != nil {
 		c.Close()
 		return nil, err

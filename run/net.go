@@ -10,6 +10,7 @@ import (
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/run/network"
+	"github.com/crun-lite/crun-lite/store"
 	"github.com/crun-lite/crun-lite/userns"
 )
 
@@ -24,7 +25,14 @@ func (c *Container) attachNetwork(pid int) error {
 	if err := network.CheckPorts(n.Ports, userns.Rootless()); err != nil {
 		return err
 	}
-	l, err := network.Attach(userns.HostUID(), pid, c.Spec.ID, n.Ports, c.opts.StartNetworkHub)
+	req := network.Request{ID: c.Spec.ID, Ports: n.Ports, Net: c.netCfg}
+	if c.netCfg != nil {
+		req.Names, req.Hosts = []string{c.Spec.Hostname}, c.rd.Join("etc/hosts")
+		if c.Spec.Name != "" && c.Spec.Name != c.Spec.Hostname {
+			req.Names = append(req.Names, c.Spec.Name)
+		}
+	}
+	l, err := network.AttachTo(userns.HostUID(), pid, req, c.opts.StartNetworkHub)
 	if err != nil {
 		return err
 	}
@@ -63,6 +71,13 @@ func (c *Container) hostsFile() string {
 	if n := c.Spec.Net; n != nil {
 		for _, h := range n.AddHost {
 			b.WriteString(h + "\n")
+		}
+	}
+	if c.netCfg != nil && c.lease != nil {
+		// The hub rewrites what follows as containers come and go.
+		b.WriteString(network.PeersMarker + c.netCfg.Name + "\n")
+		for _, p := range c.lease.Peers {
+			b.WriteString(p + "\n")
 		}
 	}
 	return b.String()
@@ -193,4 +208,36 @@ func (c *Container) joinedEtc(name string) (string, bool) {
 	}
 	b, err := os.ReadFile(filepath.Join(c.joined.run.Dir, "etc", name))
 	return string(b), err == nil
+}
+
+// resolveNetwork reads the user network --network NAME names, before the
+// store's read locks are taken.
+func (c *Container) resolveNetwork() error {
+	n := c.Spec.Net
+	if n == nil || n.Network == "" || c.netCfg != nil {
+		return nil
+	}
+	cfg, err := network.Get(network.ConfigDir(c.st.GraphRoot()), n.Network)
+	if err != nil {
+		return hint.Wrap(fmt.Errorf("--network %s: %w", n.Network, err),
+			"create it (crun-lite network create "+n.Network+"), or use a mode: bridge (the default), host, none, container:NAME, ns:PATH")
+	}
+	c.netCfg = cfg
+	return nil
+}
+
+// NetworkUsers are the containers of st whose spec joins the user
+// network name (kept ones included, running or not).
+func NetworkUsers(st *store.Store, name string) ([]*Info, error) {
+	all, err := Containers(st, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Info
+	for _, in := range all {
+		if s, err := in.Spec(st); err == nil && s != nil && s.Net != nil && s.Net.Network == name {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }

@@ -109,9 +109,10 @@ type Container struct {
 	// keepRunDir leaves the run dir to the garbage collector: it holds an
 	// exit status the store could not take.
 	keepRunDir bool
-	lease      *network.Lease // its place on the network hub (bridge)
-	netnsFD    int            // the namespace container: and ns: join, during Start; -1 otherwise
-	joined     *Info          // the container whose namespace container: joins
+	lease      *network.Lease  // its place on the network hub (bridge)
+	netnsFD    int             // the namespace container: and ns: join, during Start; -1 otherwise
+	joined     *Info           // the container whose namespace container: joins
+	netCfg     *network.Config // the user network --network NAME joins
 }
 
 // Engine names crun-lite and its version in /run/.containerenv; the
@@ -141,6 +142,9 @@ func Prepare(ctx context.Context, st *store.Store, o Options) (*Container, error
 	}
 	// Before the image lookup takes the store's read locks.
 	if err := c.resolveJoined(); err != nil {
+		return nil, coded(err)
+	}
+	if err := c.resolveNetwork(); err != nil {
 		return nil, coded(err)
 	}
 	o.Timing.Mark("options")

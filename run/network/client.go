@@ -44,10 +44,21 @@ type Request struct {
 	// Version is the protocol's: a hub of another crun-lite (an upgrade
 	// while it ran) says "stale" and exits.
 	Version int `json:"version"`
+	// Net is the user network to join; nil for the default network.
+	Net *Config `json:"net,omitempty"`
+	// Names are the container's names (hostname, --name) for the other
+	// containers of a user network, whose /etc/hosts (Hosts, the path of
+	// this one's) the hub keeps listing each other.
+	Names []string `json:"names,omitempty"`
+	Hosts string   `json:"hosts,omitempty"`
 }
 
+// PeersMarker starts the part of a user network's container's /etc/hosts
+// that lists the other containers; the hub rewrites what follows it.
+const PeersMarker = "# other containers of network "
+
 // protocolVersion changes whenever requests or answers change meaning.
-const protocolVersion = 1
+const protocolVersion = 2
 
 // ProtocolVersion is what this crun-lite speaks (the hub checks it).
 func ProtocolVersion() int { return protocolVersion }
@@ -75,9 +86,11 @@ type Lease struct {
 	Host  string `json:"host,omitempty"`
 	DNS   string `json:"dns,omitempty"`   // a resolver that forwards to the host's
 	Ports []Port `json:"ports,omitempty"` // as published, with the host ports chosen
-	Pid   int    `json:"pid,omitempty"`   // status: the hub's
-	Error string `json:"error,omitempty"`
-	Hint  string `json:"hint,omitempty"`
+	// Peers are the other containers of a user network: "IP\tNAMES".
+	Peers []string `json:"peers,omitempty"`
+	Pid   int      `json:"pid,omitempty"` // status: the hub's
+	Error string   `json:"error,omitempty"`
+	Hint  string   `json:"hint,omitempty"`
 }
 
 // Dir is the hub's directory: its socket, lock and log.
@@ -98,6 +111,11 @@ func SocketPath(hostUID int) string { return filepath.Join(Dir(hostUID), "hub.so
 // Attach gives the container whose first process is pid its private
 // network from the hub, which start starts when it is not running yet.
 func Attach(hostUID, pid int, id string, ports []Port, start func() error) (*Lease, error) {
+	return AttachTo(hostUID, pid, Request{ID: id, Ports: ports}, start)
+}
+
+// AttachTo is Attach with the whole request: a user network, names.
+func AttachTo(hostUID, pid int, r Request, start func() error) (*Lease, error) {
 	nsfd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the container's network namespace: %w", err)
@@ -108,7 +126,8 @@ func Attach(hostUID, pid int, id string, ports []Port, start func() error) (*Lea
 		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)
-	req := Request{Op: "attach", ID: id, Ports: ports, UserNS: UserNSInode(), Version: protocolVersion}
+	req := r
+	req.Op, req.UserNS, req.Version = "attach", UserNSInode(), protocolVersion
 	l, err := ask(hostUID, req, []int{nsfd, pidfd}, start)
 	if err != nil && err.Error() == errStale && start != nil {
 		// The hub of a holder that is gone: it exits; start another.

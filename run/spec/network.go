@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
@@ -17,7 +18,10 @@ type Net struct {
 	Mode string `json:"mode"`
 	// Target: the container (container:NAME|ID) or namespace file
 	// (ns:PATH) whose network namespace the container joins.
-	Target    string         `json:"target,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Network: the user network (network create) a bridge-mode
+	// container joins; "" for the default one.
+	Network   string         `json:"network,omitempty"`
 	Ports     []network.Port `json:"ports,omitempty"`
 	DNS       []string       `json:"dns,omitempty"`
 	DNSSearch []string       `json:"dns_search,omitempty"`
@@ -38,13 +42,22 @@ func (n *Net) Own() bool { return n == nil || n.Mode == "bridge" || n.Mode == "n
 // namespace: ours, unless ns:PATH names another's.
 func (n *Net) FreshSysfs() bool { return n.Private() && (n == nil || n.Mode != "ns") }
 
+var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
 func parseNetwork(o Options) (*Net, error) {
 	n := &Net{Mode: o.Network, DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOption: o.DNSOption, NoHosts: o.NoHosts}
 	switch n.Mode {
-	case "", "bridge", "private", "default":
+	case "", "bridge", "private", "default", network.DefaultName:
 		n.Mode = "bridge"
 	case "host", "none":
+	case "pasta", "slirp4netns":
+		return nil, hint.Wrap(fmt.Errorf("--network %s: a helper per container is not supported", o.Network),
+			"leave out --network: the default network is private and reaches out through the user's network hub, which runs pasta (slirp4netns without it)")
 	default:
+		if strings.HasPrefix(n.Mode, "pasta:") || strings.HasPrefix(n.Mode, "slirp4netns:") {
+			return nil, hint.Wrap(fmt.Errorf("--network %s: a helper per container is not supported", o.Network),
+				"leave out --network: the default network is private and reaches out through the user's network hub, which runs pasta (slirp4netns without it)")
+		}
 		if t, ok := strings.CutPrefix(n.Mode, "container:"); ok && t != "" {
 			n.Mode, n.Target = "container", t
 			break
@@ -54,6 +67,11 @@ func parseNetwork(o Options) (*Net, error) {
 				return nil, BadOption("--network ns:%s: %v", t, err)
 			}
 			n.Mode, n.Target = "ns", t
+			break
+		}
+		if networkName.MatchString(n.Mode) && !strings.Contains(n.Mode, ":") {
+			// A user network's name: run checks it exists.
+			n.Mode, n.Network = "bridge", n.Mode
 			break
 		}
 		return nil, hint.Wrap(fmt.Errorf("network %q is not supported", o.Network),

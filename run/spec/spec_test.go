@@ -71,8 +71,13 @@ func TestNewDefaults(t *testing.T) {
 		!slices.Contains(s.Process.Env, "PATH="+DefaultPath) || slices.ContainsFunc(s.Process.Env, func(e string) bool { return e[:5] == "TERM=" }) {
 		t.Errorf("defaults: %+v", s)
 	}
-	if _, err := New("0123456789abcdef", Options{Network: "slirp5netns"}, t.TempDir()); err == nil {
-		t.Error("network slirp5netns accepted")
+	for _, bad := range []string{"slirp4netns", "pasta:-T,8080", "ns:/nonexistent", "x:y", "container:"} {
+		if _, err := New("0123456789abcdef", Options{Network: bad}, t.TempDir()); err == nil {
+			t.Errorf("network %s accepted", bad)
+		}
+	}
+	if s, err := New("0123456789abcdef", Options{Network: "mynet"}, t.TempDir()); err != nil || s.Net.Mode != "bridge" || s.Net.Network != "mynet" {
+		t.Errorf("a user network's name: %+v, %v", s, err)
 	}
 	if _, err := New("0123456789abcdef", Options{Network: "host", Publish: []string{"80"}}, t.TempDir()); err == nil {
 		t.Error("-p with --network host accepted")

@@ -361,3 +361,50 @@ func TestPublishCreateStart(t *testing.T) {
 	mustCrunIn(t, s, "rm", "-f", "-t", "0", "later")
 	waitFor(t, "the port to be free", func() bool { return portFree(port) })
 }
+
+// network create, ls, inspect, rm, and two containers of one user network
+// reaching each other by name (each still in its own namespace); a third
+// that joins later is listed in the first two's /etc/hosts, and leaves it
+// when it ends.
+func TestUserNetwork(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	if out := mustCrunIn(t, s, "network", "create", "devnet").Stdout; out != "devnet\n" {
+		t.Errorf("network create: %q", out)
+	}
+	if r := crunIn(t, s, "network", "create", "devnet"); r.Code != 125 || !strings.Contains(r.Stderr, "already exists") {
+		t.Errorf("second network create: %s", r)
+	}
+	if ls := mustCrunIn(t, s, "network", "ls", "-q").Stdout; ls != "podman\ndevnet\n" {
+		t.Errorf("network ls -q: %q", ls)
+	}
+	if in := mustCrunIn(t, s, "network", "inspect", "devnet").Stdout; !strings.Contains(in, `"subnet": "10.89.`) {
+		t.Errorf("network inspect: %s", in)
+	}
+	detach(t, s, "--name", "websrv", "--network", "devnet", image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	r := mustCrunIn(t, s, "run", "--rm", "--name", "client", "--network", "devnet", image, "sh", "-c",
+		"timeout 3 wget -q -O- http://websrv/hostname; ip -o -4 addr show eth0")
+	if !strings.Contains(r.Stdout, "inet 10.89.") || strings.HasPrefix(r.Stdout, "wget") || len(strings.TrimSpace(r.Stdout)) < 12 {
+		t.Errorf("a container of devnet reaching websrv by name:\n%s", r)
+	}
+	detach(t, s, "--name", "later", "--network", "devnet", image, "sleep", "60")
+	if h := mustCrunIn(t, s, "exec", "websrv", "cat", "/etc/hosts").Stdout; !strings.Contains(h, " later\n") || strings.Contains(h, " client\n") {
+		t.Errorf("websrv's /etc/hosts: want later (running), not client (gone):\n%s", h)
+	}
+	mustCrunIn(t, s, "rm", "-f", "-t", "0", "later")
+	waitFor(t, "later to leave websrv's /etc/hosts", func() bool {
+		return !strings.Contains(mustCrunIn(t, s, "exec", "websrv", "cat", "/etc/hosts").Stdout, " later\n")
+	})
+	if r := crunIn(t, s, "network", "rm", "devnet"); r.Code != 125 || !strings.Contains(r.Stderr, "used by") {
+		t.Errorf("network rm of a network in use: %s", r)
+	}
+	if out := mustCrunIn(t, s, "network", "rm", "-f", "devnet").Stdout; out != "devnet\n" {
+		t.Errorf("network rm -f: %q", out)
+	}
+	if r := crunIn(t, s, "network", "rm", "devnet"); r.Code != 1 || !strings.Contains(r.Stderr, "network not found") {
+		t.Errorf("network rm of a missing network: %s", r)
+	}
+	if r := crunIn(t, s, "run", "--rm", "--network", "devnet", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "network create devnet") {
+		t.Errorf("run on a removed network: %s", r)
+	}
+}

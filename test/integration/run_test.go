@@ -203,7 +203,7 @@ func TestRunIsolation(t *testing.T) {
 		if strings.Count(ifs, ":") != 1 || !strings.Contains(ifs, "lo:") {
 			t.Errorf("--network none: want only lo:\n%s", ifs)
 		}
-		if r := crunIn(t, s, "run", "--rm", "--network", "slirp5netns", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "--network bridge") {
+		if r := crunIn(t, s, "run", "--rm", "--network", "slirp5netns", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "network not found") || !strings.Contains(r.Stderr, "bridge (the default)") {
 			t.Errorf("--network slirp5netns: want a clear refusal naming the modes: %s", r)
 		}
 	})

@@ -44,6 +44,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,9 +75,9 @@ type Hub struct {
 	log    *log.Logger
 	nsfd   int // the hub's network namespace
 	h      *netlink.Handle
-	bridge netlink.Link
-	subnet *net.IPNet
-	gw     net.IP // the bridge's address
+	def    *bridgeNet            // the default network
+	nets   map[string]*bridgeNet // user networks, by ID
+	masq   func(subnet, bridge string) error
 	host   string // reaches the host's loopback; "" without a helper
 	dns    string
 	ports  port.ParentDriver
@@ -85,8 +86,25 @@ type Hub struct {
 	userns uint64 // inode of the user namespace the hub serves
 	lfd    int    // the listening socket
 
-	mu    sync.Mutex
-	inUse map[string]string // IP -> container ID
+	mu sync.Mutex // over the networks' addresses and members
+}
+
+// bridgeNet is one network: a bridge in the hub's namespace, its subnet,
+// the addresses given out and, on a user network, who has which.
+type bridgeNet struct {
+	name    string
+	link    netlink.Link
+	subnet  *net.IPNet
+	gw      net.IP
+	inUse   map[string]string  // IP -> container ID
+	members map[string]*member // by container ID (user networks)
+}
+
+// member is a container of a user network, for the others' /etc/hosts.
+type member struct {
+	ip    string
+	names []string
+	hosts string // its /etc/hosts on the host
 }
 
 // waitLock takes the hub's lock, waiting a little for a hub that is
@@ -185,7 +203,7 @@ func serve(hostUID int, ready io.WriteCloser) error {
 	if err != nil {
 		return err
 	}
-	hub := &Hub{uid: hostUID, log: log.New(lf, "", log.LstdFlags), inUse: map[string]string{}, userns: network.UserNSInode(), lfd: -1}
+	hub := &Hub{uid: hostUID, log: log.New(lf, "", log.LstdFlags), nets: map[string]*bridgeNet{}, userns: network.UserNSInode(), lfd: -1}
 	if err := hub.setUp(); err != nil {
 		hub.log.Print(err)
 		return err
@@ -205,7 +223,7 @@ func serve(hostUID int, ready io.WriteCloser) error {
 	hub.lfd = lfd
 	hub.watchHolder()
 	hub.watchSocket()
-	hub.log.Printf("hub %d: subnet %s, host %q, dns %q", os.Getpid(), hub.subnet, hub.host, hub.dns)
+	hub.log.Printf("hub %d: subnet %s, host %q, dns %q", os.Getpid(), hub.def.subnet, hub.host, hub.dns)
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -233,11 +251,20 @@ func (hub *Hub) setUp() error {
 	if hub.h, err = handleIn(nsfd); err != nil {
 		return fmt.Errorf("netlink in the hub's namespace: %w", err)
 	}
-	if err := hub.makeBridge(); err != nil {
+	lo, err := hub.h.LinkByName("lo")
+	if err == nil {
+		err = hub.h.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("loopback of the hub: %w", err)
+	}
+	if hub.def, err = hub.makeBridge(bridgeName, "", pickSubnet()); err != nil {
 		return err
 	}
 	if err := hub.inNetns(hub.nat); err != nil {
 		// Containers still reach each other and the host through -p.
+		hub.log.Printf("no NAT: %v", err)
+	} else if err := hub.masq(hub.def.subnet.String(), bridgeName); err != nil {
 		hub.log.Printf("no NAT: %v", err)
 	}
 	if err := hub.startHelper(); err != nil {
@@ -305,31 +332,62 @@ func handleIn(nsfd int) (*netlink.Handle, error) {
 	return h, err
 }
 
-func (hub *Hub) makeBridge() error {
-	lo, err := hub.h.LinkByName("lo")
-	if err == nil {
-		err = hub.h.LinkSetUp(lo)
-	}
-	if err != nil {
-		return fmt.Errorf("loopback of the hub: %w", err)
-	}
-	hub.subnet = pickSubnet()
-	hub.gw = nthIP(hub.subnet, 1)
+// makeBridge makes a network's bridge, with the first address of subnet.
+func (hub *Hub) makeBridge(link, name string, subnet *net.IPNet) (*bridgeNet, error) {
+	bn := &bridgeNet{name: name, subnet: subnet, gw: nthIP(subnet, 1), inUse: map[string]string{}, members: map[string]*member{}}
 	la := netlink.NewLinkAttrs()
-	la.Name, la.MTU = bridgeName, mtu
+	la.Name, la.MTU = link, mtu
 	br := &netlink.Bridge{LinkAttrs: la}
 	if err := hub.h.LinkAdd(br); err != nil {
-		return fmt.Errorf("make bridge %s: %w", bridgeName, err)
+		return nil, fmt.Errorf("make bridge %s: %w", link, err)
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: hub.gw, Mask: hub.subnet.Mask}}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: bn.gw, Mask: subnet.Mask}}
 	if err := hub.h.AddrAdd(br, addr); err != nil {
-		return fmt.Errorf("address of %s: %w", bridgeName, err)
+		return nil, fmt.Errorf("address of %s: %w", link, err)
 	}
 	if err := hub.h.LinkSetUp(br); err != nil {
-		return err
+		return nil, err
 	}
-	hub.bridge = br
-	return nil
+	bn.link = br
+	return bn, nil
+}
+
+// userNet is the bridge of the user network c, made on its first use.
+func (hub *Hub) userNet(c *network.Config) (*bridgeNet, error) {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if bn := hub.nets[c.ID]; bn != nil {
+		return bn, nil
+	}
+	_, subnet, err := net.ParseCIDR(c.Subnet)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: subnet %q: %w", c.Name, c.Subnet, err)
+	}
+	for _, other := range append([]*bridgeNet{hub.def}, mapValues(hub.nets)...) {
+		if other.subnet.Contains(subnet.IP) || subnet.Contains(other.subnet.IP) {
+			return nil, fmt.Errorf("network %s: subnet %s overlaps %s of network %q", c.Name, subnet, other.subnet, other.name)
+		}
+	}
+	link := "crl" + c.ID[:8]
+	bn, err := hub.makeBridge(link, c.Name, subnet)
+	if err != nil {
+		return nil, err
+	}
+	if hub.masq != nil {
+		if err := hub.masq(subnet.String(), link); err != nil {
+			hub.log.Printf("network %s: no NAT: %v", c.Name, err)
+		}
+	}
+	hub.nets[c.ID] = bn
+	return bn, nil
+}
+
+func mapValues(m map[string]*bridgeNet) []*bridgeNet {
+	var out []*bridgeNet
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // nat lets containers out through the hub's own address: the helper
@@ -339,31 +397,42 @@ func (hub *Hub) nat() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0); err != nil {
 		return fmt.Errorf("enable forwarding in the hub: %w", err)
 	}
-	src := hub.subnet.String()
 	// pasta sends segments without ACK (window updates) that conntrack
 	// finds invalid: NAT then leaves them to this namespace's own stack,
 	// whose RST would end the container's connection. Both drop them.
-	var rules [][]string
+	var base [][]string
+	var masq func(subnet, bridge string) [][]string
 	if ipt := sbinTool("iptables"); ipt != "" {
-		rules = [][]string{
-			{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", src, "!", "-o", bridgeName, "-j", "MASQUERADE"},
-			{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"},
+		base = [][]string{{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"}}
+		masq = func(subnet, bridge string) [][]string {
+			return [][]string{{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}}
 		}
 	} else if nft := sbinTool("nft"); nft != "" {
-		rules = [][]string{
+		base = [][]string{
 			{nft, "add table ip crunlite"},
 			{nft, "add chain ip crunlite post { type nat hook postrouting priority 100 ; }"},
-			{nft, "add rule ip crunlite post ip saddr " + src + " oifname != " + bridgeName + " masquerade"},
 			{nft, "add chain ip crunlite input { type filter hook input priority 0 ; }"},
 			{nft, "add rule ip crunlite input ct state invalid drop"},
+		}
+		masq = func(subnet, bridge string) [][]string {
+			return [][]string{{nft, "add rule ip crunlite post ip saddr " + subnet + " oifname != " + bridge + " masquerade"}}
 		}
 	} else {
 		return errors.New("neither iptables nor nft is installed: containers cannot reach out (apt-get install iptables)")
 	}
-	for _, r := range rules {
-		if out, err := exec.Command(r[0], r[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s in the hub's namespace: %v: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
+	run := func(rules [][]string) error {
+		for _, r := range rules {
+			if out, err := exec.Command(r[0], r[1:]...).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s in the hub's namespace: %v: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
+			}
 		}
+		return nil
+	}
+	if err := run(base); err != nil {
+		return err
+	}
+	hub.masq = func(subnet, bridge string) error {
+		return hub.inNetns(func() error { return run(masq(subnet, bridge)) })
 	}
 	return nil
 }
@@ -586,7 +655,10 @@ func (hub *Hub) serveConn(fd int) {
 			}
 		case "stop-if-idle":
 			hub.mu.Lock()
-			idle := len(hub.inUse) == 0
+			idle := len(hub.def.inUse) == 0
+			for _, bn := range hub.nets {
+				idle = idle && len(bn.inUse) == 0
+			}
 			hub.mu.Unlock()
 			if idle {
 				hub.log.Printf("asked to stop with no container attached: the hub exits")
@@ -597,7 +669,7 @@ func (hub *Hub) serveConn(fd int) {
 			}
 			reply.Error = "containers are attached"
 		case "status":
-			reply = &network.Lease{Gateway: hub.gw.String(), Prefix: prefix(hub.subnet), Host: hub.host, DNS: hub.dns, Pid: os.Getpid()}
+			reply = &network.Lease{Gateway: hub.def.gw.String(), Prefix: prefix(hub.def.subnet), Host: hub.host, DNS: hub.dns, Pid: os.Getpid()}
 		default:
 			reply.Error = "unknown request " + req.Op
 		}
@@ -611,21 +683,28 @@ func (hub *Hub) serveConn(fd int) {
 
 func prefix(s *net.IPNet) int { p, _ := s.Mask.Size(); return p }
 
-// attach plugs the container into the bridge and publishes its ports;
-// the pidfd's end undoes both.
+// attach plugs the container into its network's bridge and publishes
+// its ports; the pidfd's end undoes both.
 func (hub *Hub) attach(req network.Request, ctrNS, pidfd int) *network.Lease {
 	fail := func(err error, fix string) *network.Lease {
 		unix.Close(ctrNS)
 		unix.Close(pidfd)
 		return &network.Lease{Error: err.Error(), Hint: fix}
 	}
-	ip, err := hub.allocate(req.ID)
+	bn := hub.def
+	if req.Net != nil {
+		var err error
+		if bn, err = hub.userNet(req.Net); err != nil {
+			return fail(err, "see "+network.HubLog(hub.uid))
+		}
+	}
+	ip, err := hub.allocate(bn, req.ID)
 	if err != nil {
 		return fail(err, "remove stopped containers, or restart the hub (crun-lite system reset stops it)")
 	}
-	veth, err := hub.plug(ctrNS, req.ID, ip)
+	veth, err := hub.plug(ctrNS, req.ID, ip, bn)
 	if err != nil {
-		hub.free(ip)
+		hub.free(bn, req.ID, ip)
 		return fail(err, "see "+network.HubLog(hub.uid))
 	}
 	unix.Close(ctrNS)
@@ -638,7 +717,7 @@ func (hub *Hub) attach(req network.Request, ctrNS, pidfd int) *network.Lease {
 		if unplug {
 			_ = hub.h.LinkDel(veth)
 		}
-		hub.free(ip)
+		hub.free(bn, req.ID, ip)
 	}
 	for _, p := range req.Ports {
 		id, got, err := hub.publish(p, ip)
@@ -650,7 +729,8 @@ func (hub *Hub) attach(req network.Request, ctrNS, pidfd int) *network.Lease {
 		ids = append(ids, id)
 		published = append(published, got)
 	}
-	hub.log.Printf("attach %.12s: %s, ports %v", req.ID, ip, published)
+	peers := hub.join(bn, req, ip)
+	hub.log.Printf("attach %.12s: %s on %q, ports %v", req.ID, ip, bn.name, published)
 	go func() {
 		// Until the container's first process ends.
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
@@ -665,39 +745,94 @@ func (hub *Hub) attach(req network.Request, ctrNS, pidfd int) *network.Lease {
 		// would only hold the kernel's rtnl lock against the next start.
 		undo(false)
 	}()
-	return &network.Lease{IP: ip.String(), Prefix: prefix(hub.subnet), Gateway: hub.gw.String(), Host: hub.host, DNS: hub.dns, Ports: published}
+	return &network.Lease{IP: ip.String(), Prefix: prefix(bn.subnet), Gateway: bn.gw.String(), Host: hub.host, DNS: hub.dns, Ports: published, Peers: peers}
 }
 
-func (hub *Hub) allocate(id string) (net.IP, error) {
+// join records a user network's new member and adds it to the others'
+// /etc/hosts; it returns the others, for the new one's.
+func (hub *Hub) join(bn *bridgeNet, req network.Request, ip net.IP) []string {
+	if bn == hub.def || len(req.Names) == 0 {
+		return nil
+	}
 	hub.mu.Lock()
 	defer hub.mu.Unlock()
-	ones, bits := hub.subnet.Mask.Size()
+	bn.members[req.ID] = &member{ip: ip.String(), names: req.Names, hosts: req.Hosts}
+	hub.rewriteHosts(bn, req.ID)
+	return peerLines(bn, req.ID)
+}
+
+// peerLines are the /etc/hosts lines of bn's members but except.
+func peerLines(bn *bridgeNet, except string) []string {
+	var out []string
+	for id, m := range bn.members {
+		if id != except {
+			out = append(out, m.ip+"\t"+strings.Join(m.names, " "))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rewriteHosts rewrites the peers part of every member's /etc/hosts but
+// skip's (in place: the file is bind-mounted). Called with hub.mu held.
+func (hub *Hub) rewriteHosts(bn *bridgeNet, skip string) {
+	for id, m := range bn.members {
+		if id == skip || m.hosts == "" {
+			continue
+		}
+		b, err := os.ReadFile(m.hosts)
+		if err != nil {
+			continue
+		}
+		content := string(b)
+		if i := strings.Index(content, network.PeersMarker); i >= 0 {
+			content = content[:i]
+		}
+		content += network.PeersMarker + bn.name + "\n"
+		for _, l := range peerLines(bn, id) {
+			content += l + "\n"
+		}
+		if err := os.WriteFile(m.hosts, []byte(content), 0o644); err != nil {
+			hub.log.Printf("network %s: update %s: %v", bn.name, m.hosts, err)
+		}
+	}
+}
+
+func (hub *Hub) allocate(bn *bridgeNet, id string) (net.IP, error) {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	ones, bits := bn.subnet.Mask.Size()
 	size := uint32(1) << uint(bits-ones)
 	for n := uint32(2); n < size-1; n++ {
-		ip := nthIP(hub.subnet, n)
-		if _, used := hub.inUse[ip.String()]; !used {
-			hub.inUse[ip.String()] = id
+		ip := nthIP(bn.subnet, n)
+		if _, used := bn.inUse[ip.String()]; !used {
+			bn.inUse[ip.String()] = id
 			return ip, nil
 		}
 	}
-	return nil, fmt.Errorf("no free address left in %s", hub.subnet)
+	return nil, fmt.Errorf("no free address left in %s", bn.subnet)
 }
 
-func (hub *Hub) free(ip net.IP) {
+// free gives the address back and takes the container off its network.
+func (hub *Hub) free(bn *bridgeNet, id string, ip net.IP) {
 	hub.mu.Lock()
-	delete(hub.inUse, ip.String())
-	hub.mu.Unlock()
+	defer hub.mu.Unlock()
+	delete(bn.inUse, ip.String())
+	if _, ok := bn.members[id]; ok {
+		delete(bn.members, id)
+		hub.rewriteHosts(bn, "")
+	}
 }
 
 // plug makes the veth pair, one end on the bridge, the other the
 // container's eth0 with its address and default route.
-func (hub *Hub) plug(ctrNS int, id string, ip net.IP) (netlink.Link, error) {
+func (hub *Hub) plug(ctrNS int, id string, ip net.IP, bn *bridgeNet) (netlink.Link, error) {
 	name := "crl" + id
 	if len(name) > 15 {
 		name = name[:15]
 	}
 	la := netlink.NewLinkAttrs()
-	la.Name, la.MTU, la.MasterIndex = name, mtu, hub.bridge.Attrs().Index
+	la.Name, la.MTU, la.MasterIndex = name, mtu, bn.link.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(ctrNS), PeerMTU: mtu}
 	if err := hub.h.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("make veth %s: %w", name, err)
@@ -709,7 +844,7 @@ func (hub *Hub) plug(ctrNS int, id string, ip net.IP) (netlink.Link, error) {
 	ch, err := handleIn(ctrNS)
 	if err == nil {
 		defer ch.Close()
-		err = configureInside(ch, ip, hub.subnet, hub.gw)
+		err = configureInside(ch, ip, bn.subnet, bn.gw)
 	}
 	if err != nil {
 		_ = hub.h.LinkDel(veth)
