@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,11 +65,10 @@ Examples:
 					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
-					nets, err := network.List(dir(e))
+					all, err := allNetworks(dir(e))
 					if err != nil {
 						return err
 					}
-					all := append([]*network.Config{{Name: network.DefaultName, Driver: "bridge", Subnet: "10.88.0.0/16"}}, nets...)
 					f, err := parseFormat(c.String("format"), volumeFormats)
 					if err != nil {
 						return err
@@ -80,13 +81,9 @@ Examples:
 							return nil
 						}
 						tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-						fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSUBNET")
+						fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER")
 						for _, n := range all {
-							id := "2f259bab93aa" // Podman's ID of its default network
-							if n.ID != "" {
-								id = n.ID[:12]
-							}
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, n.Name, n.Driver, n.Subnet)
+							fmt.Fprintf(tw, "%s\t%s\t%s\n", n.ID[:12], n.Name, n.Driver)
 						}
 						return tw.Flush()
 					})
@@ -104,13 +101,17 @@ Examples:
 					if c.NArg() == 0 {
 						return errors.New("network inspect needs a NAME")
 					}
-					var out []*network.Config
+					var out []podmanNetwork
 					for _, n := range c.Args().Slice() {
+						if n == network.DefaultName {
+							out = append(out, defaultNetwork())
+							continue
+						}
 						cfg, err := network.Get(dir(e), n)
 						if err != nil {
 							return &run.ExitError{Code: 125, Err: err}
 						}
-						out = append(out, cfg)
+						out = append(out, asPodman(cfg))
 					}
 					f, _ := parseFormat("json", volumeFormats)
 					return f.print(c.App.Writer, out, nil)
@@ -156,4 +157,49 @@ Examples:
 			},
 		},
 	}
+}
+
+// podmanNetwork is a network as Podman's network inspect and ls --format
+// json print it.
+type podmanNetwork struct {
+	Name             string            `json:"name"`
+	ID               string            `json:"id"`
+	Driver           string            `json:"driver"`
+	NetworkInterface string            `json:"network_interface"`
+	Created          time.Time         `json:"created"`
+	Subnets          []podmanSubnet    `json:"subnets"`
+	IPv6Enabled      bool              `json:"ipv6_enabled"`
+	Internal         bool              `json:"internal"`
+	DNSEnabled       bool              `json:"dns_enabled"` // names go through /etc/hosts
+	IPAMOptions      map[string]string `json:"ipam_options"`
+}
+
+type podmanSubnet struct {
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway"`
+}
+
+func asPodman(c *network.Config) podmanNetwork {
+	return podmanNetwork{Name: c.Name, ID: c.ID, Driver: c.Driver, NetworkInterface: "crl" + c.ID[:8], Created: c.Created,
+		Subnets: []podmanSubnet{{Subnet: c.Subnet, Gateway: c.Gateway}}, IPAMOptions: map[string]string{"driver": "host-local"}}
+}
+
+// defaultNetwork is the hub's default network, under Podman's name and ID.
+func defaultNetwork() podmanNetwork {
+	return podmanNetwork{Name: network.DefaultName, ID: "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9", Driver: "bridge",
+		NetworkInterface: "crl0", Subnets: []podmanSubnet{{Subnet: "10.88.0.0/16", Gateway: "10.88.0.1"}}, IPAMOptions: map[string]string{"driver": "host-local"}}
+}
+
+// allNetworks: the default one and the store's, by name, as Podman lists.
+func allNetworks(dir string) ([]podmanNetwork, error) {
+	nets, err := network.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	all := []podmanNetwork{defaultNetwork()}
+	for _, n := range nets {
+		all = append(all, asPodman(n))
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	return all, nil
 }

@@ -375,10 +375,10 @@ func TestUserNetwork(t *testing.T) {
 	if r := crunIn(t, s, "network", "create", "devnet"); r.Code != 125 || !strings.Contains(r.Stderr, "already exists") {
 		t.Errorf("second network create: %s", r)
 	}
-	if ls := mustCrunIn(t, s, "network", "ls", "-q").Stdout; ls != "podman\ndevnet\n" {
+	if ls := mustCrunIn(t, s, "network", "ls", "-q").Stdout; ls != "devnet\npodman\n" {
 		t.Errorf("network ls -q: %q", ls)
 	}
-	if in := mustCrunIn(t, s, "network", "inspect", "devnet").Stdout; !strings.Contains(in, `"subnet": "10.89.`) {
+	if in := mustCrunIn(t, s, "network", "inspect", "devnet").Stdout; !strings.Contains(in, `"subnet": "10.89.`) || !strings.Contains(in, `"name": "devnet"`) {
 		t.Errorf("network inspect: %s", in)
 	}
 	detach(t, s, "--name", "websrv", "--network", "devnet", image, "httpd", "-f", "-p", "80", "-h", "/etc")
@@ -406,5 +406,29 @@ func TestUserNetwork(t *testing.T) {
 	}
 	if r := crunIn(t, s, "run", "--rm", "--network", "devnet", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "network create devnet") {
 		t.Errorf("run on a removed network: %s", r)
+	}
+}
+
+// containers.conf's default_rootless_network_cmd picks the hub's helper,
+// as it picks Podman's: slirp4netns here (its 10.0.2.2 reaches the host's
+// loopback, 10.0.2.3 resolves), in a hub of a runtime dir of its own.
+func TestNetworkContainersConf(t *testing.T) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns is not installed")
+	}
+	env := privateHolder(t)
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".config", "containers"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "containers", "containers.conf"),
+		[]byte("[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n"), 0o600)
+	env = append(env, "HOME="+home, "XDG_CONFIG_HOME", "CONTAINERS_CONF")
+	port := hostServer(t, "via-slirp4netns")
+	s := testStore(t)
+	mustCrunInEnv(t, s, env, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
+	r := mustCrunInEnv(t, s, env, "run", "--rm", "localhost/busybox:latest", "sh", "-c",
+		fmt.Sprintf("grep host.containers /etc/hosts; cat /etc/resolv.conf; timeout 3 wget -q -O- http://host.containers.internal:%d/", port))
+	if !strings.Contains(r.Stdout, "10.0.2.2\thost.containers.internal") || !strings.Contains(r.Stdout, "nameserver 10.0.2.3") ||
+		!strings.HasSuffix(r.Stdout, "via-slirp4netns") {
+		t.Errorf("default_rootless_network_cmd = slirp4netns: want slirp4netns's addresses and the host's loopback:\n%s", r)
 	}
 }

@@ -455,20 +455,9 @@ func sbinTool(name string) string {
 // waits until its interface has an address.
 func (hub *Hub) startHelper() error {
 	self := os.NewFile(uintptr(hub.nsfd), "netns")
-	var cmd *exec.Cmd
-	if p, err := exec.LookPath("pasta"); err == nil {
-		args := []string{"-f", "-q", "--config-net", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
-			"--ns-ifname", "eth0", "--mtu", fmt.Sprint(mtu), "--dns-forward", dnsForward, "--no-netns-quit", "--netns", "/proc/self/fd/3"}
-		if os.Getuid() == 0 {
-			// root in the user's namespace is the user: stay it (pasta
-			// would switch to nobody, which cannot open our fd).
-			args = append([]string{"--runas", "0:0"}, args...)
-		}
-		cmd = exec.Command(p, args...)
-	} else if p, err := exec.LookPath("slirp4netns"); err == nil {
-		cmd = exec.Command(p, "--configure", "--mtu", fmt.Sprint(mtu), "--netns-type=path", "/proc/self/fd/3", "eth0")
-	} else {
-		return errors.New("neither pasta (package passt) nor slirp4netns is installed")
+	cmd, err := helperCommand(readHelperConf())
+	if err != nil {
+		return err
 	}
 	cmd.ExtraFiles = []*os.File{self}
 	cmd.Stdout, cmd.Stderr = hub.log.Writer(), hub.log.Writer()
@@ -519,6 +508,47 @@ func (hub *Hub) startHelper() error {
 			return fmt.Errorf("%s did not configure the hub's namespace in 5 s", cmd.Path)
 		}
 	}
+}
+
+// helperCommand is pasta (else slirp4netns) on the namespace the hub
+// passes as fd 3, or the one containers.conf names, with its options.
+func helperCommand(hc helperConf) (*exec.Cmd, error) {
+	pasta, perr := exec.LookPath("pasta")
+	slirp, serr := exec.LookPath("slirp4netns")
+	use := "pasta"
+	if hc.Cmd == "slirp4netns" || (hc.Cmd == "" && perr != nil) {
+		use = "slirp4netns"
+	}
+	switch {
+	case use == "pasta" && perr == nil:
+		args := []string{"-f", "-q", "--config-net", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+			"--ns-ifname", "eth0", "--mtu", fmt.Sprint(mtu), "--dns-forward", dnsForward, "--no-netns-quit", "--netns", "/proc/self/fd/3"}
+		if os.Getuid() == 0 {
+			// root in the user's namespace is the user: stay it (pasta
+			// would switch to nobody, which cannot open our fd).
+			args = append([]string{"--runas", "0:0"}, args...)
+		}
+		return exec.Command(pasta, append(args, hc.Options...)...), nil
+	case use == "slirp4netns" && serr == nil:
+		args := []string{"--configure", "--mtu", fmt.Sprint(mtu)}
+		for _, o := range hc.Options {
+			// Podman's keys for slirp4netns's network_cmd_options.
+			switch o {
+			case "allow_host_loopback=false":
+				args = append(args, "--disable-host-loopback")
+			case "enable_ipv6=true":
+				args = append(args, "--enable-ipv6")
+			default:
+				if v, ok := strings.CutPrefix(o, "mtu="); ok {
+					args[2] = v
+				}
+			}
+		}
+		return exec.Command(slirp, append(args, "--netns-type=path", "/proc/self/fd/3", "eth0")...), nil
+	case hc.Cmd != "":
+		return nil, fmt.Errorf("containers.conf's default_rootless_network_cmd %q is not installed (or not pasta nor slirp4netns)", hc.Cmd)
+	}
+	return nil, errors.New("neither pasta (package passt) nor slirp4netns is installed")
 }
 
 // afterHelper reads where the helper put the host: its gateway reaches
