@@ -80,30 +80,34 @@ static int truthy(const char *v)
 	       strcmp(v, "TRUE") == 0 || strcmp(v, "True") == 0;
 }
 
+// is_run_option: a is one of run's options, not the image (nor "-",
+// which is none of run's options, nor "--").
+static int is_run_option(const char *a) { return a[0] == '-' && a[1] != 0 && strcmp(a, "--") != 0; }
+
+// after_run_option: argv[i] is one of run's options; the index after it
+// and its value. Short options combine (-dit); a value flag takes the
+// rest of the argument or the next one.
+static int after_run_option(char **argv, int i)
+{
+	const char *a = argv[i];
+	if (a[1] == '-')
+		return i + 1 + (!strchr(a, '=') && is_run_value_flag(a));
+	for (const char *c = a + 1; *c; c++)
+		if (strchr(crunlite_run_short_value_flags, *c))
+			return i + 1 + (c[1] == 0);
+	return i + 1;
+}
+
 // crunlite_run_image_arg: argv[i] is run or create; the index of its
 // first argument that is no option nor an option's value (the image), or
 // argc. What follows it is the container's command, options included.
 int crunlite_run_image_arg(int argc, char **argv, int i)
 {
-	for (i++; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0)
-			return i + 1 < argc ? i + 1 : argc;
-		if (a[0] != '-' || a[1] == 0)
-			return i;
-		if (a[1] == '-') {
-			if (!strchr(a, '=') && is_run_value_flag(a))
-				i++;
-			continue;
-		}
-		for (const char *c = a + 1; *c; c++)
-			if (strchr(crunlite_run_short_value_flags, *c)) {
-				if (c[1] == 0)
-					i++;
-				break;
-			}
-	}
-	return argc;
+	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i))
+		;
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	return i < argc ? i : argc;
 }
 
 // start_attaches: the options of a start command line (argv[i] is
@@ -148,56 +152,28 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 	if (!i || strcmp(argv[i], "run") != 0)
 		return 0;
 	int detach = 0;
-	for (i++; i < argc; i++) {
+	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i)) {
 		const char *a = argv[i];
-		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == 0)
-			break; // the image (or "-", which is none of run's options)
-		if (a[1] == '-') {
-			const char *eq = strchr(a, '=');
-			if (strcmp(a, "--detach") == 0)
-				detach = 1;
-			else if (eq && strncmp(a, "--detach=", 9) == 0)
-				detach = truthy(eq + 1);
-			else if (!eq && is_run_value_flag(a))
-				i++;
-			continue;
-		}
-		// Short options, combinable (-dit); a value flag takes the rest
-		// of the argument or the next one.
-		for (const char *c = a + 1; *c; c++) {
-			if (*c == 'd')
-				detach = 1;
-			if (strchr(crunlite_run_short_value_flags, *c)) {
-				if (c[1] == 0)
-					i++;
-				break;
-			}
-		}
+		if (strcmp(a, "--detach") == 0)
+			detach = 1;
+		else if (strncmp(a, "--detach=", 9) == 0)
+			detach = truthy(a + 9);
+		else if (a[1] != '-')
+			// -d among combined short options, before any that takes a value
+			for (const char *c = a + 1; *c && !strchr(crunlite_run_short_value_flags, *c); c++)
+				detach |= *c == 'd';
 	}
 	return detach;
 }
 
+// crunlite_run_userns_single: argv[i] is run or create; whether its options
+// ask for --userns=single.
 int crunlite_run_userns_single(int argc, char **argv, int i)
 {
-	for (i++; i < argc; i++) {
+	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i)) {
 		const char *a = argv[i];
-		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == 0)
-			break; // the image
-		if (a[1] == '-') {
-			if (strcmp(a, "--userns=single") == 0)
-				return 1;
-			if (strcmp(a, "--userns") == 0 && i + 1 < argc && strcmp(argv[i + 1], "single") == 0)
-				return 1;
-			if (!strchr(a, '=') && is_run_value_flag(a))
-				i++;
-			continue;
-		}
-		for (const char *c = a + 1; *c; c++)
-			if (strchr(crunlite_run_short_value_flags, *c)) {
-				if (c[1] == 0)
-					i++;
-				break;
-			}
+		if (strcmp(a, "--userns=single") == 0 || (strcmp(a, "--userns") == 0 && i + 1 < argc && strcmp(argv[i + 1], "single") == 0))
+			return 1;
 	}
 	return 0;
 }
