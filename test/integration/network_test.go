@@ -432,3 +432,84 @@ func TestNetworkContainersConf(t *testing.T) {
 		t.Errorf("default_rootless_network_cmd = slirp4netns: want slirp4netns's addresses and the host's loopback:\n%s", r)
 	}
 }
+
+// A kill -9 of the network hub: its helper dies with it (no pasta left
+// behind), the ports it published are free, and the next start starts a
+// new hub that works.
+func TestNetworkHubKilled(t *testing.T) {
+	env := privateHolder(t)
+	s := testStore(t)
+	mustCrunInEnv(t, s, env, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
+	port := freeHostPort(t)
+	mustCrunInEnv(t, s, env, "run", "-d", "--name", "before", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "localhost/busybox:latest", "httpd", "-f", "-p", "80", "-h", "/etc")
+	rundir := strings.TrimPrefix(env[0], "XDG_RUNTIME_DIR=")
+	m := regexp.MustCompile(`hub (\d+): subnet`).FindStringSubmatch(readFile(t, filepath.Join(rundir, "crun-lite", "net", "hub.log")))
+	if m == nil {
+		t.Fatalf("no hub pid in hub.log")
+	}
+	var hub int
+	fmt.Sscanf(m[1], "%d", &hub)
+	helpers := childPids(hub)
+	if len(helpers) == 0 {
+		t.Fatalf("the hub %d has no helper process", hub)
+	}
+	syscall.Kill(hub, syscall.SIGKILL)
+	waitFor(t, "the hub's helper to die with it", func() bool {
+		for _, p := range helpers {
+			if processExists(p) && !isZombie(p) {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "the port the hub published to be free", func() bool { return portFree(port) })
+	port2 := hostServer(t, "after-a-new-hub")
+	r := mustCrunInEnv(t, s, env, "run", "--rm", "localhost/busybox:latest", "timeout", "3", "wget", "-q", "-O-", fmt.Sprintf("http://host.containers.internal:%d/", port2))
+	if r.Stdout != "after-a-new-hub" {
+		t.Errorf("a start after the hub was killed: %s", r)
+	}
+	mustCrunInEnv(t, s, env, "rm", "-f", "-t", "0", "before")
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// childPids are the processes whose parent is pid.
+func childPids(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var p int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		var pp int
+		if len(f) > 1 {
+			fmt.Sscanf(f[1], "%d", &pp)
+		}
+		if pp == pid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
