@@ -14,14 +14,12 @@ import (
 	"github.com/crun-lite/crun-lite/userns"
 )
 
-// attachNetwork gives a bridge-mode container its place on the user's
-// network hub (package network), once its namespaces exist and before its
-// command runs, and writes /etc/hosts and /etc/resolv.conf for it.
-func (c *Container) attachNetwork(pid int) error {
+// takeNetns gives a bridge-mode container a network namespace of the
+// user's network hub (package network): made ahead, plugged into its
+// network, with its address; the child enters it first thing. /etc/hosts
+// and /etc/resolv.conf are written for it, before they are mounted.
+func (c *Container) takeNetns() error {
 	n := c.Spec.Net
-	if n == nil || n.Mode != "bridge" {
-		return nil
-	}
 	if err := network.CheckPorts(n.Ports, userns.Rootless()); err != nil {
 		return err
 	}
@@ -32,11 +30,11 @@ func (c *Container) attachNetwork(pid int) error {
 			req.Names = append(req.Names, c.Spec.Name)
 		}
 	}
-	l, err := network.AttachTo(userns.HostUID(), pid, req, c.opts.StartNetworkHub)
+	l, fd, err := network.Take(userns.HostUID(), req, c.opts.StartNetworkHub)
 	if err != nil {
 		return err
 	}
-	c.lease = l
+	c.lease, c.netnsFD = l, fd
 	if c.rd != nil {
 		c.rd.State.IP = l.IP
 		c.rd.State.Ports = nil
@@ -153,11 +151,15 @@ func (c *Container) writeNetEtc() error {
 	return nil
 }
 
-// openJoinedNetns opens the network namespace --network container:NAME
-// (a running container's) or ns:PATH names, for the child to enter.
+// openJoinedNetns opens the network namespace the child enters: the
+// hub's for bridge (takeNetns), --network container:NAME's (a running
+// container's) or ns:PATH's.
 func (c *Container) openJoinedNetns() error {
 	c.netnsFD = -1
 	n := c.Spec.Net
+	if n != nil && n.Mode == "bridge" {
+		return c.takeNetns()
+	}
 	if n == nil || (n.Mode != "container" && n.Mode != "ns") {
 		return nil
 	}

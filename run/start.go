@@ -82,6 +82,7 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 		c.stdio.finish()
 		return nil, err
 	}
+	t.Mark("network")
 	defer c.closeJoinedNetns()
 	if c.joined != nil {
 		if err := c.writeNetEtc(); err != nil {
@@ -127,11 +128,6 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 	c.stdio.started(ch.Master)
 	c.releaseLocks()
 	t.Mark("rootfs setup")
-	if err := c.attachNetwork(ch.Pid); err != nil {
-		ch.Kill()
-		return fail(err)
-	}
-	t.Mark("network")
 	if h.Created != nil {
 		if err := h.Created(ch.Pid); err != nil {
 			ch.Kill()

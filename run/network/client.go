@@ -16,22 +16,31 @@ import (
 )
 
 // The protocol of the hub's socket (SOCK_SEQPACKET: one message each way,
-// fds beside the first):
+// fds beside them). Every request carries the protocol version and the
+// caller's user namespace: a hub of another either answers "stale" and
+// exits, and the caller starts a new one.
 //
-//	start (run, exec'd container's parent)          hub
-//	  {"op":"attach","id":ID,"ports":[...]}
-//	  + SCM_RIGHTS [netns of the container, pidfd] ---->
-//	                                                  veth into the netns, address,
-//	                                                  route, ports listening
-//	                                   <---- {"ip":...,"gateway":...,"ports":[...]}
-//	                                         or {"error":"..."}
-//	  close
+//	start (run, start; before the clone)               hub
+//	  {"op":"lease","id":ID,"ports":[...],"net":{...},
+//	   "names":[...],"hosts":PATH}
+//	  + SCM_RIGHTS [pidfd of this process] ------------->
+//	                                                  a namespace of the network's
+//	                                                  pool (made ahead: veth, address,
+//	                                                  route, lo up), ports listening,
+//	                                                  the others' /etc/hosts updated
+//	                        <------------- {"ip":...,"gateway":...,"ports":[...],"peers":[...]}
+//	                                       + SCM_RIGHTS [the namespace]
+//	                                       or {"error":"...","hint":"..."}
+//	  the child enters the namespace first thing (setns), then mounts
+//	  a fresh sysfs in it
 //
-// The hub holds the pidfd: when the container's first process exits, it
-// stops forwarding its ports and frees its address, whatever became of the
-// command that started it (a kill -9 of crun-lite included).
+// The hub holds the pidfd: when that process ends (it is the container's
+// monitor: a foreground run, or the exec'd monitor of run -d, the same
+// pid), the hub stops forwarding the ports, frees the address and takes
+// the container off its network's /etc/hosts, whatever killed it.
 //
-//	{"op":"status"} ----> <---- {"subnet":...,"gateway":...,"host":...,"pid":N}
+//	{"op":"status"} ---->        <---- {"gateway":...,"host":...,"dns":...,"pid":N}
+//	{"op":"stop-if-idle"} ---->  <---- {"pid":N} and the hub exits, or {"error":...}
 
 // Request is a message to the hub.
 type Request struct {
@@ -58,7 +67,7 @@ type Request struct {
 const PeersMarker = "# other containers of network "
 
 // protocolVersion changes whenever requests or answers change meaning.
-const protocolVersion = 2
+const protocolVersion = 3
 
 // ProtocolVersion is what this crun-lite speaks (the hub checks it).
 func ProtocolVersion() int { return protocolVersion }
@@ -108,41 +117,41 @@ func Dir(hostUID int) string {
 // SocketPath is where the hub listens.
 func SocketPath(hostUID int) string { return filepath.Join(Dir(hostUID), "hub.sock") }
 
-// Attach gives the container whose first process is pid its private
-// network from the hub, which start starts when it is not running yet.
-func Attach(hostUID, pid int, id string, ports []Port, start func() error) (*Lease, error) {
-	return AttachTo(hostUID, pid, Request{ID: id, Ports: ports}, start)
-}
-
-// AttachTo is Attach with the whole request: a user network, names.
-func AttachTo(hostUID, pid int, r Request, start func() error) (*Lease, error) {
-	nsfd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// Take asks the hub (which start starts when it is not running yet) for
+// a network namespace for the container r.ID, made ahead on its network,
+// and returns it open with where it is. The hub ties the lease to this
+// process: when it ends (a run's monitor is this process, exec'd), the
+// ports close and the address is free.
+func Take(hostUID int, r Request, start func() error) (*Lease, int, error) {
+	self, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
-		return nil, fmt.Errorf("open the container's network namespace: %w", err)
+		return nil, -1, fmt.Errorf("pidfd_open: %w", err)
 	}
-	defer unix.Close(nsfd)
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
-	}
-	defer unix.Close(pidfd)
+	defer unix.Close(self)
 	req := r
-	req.Op, req.UserNS, req.Version = "attach", UserNSInode(), protocolVersion
-	l, err := ask(hostUID, req, []int{nsfd, pidfd}, start)
+	req.Op, req.UserNS, req.Version = "lease", UserNSInode(), protocolVersion
+	l, fd, err := askFD(hostUID, req, []int{self}, start)
 	if err != nil && err.Error() == errStale && start != nil {
-		// The hub of a holder that is gone: it exits; start another.
-		l, err = ask(hostUID, req, []int{nsfd, pidfd}, start)
+		// The hub of a holder that is gone, or of an older crun-lite: it
+		// exits; start another.
+		l, fd, err = askFD(hostUID, req, []int{self}, start)
 	}
-	return l, err
+	if err == nil && fd < 0 {
+		return nil, -1, errors.New("the network hub sent no namespace")
+	}
+	return l, fd, err
 }
 
 // Status asks a running hub what it is; ErrNoHub when none runs.
-func Status(hostUID int) (*Lease, error) { return ask(hostUID, Request{Op: "status"}, nil, nil) }
+func Status(hostUID int) (*Lease, error) {
+	// No UserNS: doctor asks from outside the user's namespace.
+	return ask(hostUID, Request{Op: "status", Version: protocolVersion}, nil, nil)
+}
 
 // StopIfIdle ends the hub when no container is attached to it (system
 // reset): it reports whether a hub stopped.
 func StopIfIdle(hostUID int) bool {
-	l, err := ask(hostUID, Request{Op: "stop-if-idle"}, nil, nil)
+	l, err := ask(hostUID, Request{Op: "stop-if-idle", UserNS: UserNSInode(), Version: protocolVersion}, nil, nil)
 	return err == nil && l.Pid > 0
 }
 
@@ -150,6 +159,15 @@ func StopIfIdle(hostUID int) bool {
 var ErrNoHub = errors.New("no network hub runs")
 
 func ask(hostUID int, req Request, fds []int, start func() error) (*Lease, error) {
+	l, fd, err := askFD(hostUID, req, fds, start)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	return l, err
+}
+
+// askFD is ask for an answer that may carry an fd (-1 when none).
+func askFD(hostUID int, req Request, fds []int, start func() error) (*Lease, int, error) {
 	fd, err := dial(SocketPath(hostUID))
 	if err != nil && start != nil {
 		if err = start(); err == nil {
@@ -158,36 +176,45 @@ func ask(hostUID int, req Request, fds []int, start func() error) (*Lease, error
 	}
 	if err != nil {
 		if start == nil {
-			return nil, ErrNoHub
+			return nil, -1, ErrNoHub
 		}
-		return nil, hint.Wrap(fmt.Errorf("reach the network hub: %w", err),
+		return nil, -1, hint.Wrap(fmt.Errorf("reach the network hub: %w", err),
 			"see "+filepath.Join(Dir(hostUID), "hub.log")+", or run with --network host or --network none")
 	}
 	defer unix.Close(fd)
 	msg, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
 	if err := unix.Sendmsg(fd, msg, oob, nil, 0); err != nil {
-		return nil, fmt.Errorf("send to the network hub: %w", err)
+		return nil, -1, fmt.Errorf("send to the network hub: %w", err)
 	}
 	buf := make([]byte, 64<<10)
-	n, _, _, _, err := unix.Recvmsg(fd, buf, nil, 0)
+	rights := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, rights, unix.MSG_CMSG_CLOEXEC)
 	if err != nil || n == 0 {
-		return nil, fmt.Errorf("read the network hub's answer: %v (see %s)", err, filepath.Join(Dir(hostUID), "hub.log"))
+		return nil, -1, fmt.Errorf("read the network hub's answer: %v (see %s)", err, filepath.Join(Dir(hostUID), "hub.log"))
+	}
+	got := -1
+	if msgs, err := unix.ParseSocketControlMessage(rights[:oobn]); err == nil {
+		for _, m := range msgs {
+			if fds, err := unix.ParseUnixRights(&m); err == nil && len(fds) > 0 {
+				got = fds[0]
+			}
+		}
 	}
 	var l Lease
 	if err := json.Unmarshal(buf[:n], &l); err != nil {
-		return nil, fmt.Errorf("read the network hub's answer: %w", err)
+		return nil, got, fmt.Errorf("read the network hub's answer: %w", err)
 	}
 	if l.Error != "" {
-		return nil, hint.Wrap(errors.New(l.Error), l.Hint)
+		return nil, got, hint.Wrap(errors.New(l.Error), l.Hint)
 	}
-	return &l, nil
+	return &l, got, nil
 }
 
 func dial(path string) (int, error) {

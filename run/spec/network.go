@@ -35,8 +35,9 @@ type Net struct {
 func (n *Net) Private() bool { return n == nil || n.Mode != "host" }
 
 // Own reports whether the container's network namespace is made with it
-// (bridge, none), not joined (container:, ns:) nor the host's.
-func (n *Net) Own() bool { return n == nil || n.Mode == "bridge" || n.Mode == "none" }
+// (none), not entered (bridge: the hub's, made ahead; container:, ns:)
+// nor the host's.
+func (n *Net) Own() bool { return n != nil && n.Mode == "none" }
 
 // FreshSysfs: a sysfs can be mounted only by the owner of the network
 // namespace: ours, unless ns:PATH names another's.

@@ -275,5 +275,9 @@ func Read(path string) (*Spec, error) {
 	if s.Version != Version {
 		return nil, fmt.Errorf("%w: %s has version %d, this crun-lite reads %d", ErrVersion, path, s.Version, Version)
 	}
+	if s.Net == nil {
+		// Written before networks had options: host or none.
+		s.Net = &Net{Mode: s.Network}
+	}
 	return &s, nil
 }
