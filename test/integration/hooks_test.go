@@ -40,7 +40,9 @@ func TestStartHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := run.Options{Options: spec.Options{
-		Image: Registry + "/test/busybox:latest", Remove: true,
+		// The default network needs Options.StartNetworkHub (the CLI's);
+		// the hooks do not.
+		Image: Registry + "/test/busybox:latest", Remove: true, Network: "none",
 		Command: []string{"sh", "-c", "cat /hooked; echo to-stderr >&2; exit 3"},
 	}}
 
