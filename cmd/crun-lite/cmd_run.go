@@ -132,7 +132,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop capability `CAP` (or ALL)", Category: catSecurity},
 			&cli.StringSliceFlag{Name: "security-opt", Usage: "`OPT`: no-new-privileges (off by default, as in Podman, so setuid programs work), seccomp=unconfined|FILE.json, mask=PATHS, unmask=PATHS|ALL", Category: catSecurity},
-			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "network `MODE`: bridge (a private network of its own, with a way out through the user's network hub), host (share the host's: every service on its loopback and abstract sockets too) or none (loopback only)", Category: catNetwork},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "network `MODE`: bridge (a private network of its own, with a way out through the user's network hub), host (share the host's: every service on its loopback and abstract sockets too), none (loopback only), container:NAME (share a running container's), ns:PATH (join a namespace by its file) or the NAME of a user network (network create)", Category: catNetwork},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges N-M; no HOSTPORT: a free one)", Category: catNetwork},
 			&cli.StringSliceFlag{Name: "dns", Usage: "nameserver `IP` in /etc/resolv.conf instead of the network's", Category: catNetwork},
 			&cli.StringSliceFlag{Name: "dns-search", Usage: "search `DOMAIN` in /etc/resolv.conf (. for none)", Category: catNetwork},

@@ -65,7 +65,8 @@ type globalOpts map[string][]string
 // flag whose values depend on the command. Keep in step with the flags'
 // usage text (TestFlagChoicesAreDocumented).
 var flagChoices = map[string][]candidate{
-	"network": {{"host", "share the host's network"}, {"none", "loopback only"}},
+	"network": {{"bridge", "a private network (the default)"}, {"host", "share the host's network"}, {"none", "loopback only"},
+		{"container:", "share a running container's network (container:NAME)"}, {"ns:", "join a network namespace by its file (ns:PATH)"}},
 	"share": {{"wayland", "the compositor's socket"}, {"x11", "the X socket and a cookie"}, {"fallback-x11", "X11 when there is no Wayland"},
 		{"pulseaudio", "the sound server's socket"}, {"pipewire", "PipeWire's pulse socket"}, {"session-bus", "the session bus, filtered (=NAME,...)"},
 		{"system-bus", "the system bus, through a proxy"}, {"gpu", "/dev/dri with your groups"},

@@ -51,10 +51,10 @@ func TestComplete(t *testing.T) {
 		{"run --rm bus", []string{"busybox:latest"}, ""},
 		{"run busybox:latest ", nil, ""}, // the container's command: nothing to offer
 		{"run busybox:latest --r", nil, ""},
-		{"run --network ", []string{"host", "none"}, ""},
+		{"run --network ", []string{"bridge", "host", "none", "container:", "ns:"}, ""},
 		{"run --device nv", []string{"nvidia.com/gpu=0", "nvidia.com/gpu=all"}, ""},
 		{"run --share p", []string{"pulseaudio", "pipewire"}, ""},
-		{"run --net n", []string{"none"}, ""},
+		{"run --net n", []string{"none", "ns:"}, ""},
 		{"run --network=h", []string{"--network=host"}, ""},
 		{"run -u 1000 --n", []string{"--name", "--network", "--net", "--no-hosts"}, ""},
 		{"--storage-driver ", []string{"overlay", "vfs"}, ""},
@@ -80,7 +80,7 @@ func TestComplete(t *testing.T) {
 		{"rmi ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"load -i ", nil, "files"},
 		{"__comp", nil, ""},                          // hidden
-		{"run --net ", []string{"host", "none"}, ""}, // "--network=h" above must not have changed the choices
+		{"run --net ", []string{"bridge", "host", "none", "container:", "ns:"}, ""}, // "--network=h" above must not have changed the choices
 	}
 	for _, c := range cases {
 		words := strings.Split(c.line, " ")
