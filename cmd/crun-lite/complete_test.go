@@ -79,7 +79,7 @@ func TestComplete(t *testing.T) {
 		{"save --format o", []string{"oci-archive", "oci-dir"}, ""},
 		{"rmi ", []string{"localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"load -i ", nil, "files"},
-		{"__comp", nil, ""},                          // hidden
+		{"__comp", nil, ""},                                                         // hidden
 		{"run --net ", []string{"bridge", "host", "none", "container:", "ns:"}, ""}, // "--network=h" above must not have changed the choices
 	}
 	for _, c := range cases {
