@@ -58,7 +58,7 @@ static const char *crunlite_run_value_flags[] = {
 	"--name", "--user", "--group-add", "--preserve-fds", "--stop-timeout", "--env", "--env-file",
 	"--workdir", "--entrypoint", "--hostname", "--volume", "--mount", "--tmpfs", "--userns",
 	"--cap-add", "--cap-drop", "--security-opt", "--network", "--net",
-	"--log-opt", "--stop-signal", "--cidfile", "--publish", "--dns", "--dns-search", "--dns-option",
+	"--log-opt", "--stop-signal", "--cidfile", "--publish", "--expose", "--dns", "--dns-search", "--dns-option",
 	"--add-host", "--device", "--cdi-spec-dir", "--share", NULL,
 };
 static const char crunlite_run_short_value_flags[] = "uevwp";

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
@@ -28,6 +30,11 @@ type Net struct {
 	DNSOption []string       `json:"dns_option,omitempty"`
 	AddHost   []string       `json:"add_host,omitempty"` // NAME IP, as in /etc/hosts
 	NoHosts   bool           `json:"no_hosts,omitempty"`
+
+	// What -P publishes (set by New): the image's exposed ports and
+	// --expose's, each on a free host port, but those -p publishes.
+	publishAll bool
+	expose     []network.Port
 }
 
 // Private reports whether the container has a network namespace other
@@ -78,6 +85,14 @@ func parseNetwork(o Options) (*Net, error) {
 		return nil, hint.Wrap(fmt.Errorf("network %q is not supported", o.Network),
 			"use --network bridge (the default: a private network), host, none, container:NAME or ns:PATH")
 	}
+	n.publishAll = o.PublishAll
+	for _, e := range o.Expose {
+		ports, err := parseExpose(e)
+		if err != nil {
+			return nil, err
+		}
+		n.expose = append(n.expose, ports...)
+	}
 	for _, p := range o.Publish {
 		ports, err := network.ParsePublish(p)
 		if err != nil {
@@ -85,7 +100,7 @@ func parseNetwork(o Options) (*Net, error) {
 		}
 		n.Ports = append(n.Ports, ports...)
 	}
-	if len(n.Ports) > 0 && n.Mode != "bridge" {
+	if (len(n.Ports) > 0 || n.publishAll) && n.Mode != "bridge" {
 		return nil, hint.Wrap(fmt.Errorf("-p needs a private network, not --network %s", n.Mode),
 			"leave out --network (or use --network bridge) to publish ports")
 	}
@@ -105,4 +120,41 @@ func parseNetwork(o Options) (*Net, error) {
 		return nil, BadOption("--no-hosts and --add-host conflict: --add-host writes to the /etc/hosts --no-hosts leaves alone")
 	}
 	return n, nil
+}
+
+// parseExpose reads --expose PORT[-PORT][/PROTO].
+func parseExpose(e string) ([]network.Port, error) {
+	if strings.Contains(e, ":") {
+		return nil, BadOption("--expose %s: a container port (PORT[-PORT][/tcp|udp]), not a mapping: use -p", e)
+	}
+	ports, err := network.ParsePublish(e)
+	if err != nil {
+		return nil, BadOption("--expose %s: want PORT[-PORT][/tcp|udp]", e)
+	}
+	return ports, nil
+}
+
+// publishExposed adds to -p's ports, for -P, the image's exposed ports
+// ("80/tcp", "53/udp", "8080") and --expose's, each on a free host port.
+func (s *Spec) publishExposed(image map[string]struct{}) {
+	n := s.Net
+	if n == nil || !n.publishAll {
+		return
+	}
+	var keys []string
+	for k := range image {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := append([]network.Port{}, n.expose...)
+	for _, k := range keys {
+		if ports, err := network.ParsePublish(k); err == nil {
+			want = append(want, ports...)
+		}
+	}
+	for _, p := range want {
+		if !slices.ContainsFunc(n.Ports, func(q network.Port) bool { return q.CtrPort == p.CtrPort && q.Proto == p.Proto }) {
+			n.Ports = append(n.Ports, network.Port{CtrPort: p.CtrPort, Proto: p.Proto})
+		}
+	}
 }

@@ -22,13 +22,15 @@ type Options struct {
 	Name    string   // --name of a kept container
 	Network string   // --network: bridge (the default), host, none
 	// Publish are -p values, [IP:][HOSTPORT:]CTRPORT[/PROTO].
-	Publish   []string
-	DNS       []string // --dns: nameservers instead of the network's
-	DNSSearch []string // --dns-search
-	DNSOption []string // --dns-option
-	AddHost   []string // --add-host NAME:IP
-	NoHosts   bool     // --no-hosts: the image's /etc/hosts
-	User      string   // --user; "" takes the image's User
+	Publish    []string
+	PublishAll bool     // -P: the image's exposed ports (and --expose's) on free host ports
+	Expose     []string // --expose PORT[/PROTO]
+	DNS        []string // --dns: nameservers instead of the network's
+	DNSSearch  []string // --dns-search
+	DNSOption  []string // --dns-option
+	AddHost    []string // --add-host NAME:IP
+	NoHosts    bool     // --no-hosts: the image's /etc/hosts
+	User       string   // --user; "" takes the image's User
 	// GroupAdd are supplementary groups (names or numbers) added to the
 	// user's, or KeepGroups alone.
 	GroupAdd    []string

@@ -158,6 +158,7 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 			s.StopSignal = int(sig)
 		}
 	}
+	s.publishExposed(cfg.ExposedPorts)
 	p := &s.Process
 	s.Entrypoint, s.Cmd = entry, cmd
 	p.Args = append(append([]string{}, entry...), cmd...)

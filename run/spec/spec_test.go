@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -129,5 +130,29 @@ func TestUseImageKeepsEntrypointAndCmd(t *testing.T) {
 	s.UseImage(imgspecv1.ImageConfig{Entrypoint: []string{"/init"}, Cmd: []string{"default"}}, "", "")
 	if strings.Join(s.Entrypoint, " ") != "/init" || strings.Join(s.Cmd, " ") != "x y" || strings.Join(s.Process.Args, " ") != "/init x y" {
 		t.Errorf("Entrypoint %q Cmd %q Args %q", s.Entrypoint, s.Cmd, s.Process.Args)
+	}
+}
+
+// -P publishes the image's EXPOSE and --expose's ports on free host
+// ports, but those -p publishes already.
+func TestPublishAll(t *testing.T) {
+	s, err := New("0123456789abcdef", Options{PublishAll: true, Expose: []string{"9000-9001/udp"}, Publish: []string{"8080:80"}}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UseImage(imgspecv1.ImageConfig{ExposedPorts: map[string]struct{}{"80/tcp": {}, "53/udp": {}, "443": {}}, Cmd: []string{"sh"}}, "", "")
+	var got []string
+	for _, p := range s.Net.Ports {
+		got = append(got, fmt.Sprintf("%d:%d/%s", p.HostPort, p.CtrPort, p.Proto))
+	}
+	want := []string{"8080:80/tcp", "0:9000/udp", "0:9001/udp", "0:443/tcp", "0:53/udp"}
+	if !slices.Equal(got, want) {
+		t.Errorf("-P: got %v, want %v", got, want)
+	}
+	if _, err := New("0123456789abcdef", Options{Expose: []string{"80:80"}}, t.TempDir()); err == nil {
+		t.Error("--expose 80:80 accepted")
+	}
+	if _, err := New("0123456789abcdef", Options{PublishAll: true, Network: "none"}, t.TempDir()); err == nil {
+		t.Error("-P with --network none accepted")
 	}
 }

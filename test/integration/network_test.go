@@ -513,3 +513,18 @@ func isZombie(pid int) bool {
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	return len(f) > 0 && f[0] == "Z"
 }
+
+// -P with --expose: the exposed port on a free host port, read from port.
+func TestPublishAll(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "allports", "-P", "--expose", "80", image, "httpd", "-f", "-p", "80", "-h", "/etc")
+	host := strings.TrimSpace(mustCrunIn(t, s, "port", "allports", "80").Stdout)
+	if !strings.HasPrefix(host, "0.0.0.0:") {
+		t.Fatalf("port allports 80: %q", host)
+	}
+	if got := get(t, "http://127.0.0.1:"+strings.TrimPrefix(host, "0.0.0.0:")+"/hostname"); got == "" {
+		t.Errorf("nothing served on the port -P chose")
+	}
+	mustCrunIn(t, s, "rm", "-f", "-t", "0", "allports")
+}
