@@ -190,8 +190,9 @@ func (st *Store) Reset() error {
 			return fmt.Errorf("reset: %w", err)
 		}
 		for _, e := range entries {
-			if dir == st.opts.RunRoot && (strings.HasPrefix(e.Name(), "userns.") || e.Name() == singleStoreDir) {
-				continue // the holders', and the single-id store's run root
+			if dir == st.opts.RunRoot && (strings.HasPrefix(e.Name(), "userns.") || e.Name() == singleStoreDir ||
+				e.Name() == "net" || strings.HasPrefix(e.Name(), "net-")) {
+				continue // the holders', the single-id store's run root, the network hubs' (every store's)
 			}
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("reset: %w", err)
