@@ -88,7 +88,7 @@ done`
 		"localhost/busybox:latest busybox:latest",
 		"latest", // bash replaces only what follows the ':'
 		"keeper",
-		"host none",
+		"bridge host none container: ns:",
 		"vfs",
 	}
 	if !slices.Equal(got, want) {
