@@ -64,19 +64,9 @@ func Doctor(o store.Options, optsErr error) []hostcheck.Check {
 func checkNAT() hostcheck.Check {
 	c := hostcheck.Check{ID: "nat", Title: "NAT for the default network", Status: hostcheck.OK}
 	for _, tool := range []string{"iptables", "nft"} {
-		for _, dir := range []string{"", "/usr/sbin/", "/sbin/"} {
-			p := dir + tool
-			if dir == "" {
-				if lp, err := exec.LookPath(tool); err == nil {
-					p = lp
-				} else {
-					continue
-				}
-			}
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				c.Message = p + " sets the hub's NAT"
-				return c
-			}
+		if p := network.AdminTool(tool); p != "" {
+			c.Message = p + " sets the hub's NAT"
+			return c
 		}
 	}
 	c.Status, c.Message = hostcheck.Warning, "neither iptables nor nft is installed: containers of the default network cannot reach out (published ports still work)"

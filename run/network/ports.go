@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -150,4 +152,19 @@ func CheckPorts(ports []Port, rootless bool) error {
 		}
 	}
 	return nil
+}
+
+// AdminTool finds an admin tool (iptables, nft) also where a user's PATH
+// does not look; "" when it is not installed.
+func AdminTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }

@@ -174,12 +174,7 @@ func (hub *Hub) watchHolder() {
 		return
 	}
 	go func() {
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err == nil || !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
+		waitExit(pidfd)
 		hub.log.Printf("the user namespace holder %d exited: the hub exits", pid)
 		hub.exit()
 	}()
@@ -201,6 +196,16 @@ func (hub *Hub) watchSocket() {
 			}
 		}
 	}()
+}
+
+// waitExit blocks until the process of pidfd has exited.
+func waitExit(pidfd int) {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err == nil || !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // exit stops listening first, so that the next start starts a new hub.
@@ -442,12 +447,12 @@ func (hub *Hub) nat() error {
 	// whose RST would end the container's connection. Both drop them.
 	var base [][]string
 	var masq func(subnet, bridge string) [][]string
-	if ipt := sbinTool("iptables"); ipt != "" {
+	if ipt := network.AdminTool("iptables"); ipt != "" {
 		base = [][]string{{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"}}
 		masq = func(subnet, bridge string) [][]string {
 			return [][]string{{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}}
 		}
-	} else if nft := sbinTool("nft"); nft != "" {
+	} else if nft := network.AdminTool("nft"); nft != "" {
 		base = [][]string{
 			{nft, "add table ip crunlite"},
 			{nft, "add chain ip crunlite post { type nat hook postrouting priority 100 ; }"},
@@ -475,20 +480,6 @@ func (hub *Hub) nat() error {
 		return hub.inNetns(func() error { return run(masq(subnet, bridge)) })
 	}
 	return nil
-}
-
-// sbinTool finds an admin tool also where a user's PATH does not look.
-func sbinTool(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
 }
 
 // startHelper starts pasta (else slirp4netns) on the hub's namespace and
@@ -805,12 +796,7 @@ func (hub *Hub) lease(req network.Request, pidfd int) (*network.Lease, int) {
 	peers := hub.join(bn, req, p.ip)
 	hub.log.Printf("lease %.12s: %s on %q, ports %v", req.ID, p.ip, bn.name, published)
 	go func() {
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err == nil || !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
+		waitExit(pidfd)
 		unix.Close(pidfd)
 		hub.log.Printf("end %.12s", req.ID)
 		// The namespace and its veth go with the container's last process.
