@@ -138,10 +138,14 @@ func (c *Container) resolvFile() string {
 	return b.String()
 }
 
-// writeNetEtc rewrites the bind-mounted files in place (same inodes).
+// noHosts: --no-hosts leaves the image's /etc/hosts in place, unmounted.
+func (c *Container) noHosts() bool { return c.Spec.Net != nil && c.Spec.Net.NoHosts }
+
+// writeNetEtc writes /etc/hosts and resolv.conf where the network decides
+// them, before they are mounted (and in place, the same inodes, after).
 func (c *Container) writeNetEtc() error {
 	for name, content := range map[string]string{"hosts": c.hostsFile(), "resolv.conf": c.resolvFile()} {
-		if name == "hosts" && c.Spec.Net != nil && c.Spec.Net.NoHosts {
+		if name == "hosts" && c.noHosts() {
 			continue
 		}
 		if err := os.WriteFile(c.rd.Join("etc/"+name), []byte(content), 0o644); err != nil {

@@ -305,7 +305,12 @@ func (c *Container) systemMounts(l *spawn.List, m string) {
 // container gets, and for keep-id a passwd and group naming the kept user
 // when the image lacks them.
 func (c *Container) etcMounts() ([]string, error) {
-	files := etcFiles[:3]
+	var files []string
+	for _, name := range etcFiles[:3] {
+		if name != "hosts" || !c.noHosts() {
+			files = append(files, name)
+		}
+	}
 	if c.keep != nil {
 		passwd, group := c.keep.passwdEntries(c.rd.Join("merged"))
 		for name, extra := range map[string]string{"passwd": passwd, "group": group} {

@@ -370,9 +370,15 @@ func (c *Container) writeEtc() error {
 		// scripts look for the file).
 		"containerenv": fmt.Sprintf("engine=%q\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
 			Engine, c.Spec.Name, c.Spec.ID, c.Spec.ImageRef, c.Spec.Image, rootless),
-		"hostname":    hostname + "\n",
-		"hosts":       c.hostsFile(),
-		"resolv.conf": c.resolvFile(),
+		"hostname": hostname + "\n",
+	}
+	// Where the network decides them (bridge: the hub's address and names;
+	// container:, the other container's), start writes them, once.
+	if n := c.Spec.Net; n == nil || (n.Mode != "bridge" && n.Mode != "container") {
+		files["resolv.conf"] = c.resolvFile()
+		if !c.noHosts() {
+			files["hosts"] = c.hostsFile()
+		}
 	}
 	if userns.Single() {
 		files[aptSingleID] = aptSingleIDConf
