@@ -58,6 +58,13 @@ type AttachOptions struct {
 	NoStdin    bool   // --no-stdin: our stdin stays ours
 	SigProxy   bool   // --sig-proxy: our SIGINT, SIGTERM... go to the container
 	DetachKeys []byte // typed on our stdin, they detach (nil: never)
+	// TTY: the container has a terminal, known by the caller where in
+	// may not know it (a run whose --rm container is gone already).
+	TTY bool
+	// Hangup: the container is ours, a foreground run's: when our
+	// terminal hangs up it gets SIGHUP, then SIGKILL after its stop
+	// timeout, as Supervise does; an attacher's hangup only detaches.
+	Hangup bool
 }
 
 // ErrDetached is Attach's return when the detach keys were typed: the
@@ -89,7 +96,7 @@ func (in *Info) AttachOver(fd int, o AttachOptions, io Stdio) (int, error) {
 	conn := os.NewFile(uintptr(fd), "attach")
 	defer conn.Close()
 
-	tty := in.tty()
+	tty := in.tty() || o.TTY
 	send := func(kind byte, b []byte) error {
 		_, err := conn.Write(append([]byte{kind}, b...))
 		return err
@@ -112,13 +119,19 @@ func (in *Info) AttachOver(fd int, o AttachOptions, io Stdio) (int, error) {
 			}
 		}
 	}
-	if o.SigProxy && !tty {
+	// A terminal takes the user's signals as keys; those sent to us
+	// reach the container still when it is ours (Hangup).
+	if o.SigProxy && (!tty || o.Hangup) {
 		ch := make(chan os.Signal, 8)
 		signal.Notify(ch, forwardedSignals...)
 		defer signal.Stop(ch)
 		go func() {
 			for s := range ch {
-				_ = in.Signal(s.(unix.Signal))
+				if sig := s.(unix.Signal); o.Hangup && (sig == unix.SIGHUP || sig == unix.SIGTERM) {
+					in.endWith(sig)
+				} else {
+					_ = in.Signal(sig)
+				}
 			}
 		}()
 	}
@@ -134,6 +147,8 @@ func (in *Info) AttachOver(fd int, o AttachOptions, io Stdio) (int, error) {
 			}
 			if !tty {
 				_ = send(monitor.CloseStdin, nil)
+			} else if o.Hangup && isTerminal(io.In) {
+				in.endWith(unix.SIGHUP) // our terminal hung up
 			}
 		}()
 	}
@@ -160,6 +175,16 @@ func (in *Info) AttachOver(fd int, o AttachOptions, io Stdio) (int, error) {
 			}
 			return 0, nil
 		}
+	}
+}
+
+// endWith ends a container whose user left (SIGHUP: the terminal hung
+// up) or told us to stop (SIGTERM): sig, then SIGKILL after its stop
+// timeout (a shell as pid 1 ignores both), as Supervise does.
+func (in *Info) endWith(sig unix.Signal) {
+	_ = in.Signal(sig)
+	if t := in.StopTimeout; t > 0 {
+		time.AfterFunc(t, func() { _ = in.Signal(unix.SIGKILL) })
 	}
 }
 
@@ -205,9 +230,13 @@ func (in *Info) WaitCleaned(st *store.Store) {
 	if !in.hasRun {
 		return
 	}
-	for deadline := time.Now().Add(10 * time.Second); !state.Cleanup(st, in.run.ID) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); state.Busy(st, in.run.ID) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
+	// Once only: when the monitor's cleanup could not record the exit (a
+	// full disk), storage's copy in this process may already say it did,
+	// and a second try would drop the run dir that keeps the code.
+	state.Cleanup(st, in.run.ID)
 }
 
 // HandAttach gives start -a's waiting parent (userns.AttachFD) a
@@ -220,16 +249,16 @@ func (in *Info) HandAttach() error {
 	if !in.Detached || in.run.Record.ControlSocket == "" {
 		return fmt.Errorf("container %s runs in the foreground of another crun-lite: only detached containers can be attached to", in.Name)
 	}
-	return coded(handAttach(in.run.Dir))
+	return coded(handAttach(in.run.Dir, in.run.ID))
 }
 
-func handAttach(runDir string) error {
+func handAttach(runDir, id string) error {
 	conn, err := monitor.Dial(runDir)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(conn)
-	return userns.SendAttach(conn)
+	return userns.SendAttach(conn, id)
 }
 
 // tty tells whether the container has a terminal (run -t).

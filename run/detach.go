@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/crun-lite/crun-lite/run/monitor"
 	"github.com/crun-lite/crun-lite/userns"
 )
@@ -84,6 +86,11 @@ func (c *Container) Detach(o DetachOptions) error {
 	}
 	c.rd.State.Detached, c.rd.State.LogPath = true, log
 	ctl, err := monitor.Listen(c.rd.Path)
+	if err == nil {
+		if err = monitor.ReserveExit(c.rd.Path); err != nil {
+			unix.Close(ctl)
+		}
+	}
 	if err != nil {
 		closeAll()
 		c.Close()
@@ -121,7 +128,7 @@ func (c *Container) Detach(o DetachOptions) error {
 	if o.Attach {
 		// Connected before the monitor runs, which accepts it before it
 		// reads any output: the attacher misses nothing.
-		err := handAttach(rd.Path)
+		err := handAttach(rd.Path, s.ID)
 		if err != nil {
 			p.ch.Kill()
 			_, _ = p.ch.Wait()

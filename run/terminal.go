@@ -106,7 +106,14 @@ func (s *stdio) started(master *os.File) {
 		f.Close()
 	}
 	if s.tty && master != nil && s.detached {
-		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
+		// Sized as the terminal run -it or start -a was typed on, which
+		// the attacher's first resize would be too late for (stty
+		// size as the command); else the classic 24x80.
+		if isTerminal(os.Stdin) {
+			resize(master, os.Stdin)
+		} else {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
+		}
 		s.master = master
 	} else if s.tty && master != nil {
 		s.startTerminal(master)

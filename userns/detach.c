@@ -29,6 +29,11 @@
 //	                └── child: start the container, connect to its attach
 //	                    socket, send byte and fd, exec the monitor
 //
+// A foreground run that keeps its container, or that has -it on our
+// terminal, is such a start -a too: its monitor logs the output as a
+// detached container's, and the detach keys can leave it running
+// (run_mode).
+//
 // The decision "this command line detaches" is read from argv like the
 // command itself (crunlite_parse_cmdline): `run` and `container run` with
 // -d or --detach among run's options, before the image; `start` without
@@ -52,6 +57,7 @@
 
 int crunlite_detach_fd = -1;
 int crunlite_attach_fd = -1;
+char crunlite_attach_id[72];
 
 // run's options that take a value: long names, and short ones as a string.
 static const char *crunlite_run_value_flags[] = {
@@ -59,7 +65,7 @@ static const char *crunlite_run_value_flags[] = {
 	"--workdir", "--entrypoint", "--hostname", "--volume", "--mount", "--tmpfs", "--userns",
 	"--cap-add", "--cap-drop", "--security-opt", "--network", "--net",
 	"--log-opt", "--stop-signal", "--cidfile", "--publish", "--expose", "--dns", "--dns-search", "--dns-option",
-	"--add-host", "--device", "--cdi-spec-dir", "--share", NULL,
+	"--add-host", "--device", "--cdi-spec-dir", "--share", "--detach-keys", NULL,
 };
 static const char crunlite_run_short_value_flags[] = "uevwp";
 
@@ -135,9 +141,54 @@ static int start_attaches(int argc, char **argv, int i)
 	return attach;
 }
 
+// long_bool: a is --NAME or --NAME=VALUE; *v gets its value. 0 when a is
+// another option.
+static int long_bool(const char *a, const char *name, int *v)
+{
+	size_t n = strlen(name);
+	if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
+		return 0;
+	if (a[2 + n] == 0)
+		return *v = 1;
+	if (a[2 + n] != '=')
+		return 0;
+	*v = truthy(a + 3 + n);
+	return 1;
+}
+
+// run_mode: argv[i] is run; 1 when its options ask for -d; 2 when it runs
+// in the foreground through a monitor it attaches to, as start -a does:
+// a kept container (no --rm), whose output the monitor logs, or -it on
+// our terminal, where the detach keys (unless --detach-keys "") must be
+// able to leave it running; 0 for the one-process foreground run.
+static int run_mode(int argc, char **argv, int i)
+{
+	int detach = 0, rm = 0, in = 0, tty = 0, keys = 1;
+	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i)) {
+		const char *a = argv[i];
+		if (strcmp(a, "--detach-keys") == 0)
+			keys = i + 1 < argc && argv[i + 1][0] != 0;
+		else if (strncmp(a, "--detach-keys=", 14) == 0)
+			keys = a[14] != 0;
+		else if (a[1] == '-')
+			long_bool(a, "detach", &detach) || long_bool(a, "rm", &rm) ||
+			    long_bool(a, "interactive", &in) || long_bool(a, "tty", &tty);
+		else // combined short options (-dit), up to one that takes a value
+			for (const char *c = a + 1; *c && !strchr(crunlite_run_short_value_flags, *c); c++) {
+				detach |= *c == 'd';
+				in |= *c == 'i';
+				tty |= *c == 't';
+			}
+	}
+	if (detach)
+		return 1;
+	return !rm || (in && tty && keys && isatty(0)) ? 2 : 0;
+}
+
 // crunlite_wants_detach: argv is a run command line whose options (those
 // before the image) ask for -d, a start one, or a restart one: 1, or 2 for
-// a start that attaches (-a), which forks too (see above).
+// a start that attaches (-a) and a run that attaches (run_mode), which
+// fork too (see above).
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl)
 {
 	int i = cl->command;
@@ -151,19 +202,7 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 		return start_attaches(argc, argv, i) ? 2 : 1;
 	if (!i || strcmp(argv[i], "run") != 0)
 		return 0;
-	int detach = 0;
-	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i)) {
-		const char *a = argv[i];
-		if (strcmp(a, "--detach") == 0)
-			detach = 1;
-		else if (strncmp(a, "--detach=", 9) == 0)
-			detach = truthy(a + 9);
-		else if (a[1] != '-')
-			// -d among combined short options, before any that takes a value
-			for (const char *c = a + 1; *c && !strchr(crunlite_run_short_value_flags, *c); c++)
-				detach |= *c == 'd';
-	}
-	return detach;
+	return run_mode(argc, argv, i);
 }
 
 // crunlite_run_userns_single: argv[i] is run or create; whether its options
@@ -196,7 +235,7 @@ static int wait_for_child(int rfd, int attach)
 	sa.sa_handler = pass_signal;
 	for (const int *s = sigs; *s; s++)
 		sigaction(*s, &sa, NULL);
-	unsigned char code;
+	unsigned char code, buf[1 + sizeof(crunlite_attach_id)];
 	ssize_t n;
 	int fd = -1;
 	do {
@@ -204,13 +243,20 @@ static int wait_for_child(int rfd, int attach)
 			n = read(rfd, &code, 1);
 			continue;
 		}
+		// The byte, then the container's ID, with the connection.
 		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {&code, 1};
+		struct iovec iov = {buf, sizeof(buf) - 1};
 		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 		n = recvmsg(rfd, &msg, 0);
-		struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+		struct cmsghdr *c = n >= 1 ? CMSG_FIRSTHDR(&msg) : NULL;
 		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		if (n >= 1) {
+			code = buf[0];
+			memcpy(crunlite_attach_id, buf + 1, n - 1);
+			crunlite_attach_id[n - 1] = 0;
+			n = 1;
+		}
 	} while (n < 0 && errno == EINTR);
 	if (n == 1 && attach && fd >= 0) {
 		memset(&sa, 0, sizeof(sa));
@@ -244,6 +290,8 @@ void crunlite_detach(int argc, char **argv)
 	}
 	if ((inherited = getenv(CRUNLITE_ATTACH_ENV))) {
 		crunlite_attach_fd = atoi(inherited);
+		const char *id = getenv(CRUNLITE_ATTACH_ID_ENV);
+		snprintf(crunlite_attach_id, sizeof(crunlite_attach_id), "%s", id ? id : "");
 		return;
 	}
 	int mode = crunlite_wants_detach(argc, argv, &crunlite_cmdline);
@@ -266,6 +314,7 @@ void crunlite_detach(int argc, char **argv)
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", fd);
 		setenv(CRUNLITE_ATTACH_ENV, buf, 1); // for a re-execution
+		setenv(CRUNLITE_ATTACH_ID_ENV, crunlite_attach_id, 1);
 		return;
 	}
 	close(p[0]);

@@ -129,14 +129,20 @@ var attachFD = func() int {
 	return fd
 }()
 
-// SendAttach hands conn, a connection to an attach socket, to start -a's
-// waiting parent over the detach fd, with the byte that ends its wait
-// (detach.c).
-func SendAttach(conn int) error {
+// AttachID is, beside AttachFD, the ID of the container attached to.
+func AttachID() string { return C.GoString(&C.crunlite_attach_id[0]) }
+
+// SendAttach hands conn, a connection to the attach socket of container
+// id, to start -a's waiting parent over the detach fd, with the byte that
+// ends its wait (detach.c).
+func SendAttach(conn int, id string) error {
 	if detachFD < 0 {
 		return errors.New("no waiting parent to attach")
 	}
-	return unix.Sendmsg(detachFD, []byte{0}, unix.UnixRights(conn), nil, 0)
+	if len(id) >= len(C.crunlite_attach_id) {
+		return fmt.Errorf("attach: container ID %q too long", id)
+	}
+	return unix.Sendmsg(detachFD, append([]byte{0}, id...), unix.UnixRights(conn), nil, 0)
 }
 
 // RunValueFlagsKnownToC lists run's options the constructor skips with

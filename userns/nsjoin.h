@@ -65,6 +65,8 @@ extern int crunlite_detach_fd;
 // attach socket and goes on into Go with it, as the attacher (-1: not one).
 #define CRUNLITE_ATTACH_ENV "_CRUNLITE_ATTACH_FD"
 extern int crunlite_attach_fd;
+#define CRUNLITE_ATTACH_ID_ENV "_CRUNLITE_ATTACH_ID"
+extern char crunlite_attach_id[72];
 void crunlite_detach(int argc, char **argv);
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl);
 int crunlite_run_image_arg(int argc, char **argv, int i);

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/creack/pty"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/userns"
@@ -268,19 +270,19 @@ func TestConstructorFindsDetach(t *testing.T) {
 		{[]string{"run", "-d", "img"}, true},
 		{[]string{"run", "--detach", "img"}, true},
 		{[]string{"run", "--detach=true", "img"}, true},
-		{[]string{"run", "--detach=false", "img"}, false},
+		{[]string{"run", "--rm", "--detach=false", "img"}, false},
 		{[]string{"run", "-dit", "img", "sh"}, true},
 		{[]string{"run", "-itd", "img", "sh"}, true},
 		{[]string{"--root", "/r", "run", "-d", "img"}, true},
 		{[]string{"container", "run", "-d", "img"}, true},
-		{[]string{"run", "img", "-d"}, false},           // the command's option
-		{[]string{"run", "-e", "-d", "img"}, false},     // -e's value
-		{[]string{"run", "-e-d", "img"}, false},         // -e's value, joined
-		{[]string{"run", "--name", "-d", "img"}, false}, // --name's value
-		{[]string{"run", "-u", "0", "-d", "img"}, true}, // after a value
-		{[]string{"run", "--rm", "--", "-d"}, false},    // after --
-		{[]string{"run", "-d", "--help"}, false},        // help
-		{[]string{"ps", "-d"}, false},                   // not run
+		{[]string{"run", "--rm", "img", "-d"}, false},           // the command's option
+		{[]string{"run", "--rm", "-e", "-d", "img"}, false},     // -e's value
+		{[]string{"run", "--rm", "-e-d", "img"}, false},         // -e's value, joined
+		{[]string{"run", "--rm", "--name", "-d", "img"}, false}, // --name's value
+		{[]string{"run", "-u", "0", "-d", "img"}, true},         // after a value
+		{[]string{"run", "--rm", "--", "-d"}, false},            // after --
+		{[]string{"run", "-d", "--help"}, false},                // help
+		{[]string{"ps", "-d"}, false},                           // not run
 		{[]string{"run", "--log-opt", "max-size=1k", "-d", "i"}, true},
 		// start forks always (start -a too: its waiting parent attaches),
 		// restart too.
@@ -297,6 +299,47 @@ func TestConstructorFindsDetach(t *testing.T) {
 		got := userns.WantsDetach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.detach {
 			t.Errorf("%q: constructor detaches %v, want %v", tc.args, got, tc.detach)
+		}
+	}
+}
+
+// run --rm -it attaches when stdin is a terminal, unless no detach keys
+// could be typed.
+func TestConstructorAttachesRunOnTerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skip("no pty:", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	saved, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.Dup2(saved, 0); unix.Close(saved) }()
+	if err := unix.Dup2(int(tty.Fd()), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args   []string
+		attach bool
+	}{
+		{[]string{"run", "--rm", "-it", "img", "sh"}, true},
+		{[]string{"run", "--rm", "-ti", "img", "sh"}, true},
+		{[]string{"run", "--rm", "-i", "--tty", "img", "sh"}, true},
+		{[]string{"run", "--rm", "--interactive=true", "-t", "img", "sh"}, true},
+		{[]string{"run", "--rm", "-it", "--detach-keys", "", "img", "sh"}, false},
+		{[]string{"run", "--rm", "-it", "--detach-keys=", "img", "sh"}, false},
+		{[]string{"run", "--rm", "-it", "--detach-keys=ctrl-a", "img", "sh"}, true},
+		{[]string{"run", "--rm", "-i", "img", "sh"}, false},
+		{[]string{"run", "--rm", "-t", "img", "sh"}, false},
+		{[]string{"run", "--rm", "--tty=false", "-i", "img", "sh"}, false},
+		{[]string{"run", "--rm", "-e", "-it", "img", "sh"}, false}, // -e's value
+		{[]string{"run", "--rm", "img", "-it"}, false},             // the command's
+	} {
+		got := userns.WantsAttach(append([]string{"crun-lite"}, tc.args...))
+		if got != tc.attach {
+			t.Errorf("%q on a terminal: constructor attaches %v, want %v", tc.args, got, tc.attach)
 		}
 	}
 }
@@ -325,7 +368,16 @@ func TestConstructorFindsAttach(t *testing.T) {
 		{[]string{"start", "web", "-a"}, false}, // after the first container: not start's
 		{[]string{"start", "-a", "--help"}, false},
 		{[]string{"restart", "-a", "web"}, false}, // restart never attaches
-		{[]string{"run", "-a", "img"}, false},
+		{[]string{"run", "--rm", "-a", "img"}, false},
+		// A foreground run of a kept container goes through a monitor
+		// it attaches to; a --rm one does not, -it on a terminal aside
+		// (TestConstructorAttachesRunOnTerminal).
+		{[]string{"run", "img"}, true},
+		{[]string{"run", "--rm=false", "img"}, true},
+		{[]string{"run", "--name", "web", "-v", "/a:/b", "img", "--rm"}, true},
+		{[]string{"run", "--rm", "img"}, false},
+		{[]string{"run", "--rm", "-it", "img"}, false}, // stdin is no terminal here
+		{[]string{"run", "-d", "img"}, false},
 	} {
 		got := userns.WantsAttach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.attach {

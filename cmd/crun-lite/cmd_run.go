@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/run/spec"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 const (
@@ -104,6 +106,8 @@ Examples:
 			&cli.BoolFlag{Name: "replace", Usage: "with --name, first remove (stopping it if needed) a container of that name", Category: catContainer},
 			&cli.StringFlag{Name: "cidfile", Usage: "write the container's ID to `FILE`", Category: catContainer},
 			&cli.StringFlag{Name: "stop-signal", Usage: "`SIGNAL` stop sends first (default: the image's StopSignal, else SIGTERM)", Category: catContainer},
+			&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "`KEYS` that detach from -it, leaving the container running: comma-separated, a character or ctrl-X each (\"\": none)", Category: catContainer},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals crun-lite gets on to the container (without -t)", Category: catContainer},
 			&cli.StringSliceFlag{Name: "log-opt", Usage: "log option `max-size=SIZE`: rotate a detached container's log at SIZE (10mb, 512k)", Category: catContainer},
 			&cli.StringFlag{Name: "name", Usage: "name the kept container `NAME` (must be unique)", Category: catContainer},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `USER[:GROUP]` (names or numbers from the image's /etc/passwd and /etc/group)", Category: catSecurity},
@@ -152,21 +156,53 @@ func tlsVerifyFlag(category string) cli.Flag {
 }
 
 func runAction(c *cli.Context, e *env) error {
+	if fd := userns.AttachFD(); fd >= 0 {
+		return attachRun(c, e, fd)
+	}
 	ro, err := runOptions(c, e)
 	if err != nil {
 		return err
 	}
-	if !ro.Detach {
+	if _, err := run.ParseDetachKeys(c.String("detach-keys")); err != nil {
+		return err
+	}
+	// A kept container, or -it on a terminal, goes through a monitor
+	// our waiting parent attaches to (userns/detach.c, run_mode): it
+	// forked for that, and we are its child.
+	attach := !ro.Detach && userns.DetachFD() >= 0
+	if !ro.Detach && !attach {
 		return run.Run(e.ctx, e.store, ro, run.HostStdio())
 	}
+	ro.Detach = true
 	ctr, err := run.Prepare(e.ctx, e.store, ro)
 	if err != nil {
 		return err
 	}
 	return ctr.Detach(run.DetachOptions{
 		ID:      c.App.Writer,
+		Attach:  attach,
 		Cleanup: func(id string) []string { return cleanupArgs(c, e, id) },
 	})
+}
+
+// attachRun is the waiting half of a run that goes through a monitor: our
+// child started the container and sent a connection to it (as start -a's).
+func attachRun(c *cli.Context, e *env, fd int) error {
+	keys, _ := run.ParseDetachKeys(c.String("detach-keys")) // checked by the child
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		keys = nil // bytes of a pipe or file are data
+	}
+	id := userns.AttachID()
+	in, err := run.Lookup(e.store, id, true)
+	if err != nil {
+		in = &run.Info{Name: id} // a --rm run gone already: the connection holds its exit
+	}
+	code, err := in.AttachOver(fd, run.AttachOptions{NoStdin: !c.Bool("interactive"), SigProxy: c.Bool("sig-proxy"),
+		DetachKeys: keys, TTY: c.Bool("tty"), Hangup: true}, run.HostStdio())
+	if err == nil {
+		in.WaitCleaned(e.store)
+	}
+	return attachExit(code, err)
 }
 
 // runOptions reads the options of run (and create, which has them all but

@@ -20,7 +20,9 @@ import (
 func createCommand() *cli.Command {
 	var flags []cli.Flag
 	for _, f := range runCommand().Flags {
-		if f.Names()[0] != "detach" { // start decides that
+		switch f.Names()[0] {
+		case "detach", "detach-keys", "sig-proxy": // start decides those
+		default:
 			flags = append(flags, f)
 		}
 	}

@@ -328,13 +328,17 @@ static void write_exit(int code)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(tmp, sizeof(tmp), "%s/.exit.tmp", m.rundir);
 	snprintf(path, sizeof(path), "%s/exit", m.rundir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	// Written over the bytes Go reserved in tmp (monitor.ReserveExit),
+	// not truncated first: a full disk has no block for a new one, and the
+	// exit code is what must not be lost then.
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	int n = snprintf(buf, sizeof(buf), "%d %lld\n", code, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-	write_all(fd, buf, (size_t)n);
+	int ok = pwrite(fd, buf, (size_t)n, 0) == n && ftruncate(fd, n) == 0;
 	close(fd);
-	rename(tmp, path);
+	if (ok)
+		rename(tmp, path);
 }
 
 void crunlite_monitor_main(int argc, char **argv)

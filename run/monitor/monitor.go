@@ -12,6 +12,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -136,4 +137,14 @@ func Dial(dir string) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// ExitReserve is the monitor's exit file in the making, in a run dir.
+const ExitReserve = ".exit.tmp"
+
+// ReserveExit makes dir's ExitReserve with room for the exit record
+// (write_exit in monitor.c writes over it): a disk that fills while the
+// container runs must not cost its exit code.
+func ReserveExit(dir string) error {
+	return os.WriteFile(filepath.Join(dir, ExitReserve), make([]byte, 64), 0o600)
 }

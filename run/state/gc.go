@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -129,6 +130,12 @@ func Cleanup(st *store.Store, id string) bool {
 	return collectRun(st, path)
 }
 
+// Busy reports whether run id's dir is still held by its monitor (or the
+// cleanup it runs last).
+func Busy(st *store.Store, id string) bool {
+	return id != "" && !strings.ContainsAny(id, "/.") && monitorAlive(filepath.Join(st.RunsDir(), id))
+}
+
 // markExited records a kept container whose monitor is gone as exited:
 // with the code the monitor saw when it recorded one (it exited but could
 // not save the status), else with 128+SIGKILL: the kernel kills the
@@ -137,8 +144,11 @@ func Cleanup(st *store.Store, id string) bool {
 // status could not be saved.
 func markExited(st *store.Store, id string, code *int, finished time.Time) bool {
 	ci, err := st.Container(id)
-	if err != nil || ci.Status != "running" {
+	if errors.Is(err, store.ErrContainerUnknown) || (err == nil && ci.Status != "running") {
 		return true // removed already, or it never started
+	}
+	if err != nil {
+		return false // a store that cannot be read now (a full disk): later
 	}
 	ci.Status, ci.ExitCode = "exited", 128+int(unix.SIGKILL)
 	if code != nil {
@@ -167,11 +177,17 @@ func LiveContainers(st *store.Store) map[string]bool {
 
 // PendingExits are the exit codes of kept containers that a finished
 // monitor could not save in the store (a full disk), by container ID, from
-// the run dirs it left for the garbage collector.
+// the run dirs it left for the garbage collector: in the record (the
+// foreground run's) or the exit file (a monitor's, run/monitor).
 func PendingExits(st *store.Store) map[string]int {
 	codes := map[string]int{}
-	eachRecord(st, func(_, _ string, r Record) {
-		if r.Container != "" && r.ExitCode != nil {
+	eachRecord(st, func(_, dir string, r Record) {
+		if r.Container == "" {
+			return
+		}
+		if e, ok := ReadExit(dir); ok {
+			codes[r.Container] = e.Code
+		} else if r.ExitCode != nil {
 			codes[r.Container] = *r.ExitCode
 		}
 	})

@@ -519,3 +519,94 @@ func TestContainerEnvFile(t *testing.T) {
 		t.Errorf("files made in the host dir of -v: %v", entries)
 	}
 }
+
+// run -it on a terminal detaches with the detach keys, as Podman's does:
+// the container runs on (its monitor was there from the start), attach
+// gets it back, and its --rm still removes it once it exits.
+func TestRunDetachKeys(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	se := startSession(t, s, 30, 90, "run", "-it", "--rm", "--name", "keys", image, "sh")
+	se.send("stty size; echo x-$((40+2))\r")
+	se.expect(`\b30 90\r\nx-42\r\n`)
+	se.send("\x10\x11") // Ctrl-P Ctrl-Q
+	if code := se.exit(); code != 0 {
+		t.Errorf("run -it after the detach keys: exit %d, want 0", code)
+	}
+	if l := psLine(t, s, "keys"); !strings.Contains(l, "Up ") {
+		t.Fatalf("the container did not stay up after detaching: %q", l)
+	}
+	if r := mustCrunIn(t, s, "logs", "keys"); !strings.Contains(r.Stdout, "x-42") {
+		t.Errorf("logs of run -it: no x-42 in\n%s", r)
+	}
+	se = startSession(t, s, 24, 80, "attach", "keys")
+	se.send("echo back\r")
+	se.expect(`back\r\n`)
+	se.send("exit 4\r")
+	if code := se.exit(); code != 4 {
+		t.Errorf("attach until the shell exits 4: exit %d", code)
+	}
+	waitFor(t, "the --rm container gone", func() bool { return psLine(t, s, "keys") == "" })
+	if m := monitors(t, s); len(m) != 0 {
+		t.Errorf("monitors left: %v", m)
+	}
+	assertNoRunDirs(t, s)
+
+	// Other keys, and none: Ctrl-P Ctrl-Q are then the shell's.
+	se = startSession(t, s, 24, 80, "run", "-it", "--rm", "--detach-keys", "ctrl-a,x", image, "sh")
+	se.send("\x10\x11echo typed\r")
+	se.expect(`typed\r\n`)
+	se.send("\x01x")
+	if code := se.exit(); code != 0 {
+		t.Errorf("run -it after --detach-keys ctrl-a,x: exit %d, want 0", code)
+	}
+	se = startSession(t, s, 24, 80, "run", "-it", "--rm", "--detach-keys", "", image, "sh")
+	se.send("\x10\x11echo kept\r")
+	se.expect(`kept\r\n`)
+	se.send("exit 6\r")
+	if code := se.exit(); code != 6 {
+		t.Errorf("run -it --detach-keys '': exit %d, want 6", code)
+	}
+	mustCrunIn(t, s, "rm", "-f", "--all")
+	if r := crunIn(t, s, "run", "-it", "--detach-keys", "ctrl-1", image, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "ctrl-1") {
+		t.Errorf("a bad --detach-keys:\n%s", r)
+	}
+}
+
+// A kept container run in the foreground is logged as a detached one is:
+// its output reaches us as it always did (stdout and stderr apart, our
+// stdin with -i, its exit code ours), and logs shows it afterwards.
+func TestForegroundLogs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		r := crunIn(t, s, "run", "--name", "fg", image, "sh", "-c", "echo out; echo err >&2; exit 3")
+		if r.Code != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
+			t.Errorf("foreground run of a kept container:\n%s", r)
+		}
+		l := mustCrunIn(t, s, "logs", "fg")
+		if l.Stdout != "out\n" || l.Stderr != "err\n" {
+			t.Errorf("logs of a foreground run:\n%s", l)
+		}
+		if l := psLine(t, s, "fg"); !strings.Contains(l, "Exited (3)") {
+			t.Errorf("ps -a: %q", l)
+		}
+		r = crunWithStdin(t, s, "line one\nline two\n", "run", "-i", "--name", "cat", image, "cat")
+		if r.Code != 0 || r.Stdout != "line one\nline two\n" {
+			t.Errorf("run -i of a kept container with stdin:\n%s", r)
+		}
+		if l := mustCrunIn(t, s, "logs", "--tail", "1", "cat"); l.Stdout != "line two\n" {
+			t.Errorf("logs --tail 1:\n%s", l)
+		}
+		// Exit codes as run's: a missing command, a signal.
+		if r := crunIn(t, s, "run", image, "/nonexistent"); r.Code != 127 {
+			t.Errorf("kept run of a missing command:\n%s", r)
+		}
+		if r := crunIn(t, s, "run", "--init", image, "sh", "-c", "kill -9 $$"); r.Code != 137 {
+			t.Errorf("kept run killed by SIGKILL:\n%s", r)
+		}
+		mustCrunIn(t, s, "rm", "--all")
+		if m := monitors(t, s); len(m) != 0 {
+			t.Errorf("monitors left: %v", m)
+		}
+		assertNoRunDirs(t, s)
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -316,7 +317,10 @@ func startSleeper(t *testing.T, s store, args ...string) func() {
 	pid := waitForProcess(t, marker)
 	return func() {
 		t.Helper()
-		cmd.Process.Kill()
+		// The container's command itself: a kept one's foreground run
+		// is only attached (killed, it would leave the container
+		// running, as Podman's does).
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 		waitExit(t, cmd, done)
 		for deadline := time.Now().Add(10 * time.Second); processExists(pid) && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)

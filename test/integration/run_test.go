@@ -313,7 +313,8 @@ func waitGone(pid int) bool {
 
 // TestCrashCleanupKept: a kept container whose monitor is killed is not
 // left "running": the next command marks it exited (its first process died
-// with the monitor), rm removes it and later runs work.
+// with the monitor), rm removes it and later runs work. Its foreground run,
+// attached to the monitor, ends too.
 func TestCrashCleanupKept(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store, image string) {
 		marker := "MARKER=" + filepath.Base(filepath.Dir(s.Root))
@@ -329,9 +330,7 @@ func TestCrashCleanupKept(t *testing.T) {
 		if s.Extra != nil && len(holderMountsUnder(t, s.Root)) == 0 {
 			t.Error("no fuse-overlayfs mount seen while the container runs")
 		}
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
+		killMonitor(t, s)
 		waitExit(t, cmd, done)
 		waitGone(pid)
 		ps := mustCrunIn(t, s, "ps", "-a").Stdout
