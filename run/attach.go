@@ -230,7 +230,7 @@ func (in *Info) WaitCleaned(st *store.Store) {
 	if !in.hasRun {
 		return
 	}
-	for deadline := time.Now().Add(10 * time.Second); state.Busy(st, in.run.ID) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); state.MonitorAlive(in.run.Dir) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	// Once only: when the monitor's cleanup could not record the exit (a

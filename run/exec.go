@@ -367,6 +367,9 @@ func findRunning(st *store.Store, ref string) (*state.Run, *spec.Spec, error) {
 		if err != nil && !errors.Is(err, ErrNoSuchContainer) {
 			return nil, nil, err
 		}
+		if err == nil && in.Paused() {
+			return nil, nil, fmt.Errorf("cannot exec into %s: it is paused (crun-lite unpause %s): %w", in.Name, in.Name, ErrRunning)
+		}
 		if err == nil && in.Status == "running" && in.run.Record.SpecPath != "" {
 			s, err := spec.Read(in.run.Record.SpecPath)
 			if err != nil {

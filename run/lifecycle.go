@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -234,6 +235,7 @@ func (in *Info) Stop(timeout time.Duration) error {
 	}
 	if timeout > 0 || sig != unix.SIGKILL {
 		_ = unix.PidfdSendSignal(fd, sig, nil, 0)
+		in.continueAfter() // paused, it would hold the signal pending
 		if !waitFD(fd, timeout) {
 			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 		}
@@ -383,4 +385,32 @@ func CheckName(st *store.Store, name string) error {
 	}
 	return hint.Wrap(fmt.Errorf("the container name %q is already in use by %s: %w", name, in.ID, store.ErrNameInUse),
 		"remove that container (crun-lite rm -f "+name+"), choose another --name, or pass --replace")
+}
+
+// Size is what ps --size shows: the bytes the container wrote (its
+// writable layer, a --rm run's upper dir in its run dir) and the size of
+// its root filesystem with its image's.
+func (in *Info) Size(st *store.Store) (rw, rootfs int64, err error) {
+	if in.Kept {
+		return st.ContainerSize(in.ID, in.ImageID)
+	}
+	if in.hasRun {
+		rw = dirSize(filepath.Join(in.run.Dir, "upper"))
+	}
+	return rw, rw + st.ImageSize(in.ImageID), nil
+}
+
+// dirSize adds up the apparent sizes of the regular files below dir, as
+// storage counts a layer's.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

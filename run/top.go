@@ -54,6 +54,44 @@ type topProc struct {
 	args                     []string
 }
 
+// hostPids lists the container's processes by their pids here: those of
+// its pid namespace (pause, top). via is one of them whose /proc links
+// we may read.
+func (in *Info) hostPids() (pids []int, via int, err error) {
+	// With --init the container's pid 1 is crun-lite's init, not
+	// dumpable: its ns links are closed to us, its child's are not.
+	via = in.Pid
+	var ns unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", via), &ns); err != nil {
+		child, ok := firstChild(in.Pid)
+		if !ok {
+			return nil, 0, fmt.Errorf("the container's pid namespace: %w", err)
+		}
+		via = child
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", via), &ns); err != nil {
+			return nil, 0, fmt.Errorf("the container's pid namespace: %w", err)
+		}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, e := range entries {
+		hp, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if hp != in.Pid {
+			var st unix.Stat_t
+			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", hp), &st) != nil || st.Ino != ns.Ino || st.Dev != ns.Dev {
+				continue
+			}
+		}
+		pids = append(pids, hp)
+	}
+	return pids, via, nil
+}
+
 // Top lists the container's processes with the columns descriptors name
 // (ps's, Podman's: user, pid, args, %U, ...; none: TopDefault): the header
 // first, then one row per process, by pid.
@@ -65,19 +103,9 @@ func (in *Info) Top(descriptors []string) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// With --init the container's pid 1 is crun-lite's init, not
-	// dumpable: its ns links are closed to us, its child's are not.
-	via := in.Pid
-	var ns unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", via), &ns); err != nil {
-		child, ok := firstChild(in.Pid)
-		if !ok {
-			return nil, fmt.Errorf("the container's pid namespace: %w", err)
-		}
-		via = child
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", via), &ns); err != nil {
-			return nil, fmt.Errorf("the container's pid namespace: %w", err)
-		}
+	hostPids, via, err := in.hostPids()
+	if err != nil {
+		return nil, err
 	}
 	root := procRoot(via)
 	passwd, _ := readInRoot(root, "etc/passwd")
@@ -92,23 +120,9 @@ func (in *Info) Top(descriptors []string) ([][]string, error) {
 		gidMap, _ = os.ReadFile(fmt.Sprintf("/proc/%d/gid_map", via))
 	}
 
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
 	var procs []*topProc
 	byHost := map[int]*topProc{}
-	for _, e := range entries {
-		hp, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if hp != in.Pid {
-			var st unix.Stat_t
-			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", hp), &st) != nil || st.Ino != ns.Ino || st.Dev != ns.Dev {
-				continue
-			}
-		}
+	for _, hp := range hostPids {
 		p, ok := readProc(hp)
 		if !ok {
 			continue // gone meanwhile

@@ -225,3 +225,28 @@ func (st *Store) pruneLayers(busy Busy) (kept bool, n int, err error) {
 		}
 	}
 }
+
+// ContainerSize is what ps --size shows of a stored container: the size
+// of its own writable layer, and of its whole root filesystem (its image's
+// layers too). imageID may be "" (its image is gone).
+func (st *Store) ContainerSize(id, imageID string) (rw, rootfs int64, err error) {
+	if err := st.ensure(); err != nil {
+		return 0, 0, err
+	}
+	if rw, err = st.s.ContainerSize(id); err != nil {
+		return 0, 0, fmt.Errorf("size of container %s: %w", ShortID(id), err)
+	}
+	return rw, rw + st.ImageSize(imageID), nil
+}
+
+// ImageSize is the unpacked size of image id, 0 when unknown.
+func (st *Store) ImageSize(id string) int64 {
+	if id == "" || st.ensure() != nil {
+		return 0
+	}
+	n, err := st.s.ImageSize(id)
+	if err != nil {
+		return 0
+	}
+	return n
+}

@@ -146,7 +146,7 @@ Examples:
    crun-lite container ls -a
    crun-lite container stop web`,
 		Subcommands: []*cli.Command{
-			runCommand(), createCommand(), startCommand(), restartCommand(), containerList(), stopCommand(), killCommand(), waitCommand(), attachCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(), cpCommand(),
+			runCommand(), createCommand(), startCommand(), restartCommand(), containerList(), stopCommand(), killCommand(), pauseCommand(false), pauseCommand(true), waitCommand(), attachCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(), cpCommand(),
 			{
 				Name:      "cleanup",
 				Usage:     "record a detached container's exit and undo its run (its monitor runs this)",

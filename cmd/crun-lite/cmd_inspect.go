@@ -252,11 +252,11 @@ func containerDetails(st *store.Store, in *run.Info) (*containerJSON, error) {
 		ID: in.ID, Created: in.Created, Image: in.ImageID, ImageName: in.ImageRef, Name: in.Name,
 		Driver: st.Driver.Name, Mounts: []containerMount{}, Args: []string{},
 		State: containerState{
-			Status: in.Status, Running: in.Status == "running", Dead: false, ExitCode: in.ExitCode,
+			Status: stateWord(in), Running: stateWord(in) == "running", Paused: in.Paused(), Dead: false, ExitCode: in.ExitCode,
 			StartedAt: in.Started, FinishedAt: in.Finished,
 		},
 	}
-	if d.State.Running {
+	if d.State.Running || d.State.Paused {
 		d.State.Pid = in.Pid
 	}
 	argv := in.Command

@@ -264,3 +264,49 @@ Examples:
 		}),
 	}
 }
+
+// pause and unpause: see run/pause.go for how, without a cgroup freezer.
+func pauseCommand(unpause bool) *cli.Command {
+	name, usage, desc := "pause", "pause running containers", `Stops every process of each running CONTAINER (SIGSTOP, parents first: a
+rootless user has no cgroup freezer here) and prints CONTAINER as given; ps
+shows it Paused until unpause. exec refuses a paused container; stop and
+kill still end it.
+
+Examples:
+   crun-lite pause web
+   crun-lite pause --all`
+	if unpause {
+		name, usage, desc = "unpause", "continue paused containers", `Continues every process of each paused CONTAINER (SIGCONT, children first)
+and prints CONTAINER as given.
+
+Examples:
+   crun-lite unpause web
+   crun-lite unpause --all`
+	}
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: "CONTAINER...", Description: desc,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: name + " every running container", Category: catSelection},
+		},
+		Action: withStore(func(c *cli.Context, e *env) error {
+			refs, err := containerRefs(c, e, name)
+			if err != nil {
+				return err
+			}
+			return eachContainer(c, e, refs, func(in *run.Info, ref string) error {
+				if c.Bool("all") && in.Paused() != unpause {
+					return nil // --all: those it applies to
+				}
+				f := in.Pause
+				if unpause {
+					f = in.Unpause
+				}
+				if err := f(); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, ref)
+				return nil
+			})
+		}),
+	}
+}

@@ -34,6 +34,7 @@ Examples:
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full container IDs", Category: catOutput},
 			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "list only the `N` newest containers (all states)", Category: catSelection},
 			&cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "list only the newest container (all states)", Category: catSelection},
+			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show each container's size: what it wrote, and with its image (virtual)", Category: catOutput},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only containers matching `FILTER`: status=created|running|exited, name=SUBSTRING, id=PREFIX, ancestor=IMAGE", Category: catSelection},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json, or a Go template of .ID .Image .Command .CreatedAt .Status .State .Names .ExitCode .Pid", Category: catOutput},
 		},
@@ -76,8 +77,16 @@ Examples:
 			for i, in := range shown {
 				rows[i] = newPSRow(c, in, now)
 				data[i] = newPSJSON(in, now)
+				if c.Bool("size") {
+					rw, rootfs, err := in.Size(e.store)
+					if err != nil {
+						return err
+					}
+					data[i].Size = &psSize{RootFsSize: rootfs, RwSize: rw}
+					rows[i].Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(rw), 3), units.HumanSizeWithPrecision(float64(rootfs), 3))
+				}
 			}
-			return printRows(c.App.Writer, f, data, rows, func(w io.Writer) error { return printPSTable(w, rows) })
+			return printRows(c.App.Writer, f, data, rows, func(w io.Writer) error { return printPSTable(w, rows, c.Bool("size")) })
 		}),
 	}
 }
@@ -97,8 +106,8 @@ func filterContainers(cs []*run.Info, filters []string) ([]*run.Info, error) {
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("--filter %q: want KEY=VALUE (status, name, id, ancestor)", f)
-		case k == "status" && v != "created" && v != "running" && v != "exited":
-			return nil, fmt.Errorf("--filter status=%s: want created, running or exited", v)
+		case k == "status" && v != "created" && v != "running" && v != "paused" && v != "exited":
+			return nil, fmt.Errorf("--filter status=%s: want created, running, paused or exited", v)
 		case k != "status" && k != "name" && k != "id" && k != "ancestor":
 			return nil, fmt.Errorf("--filter %q: unknown key %s: use status, name, id or ancestor", f, k)
 		}
@@ -107,7 +116,7 @@ func filterContainers(cs []*run.Info, filters []string) ([]*run.Info, error) {
 	match := func(in *run.Info, k, v string) bool {
 		switch k {
 		case "status":
-			return in.Status == v
+			return stateWord(in) == v
 		case "name":
 			return strings.Contains(in.Name, v)
 		case "id":
@@ -137,12 +146,13 @@ next:
 type psRow struct {
 	ID, Image, Command, CreatedAt, Status, State, Names, Ports string
 	ExitCode, Pid                                              int
+	Size                                                       string // --size: "12B (virtual 5.86MB)"
 }
 
 func newPSRow(c *cli.Context, in *run.Info, now time.Time) psRow {
 	return psRow{
 		ID: idColumn(c, in.ID), Image: in.ImageRef, Command: strings.Join(in.Command, " "),
-		CreatedAt: ago(in.Created, now), Status: statusText(in, now), State: in.Status,
+		CreatedAt: ago(in.Created, now), Status: statusText(in, now), State: stateWord(in),
 		Names: in.Name, ExitCode: in.ExitCode, Pid: in.Pid, Ports: psPorts(in),
 	}
 }
@@ -165,7 +175,9 @@ func psPorts(in *run.Info) string {
 // "Created". Podman 4.3 says "Up 3 minutes ago"; the "ago" of a state that
 // still lasts is dropped on purpose, as Docker and later Podman do.
 func statusText(in *run.Info, now time.Time) string {
-	switch in.Status {
+	switch stateWord(in) {
+	case "paused":
+		return "Paused"
 	case "running":
 		return "Up " + units.HumanDuration(now.Sub(in.Started))
 	case "exited":
@@ -177,13 +189,30 @@ func statusText(in *run.Info, now time.Time) string {
 	return "Created"
 }
 
+// stateWord is Podman's state word: created, running, paused or
+// exited.
+func stateWord(in *run.Info) string {
+	if in.Paused() {
+		return "paused"
+	}
+	return in.Status
+}
+
 func ago(t, now time.Time) string { return units.HumanDuration(now.Sub(t)) + " ago" }
 
-func printPSTable(out io.Writer, rows []psRow) error {
+func printPSTable(out io.Writer, rows []psRow, size bool) error {
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	head := "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES"
+	if size {
+		head += "\tSIZE"
+	}
+	fmt.Fprintln(w, head)
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.CreatedAt, r.Status, r.Ports, r.Names)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Image, r.Command, r.CreatedAt, r.Status, r.Ports, r.Names)
+		if size {
+			line += "\t" + r.Size
+		}
+		fmt.Fprintln(w, line)
 	}
 	return w.Flush()
 }
@@ -207,6 +236,13 @@ type psJSON struct {
 	State      string   `json:"State"`
 	Status     string   `json:"Status"`
 	Created    int64    `json:"Created"`
+	Size       *psSize  `json:"Size"` // with --size, else null
+}
+
+// psSize is ps --size's, in Podman's keys.
+type psSize struct {
+	RootFsSize int64 `json:"rootFsSize"`
+	RwSize     int64 `json:"rwSize"`
 }
 
 func newPSJSON(in *run.Info, now time.Time) psJSON {
@@ -223,7 +259,7 @@ func newPSJSON(in *run.Info, now time.Time) psJSON {
 	return psJSON{
 		AutoRemove: in.Remove, Command: in.Command, CreatedAt: ago(in.Created, now), Exited: in.Status == "exited",
 		ExitedAt: unix(in.Finished), ExitCode: in.ExitCode, ID: in.ID, Image: in.ImageRef, ImageID: in.ImageID,
-		Mounts: []string{}, Names: []string{in.Name}, Pid: pid, StartedAt: unix(in.Started), State: in.Status,
+		Mounts: []string{}, Names: []string{in.Name}, Pid: pid, StartedAt: unix(in.Started), State: stateWord(in),
 		Status: statusText(in, now), Created: unix(in.Created),
 	}
 }

@@ -130,12 +130,6 @@ func Cleanup(st *store.Store, id string) bool {
 	return collectRun(st, path)
 }
 
-// Busy reports whether run id's dir is still held by its monitor (or the
-// cleanup it runs last).
-func Busy(st *store.Store, id string) bool {
-	return id != "" && !strings.ContainsAny(id, "/.") && monitorAlive(filepath.Join(st.RunsDir(), id))
-}
-
 // markExited records a kept container whose monitor is gone as exited:
 // with the code the monitor saw when it recorded one (it exited but could
 // not save the status), else with 128+SIGKILL: the kernel kills the

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -609,4 +610,102 @@ func TestForegroundLogs(t *testing.T) {
 		}
 		assertNoRunDirs(t, s)
 	})
+}
+
+// pause stops every process of a container (SIGSTOP: no cgroup freezer for
+// a rootless user here, where Podman refuses), ps and inspect say so, exec
+// is refused, unpause lets it go on, and a stop of a paused container is
+// taken by its handler.
+func TestPause(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	out := t.TempDir()
+	if err := os.Chmod(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		b, _ := os.ReadFile(filepath.Join(out, "n"))
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	detach(t, s, "--name", "ticker", "-v", out+":/out", image, "sh", "-c",
+		`trap "exit 7" TERM; i=0; while true; do i=$((i+1)); echo $i > /out/n.tmp; mv /out/n.tmp /out/n; usleep 20000; done`)
+	waitFor(t, "the ticker to tick", func() bool { return count() > 2 })
+	if r := mustCrunIn(t, s, "pause", "ticker"); r.Stdout != "ticker\n" {
+		t.Errorf("pause prints the container as given:\n%s", r)
+	}
+	before := count()
+	time.Sleep(300 * time.Millisecond)
+	if after := count(); after != before {
+		t.Errorf("a paused container went on: %d then %d", before, after)
+	}
+	if l := psLine(t, s, "ticker"); !strings.Contains(l, "Paused") {
+		t.Errorf("ps -a of a paused container: %q", l)
+	}
+	if r := mustCrunIn(t, s, "ps", "--filter", "status=paused", "--format", "{{.Names}}"); r.Stdout != "ticker\n" {
+		t.Errorf("ps --filter status=paused:\n%s", r)
+	}
+	if r := mustCrunIn(t, s, "inspect", "--format", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", "ticker"); r.Stdout != "paused true false\n" {
+		t.Errorf("inspect of a paused container:\n%s", r)
+	}
+	if r := crunIn(t, s, "exec", "ticker", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "unpause") {
+		t.Errorf("exec into a paused container:\n%s", r)
+	}
+	if r := crunIn(t, s, "pause", "ticker"); r.Code != 125 || !strings.Contains(r.Stderr, "already paused") {
+		t.Errorf("pause of a paused container:\n%s", r)
+	}
+	mustCrunIn(t, s, "unpause", "ticker")
+	waitFor(t, "the ticker to go on", func() bool { return count() > before+2 })
+	if r := crunIn(t, s, "unpause", "ticker"); r.Code != 125 || !strings.Contains(r.Stderr, "not paused") {
+		t.Errorf("unpause of a running container:\n%s", r)
+	}
+	mustCrunIn(t, s, "pause", "--all")
+	mustCrunIn(t, s, "stop", "-t", "10", "ticker")
+	if l := psLine(t, s, "ticker"); !strings.Contains(l, "Exited (7)") {
+		t.Errorf("stop of a paused container: its TERM handler did not run: %q", l)
+	}
+	if r := crunIn(t, s, "pause", "ticker"); r.Code != 125 || !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("pause of an exited container:\n%s", r)
+	}
+	if r := crunIn(t, s, "pause", "nosuch"); r.Code != 125 || !strings.Contains(r.Stderr, `no container with name or ID "nosuch"`) {
+		t.Errorf("pause of an unknown container:\n%s", r)
+	}
+}
+
+// ps --size: what each container wrote (a kept one's layer, a --rm run's
+// upper dir) and its root filesystem with the image's, as Podman shows.
+func TestPSSize(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	mustCrunIn(t, s, "run", "--name", "wrote", image, "sh", "-c", "head -c 100000 /dev/zero > /f")
+	detach(t, s, "--rm", "--name", "live", image, "sh", "-c", "head -c 5000 /dev/zero > /g; sleep 100")
+	var cs []struct {
+		Names []string
+		Size  *struct {
+			RootFsSize int64 `json:"rootFsSize"`
+			RwSize     int64 `json:"rwSize"`
+		}
+	}
+	waitFor(t, "the --rm run's file", func() bool {
+		cs = nil
+		if err := json.Unmarshal([]byte(mustCrunIn(t, s, "ps", "-a", "--size", "--format", "json").Stdout), &cs); err != nil {
+			t.Fatal(err)
+		}
+		return len(cs) == 2 && cs[0].Size != nil && cs[0].Size.RwSize >= 5000
+	})
+	want := map[string][2]int64{"wrote": {100000, 110000}, "live": {5000, 6000}}
+	for _, c := range cs {
+		w := want[c.Names[0]]
+		if c.Size == nil || c.Size.RwSize < w[0] || c.Size.RwSize > w[1] || c.Size.RootFsSize < c.Size.RwSize+1<<20 {
+			t.Errorf("ps --size of %s: %+v, want rwSize in %v and the image's MiBs on top", c.Names[0], c.Size, w)
+		}
+	}
+	table := mustCrunIn(t, s, "ps", "-a", "--size").Stdout
+	if !strings.Contains(table, "SIZE\n") || !regexp.MustCompile(`\b10\dkB \(virtual 2\.\d+MB\)`).MatchString(table) {
+		t.Errorf("ps -a --size table:\n%s", table)
+	}
+	if r := mustCrunIn(t, s, "ps", "--format", "json").Stdout; !strings.Contains(r, `"Size": null`) {
+		t.Errorf("ps --format json without --size: no \"Size\": null in\n%s", r)
+	}
+	mustCrunIn(t, s, "rm", "-f", "--all")
 }
