@@ -414,3 +414,11 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
+
+// WaitIdle waits up to limit until no run of st is live: the monitors of
+// containers just removed, and their cleanups, are done with the store.
+func WaitIdle(st *store.Store, limit time.Duration) {
+	for deadline := time.Now().Add(limit); state.Running(st) > 0 && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+}

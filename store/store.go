@@ -37,10 +37,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"go.podman.io/storage"
 	"go.podman.io/storage/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/paths"
 )
@@ -189,15 +193,56 @@ func (st *Store) Reset() error {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("reset: %w", err)
 		}
+		// The records first: a reset that fails midway (a command
+		// using the store meanwhile) leaves an empty store, never
+		// images whose layers are gone.
+		sort.SliceStable(entries, func(i, j int) bool { return isRecordDir(entries[i].Name()) && !isRecordDir(entries[j].Name()) })
 		for _, e := range entries {
 			if dir == st.opts.RunRoot && (strings.HasPrefix(e.Name(), "userns.") || e.Name() == singleStoreDir ||
 				e.Name() == "net" || strings.HasPrefix(e.Name(), "net-")) {
 				continue // the holders', the single-id store's run root, the network hubs' (every store's)
 			}
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			if err := removeAllUnmounting(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("reset: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// isRecordDir: storage's lists of images, layers and containers.
+func isRecordDir(name string) bool {
+	return strings.HasSuffix(name, "-images") || strings.HasSuffix(name, "-layers") || strings.HasSuffix(name, "-containers")
+}
+
+// removeAllUnmounting removes path after detaching what is mounted on or
+// below it: storage's overlay driver mounts its home on itself, and a
+// command opening the store meanwhile mounts it again. It tries a few
+// times, as such a command may also write below path meanwhile.
+func removeAllUnmounting(path string) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		for _, m := range mountsUnder(path) {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+		}
+		if err = os.RemoveAll(path); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * 10 * time.Millisecond)
+	}
+	return err
+}
+
+// mountsUnder lists the mount points at or below path, deepest first.
+func mountsUnder(path string) []string {
+	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(path))
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }

@@ -126,6 +126,7 @@ Examples:
 							_ = run.Remove(e.store, in, true)
 						}
 					}
+					run.WaitIdle(e.store, 10*time.Second)
 					if err := e.store.Reset(); err != nil {
 						return err
 					}
