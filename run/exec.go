@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/internal/timing"
 	"github.com/crun-lite/crun-lite/run/spawn"
 	"github.com/crun-lite/crun-lite/run/spec"
@@ -243,6 +244,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 		t.MarkMono(pt.Phase, pt.NS)
 	}
 	t.Mark("exec")
+	faults.At("exec:started")
 	if o.Detach {
 		ch.Release()
 		runtime.UnlockOSThread()

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crun-lite/crun-lite/internal/faults"
 	"github.com/crun-lite/crun-lite/internal/hint"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
@@ -236,6 +237,7 @@ func (in *Info) Stop(timeout time.Duration) error {
 	if timeout > 0 || sig != unix.SIGKILL {
 		_ = unix.PidfdSendSignal(fd, sig, nil, 0)
 		in.continueAfter() // paused, it would hold the signal pending
+		faults.At("stop:signalled")
 		if !waitFD(fd, timeout) {
 			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 		}

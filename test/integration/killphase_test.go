@@ -110,6 +110,25 @@ func TestKillAtEveryPhase(t *testing.T) {
 		}
 		mustCrunIn(t, s, "run", "--name", "kept", image, "true")
 		mustCrunIn(t, s, "rm", "kept")
+		// exec killed while its command runs: the command dies with it
+		// (parent-death signal), the container runs on.
+		detach(t, s, "--name", "svc", image, "sh", "-c", `trap "" TERM; while :; do sleep 1; done`)
+		killedAt(t, s, "exec:started", "exec", "svc", "sleep", "1000", "crashmark-exec")
+		waitFor(t, "the exec'd command to die with its exec", func() bool { return len(processesWith("crashmark-exec")) == 0 })
+		if out := mustCrunIn(t, s, "exec", "svc", "echo", "again").Stdout; out != "again\n" {
+			t.Errorf("exec after an exec killed: %q", out)
+		}
+		// stop killed after its signal, which the container ignores: it
+		// still runs, and the next stop ends it.
+		killedAt(t, s, "stop:signalled", "stop", "-t", "10", "svc")
+		if l := psLine(t, s, "svc"); !strings.Contains(l, "Up ") {
+			t.Errorf("a container whose stop was killed before SIGKILL: %q", l)
+		}
+		mustCrunIn(t, s, "stop", "-t", "0", "svc")
+		if l := psLine(t, s, "svc"); !strings.Contains(l, "Exited (137)") {
+			t.Errorf("stop after a stop killed: %q", l)
+		}
+		mustCrunIn(t, s, "rm", "svc")
 		killedAt(t, s, "rmi:image", "rmi", image)
 		checkStoreAfterCrash(t, s, image)
 	})
