@@ -67,6 +67,10 @@ type ExecOptions struct {
 	Interactive bool // -i: our stdin is the command's
 	TTY         bool // -t: the command gets a terminal of its own
 	Detach      bool // -d: start the command and return
+	// Monitor: start it under a monitor and hand our waiting parent
+	// (userns/detach.c, exec -it on a terminal) a connection to it, so
+	// that the detach keys can leave it running (execmonitor.go).
+	Monitor bool
 
 	User       string   // -u USER[:GROUP]; "" is the container's user
 	Env        []string // -e NAME=VALUE or NAME, over the container's environment
@@ -169,6 +173,8 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 
 	if o.Detach {
 		c.stdio = newStdio(false, false, Stdio{})
+	} else if o.Monitor {
+		c.stdio = newStdio(o.TTY, o.Interactive, Stdio{Detached: true})
 	} else {
 		c.stdio = newStdio(o.TTY, o.Interactive, io)
 	}
@@ -201,7 +207,7 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 		return nil, fmt.Errorf("make crun-lite non-dumpable: %w", err)
 	}
 	var proc *Process
-	if !o.Detach {
+	if !o.Detach && !o.Monitor {
 		proc = &Process{c: c, fwd: catchSignals()}
 	}
 	runtime.LockOSThread() // the child's parent-death signal follows this thread
@@ -249,6 +255,12 @@ func startExec(st *store.Store, o ExecOptions, io Stdio) (*Process, error) {
 		ch.Release()
 		runtime.UnlockOSThread()
 		return nil, nil
+	}
+	if o.Monitor {
+		err := c.execMonitor(run.Dir, ch.Pid)
+		ch.Kill() // no monitor: nobody would reap it
+		_, _ = ch.Wait()
+		return fail(err)
 	}
 	return proc, nil
 }

@@ -59,7 +59,6 @@ func (c *Container) start(io Stdio, h Hooks) (*Process, error) {
 	t := c.opts.Timing
 	s := c.Spec
 	c.stdio = newStdio(s.Process.Terminal, s.Process.Interactive, io)
-	c.stdio.detached = io.Detached
 	if s.KeepID != nil {
 		k, err := prepareKeepID(s.KeepID)
 		if err != nil {

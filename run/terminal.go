@@ -40,7 +40,7 @@ type stdio struct {
 }
 
 func newStdio(tty, interactive bool, io Stdio) *stdio {
-	s := &stdio{tty: tty, interactive: interactive, in: io.In, out: io.Out, err: io.Err, warnings: io.Warnings}
+	s := &stdio{tty: tty, interactive: interactive, detached: io.Detached, in: io.In, out: io.Out, err: io.Err, warnings: io.Warnings}
 	if s.warnings == nil {
 		s.warnings = io.Err
 	}

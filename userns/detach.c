@@ -72,9 +72,25 @@ static const char crunlite_run_short_value_flags[] = "uevwp";
 const char *crunlite_run_value_flag(int i) { return crunlite_run_value_flags[i]; }
 const char *crunlite_run_short_values(void) { return crunlite_run_short_value_flags; }
 
-static int is_run_value_flag(const char *a)
+// exec's options that take a value, as run's (a test compares both with
+// the CLI).
+static const char *crunlite_exec_value_flags[] = {"--user", "--env", "--env-file", "--workdir", "--detach-keys", NULL};
+static const char crunlite_exec_short_value_flags[] = "uew";
+
+const char *crunlite_exec_value_flag(int i) { return crunlite_exec_value_flags[i]; }
+const char *crunlite_exec_short_values(void) { return crunlite_exec_short_value_flags; }
+
+// A command's options: those that take a value.
+struct valued {
+	const char **longs;
+	const char *shorts;
+};
+static const struct valued run_opts = {crunlite_run_value_flags, crunlite_run_short_value_flags};
+static const struct valued exec_opts = {crunlite_exec_value_flags, crunlite_exec_short_value_flags};
+
+static int is_value_flag(const struct valued *o, const char *a)
 {
-	for (const char **f = crunlite_run_value_flags; *f; f++)
+	for (const char **f = o->longs; *f; f++)
 		if (strcmp(a, *f) == 0)
 			return 1;
 	return 0;
@@ -93,16 +109,18 @@ static int is_run_option(const char *a) { return a[0] == '-' && a[1] != 0 && str
 // after_run_option: argv[i] is one of run's options; the index after it
 // and its value. Short options combine (-dit); a value flag takes the
 // rest of the argument or the next one.
-static int after_run_option(char **argv, int i)
+static int after_option(const struct valued *o, char **argv, int i)
 {
 	const char *a = argv[i];
 	if (a[1] == '-')
-		return i + 1 + (!strchr(a, '=') && is_run_value_flag(a));
+		return i + 1 + (!strchr(a, '=') && is_value_flag(o, a));
 	for (const char *c = a + 1; *c; c++)
-		if (strchr(crunlite_run_short_value_flags, *c))
+		if (strchr(o->shorts, *c))
 			return i + 1 + (c[1] == 0);
 	return i + 1;
 }
+
+static int after_run_option(char **argv, int i) { return after_option(&run_opts, argv, i); }
 
 // crunlite_run_image_arg: argv[i] is run or create; the index of its
 // first argument that is no option nor an option's value (the image), or
@@ -156,15 +174,17 @@ static int long_bool(const char *a, const char *name, int *v)
 	return 1;
 }
 
-// run_mode: argv[i] is run; 1 when its options ask for -d; 2 when it runs
+// run_mode: argv[i] is run (o: run_opts) or exec (exec_opts, which is as
+// run --rm: only -it on a terminal goes through a monitor); 1 when its
+// options ask for -d; 2 when it runs
 // in the foreground through a monitor it attaches to, as start -a does:
 // a kept container (no --rm), whose output the monitor logs, or -it on
 // our terminal, where the detach keys (unless --detach-keys "") must be
 // able to leave it running; 0 for the one-process foreground run.
-static int run_mode(int argc, char **argv, int i)
+static int run_mode(int argc, char **argv, int i, const struct valued *o)
 {
-	int detach = 0, rm = 0, in = 0, tty = 0, keys = 1;
-	for (i++; i < argc && is_run_option(argv[i]); i = after_run_option(argv, i)) {
+	int detach = 0, rm = o == &exec_opts, in = 0, tty = 0, keys = 1;
+	for (i++; i < argc && is_run_option(argv[i]); i = after_option(o, argv, i)) {
 		const char *a = argv[i];
 		if (strcmp(a, "--detach-keys") == 0)
 			keys = i + 1 < argc && argv[i + 1][0] != 0;
@@ -174,14 +194,14 @@ static int run_mode(int argc, char **argv, int i)
 			long_bool(a, "detach", &detach) || long_bool(a, "rm", &rm) ||
 			    long_bool(a, "interactive", &in) || long_bool(a, "tty", &tty);
 		else // combined short options (-dit), up to one that takes a value
-			for (const char *c = a + 1; *c && !strchr(crunlite_run_short_value_flags, *c); c++) {
+			for (const char *c = a + 1; *c && !strchr(o->shorts, *c); c++) {
 				detach |= *c == 'd';
 				in |= *c == 'i';
 				tty |= *c == 't';
 			}
 	}
 	if (detach)
-		return 1;
+		return o == &exec_opts ? 0 : 1; // exec -d needs no fork
 	return !rm || (in && tty && keys && isatty(0)) ? 2 : 0;
 }
 
@@ -200,9 +220,11 @@ int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *
 		return 1;
 	if (i && strcmp(argv[i], "start") == 0)
 		return start_attaches(argc, argv, i) ? 2 : 1;
+	if (i && strcmp(argv[i], "exec") == 0)
+		return run_mode(argc, argv, i, &exec_opts);
 	if (!i || strcmp(argv[i], "run") != 0)
 		return 0;
-	return run_mode(argc, argv, i);
+	return run_mode(argc, argv, i, &run_opts);
 }
 
 // crunlite_run_userns_single: argv[i] is run or create; whether its options

@@ -154,6 +154,14 @@ func RunValueFlagsKnownToC() (long []string, short string) {
 	return long, C.GoString(C.crunlite_run_short_values())
 }
 
+// ExecValueFlagsKnownToC is RunValueFlagsKnownToC for exec.
+func ExecValueFlagsKnownToC() (long []string, short string) {
+	for i := C.int(0); C.crunlite_exec_value_flag(i) != nil; i++ {
+		long = append(long, C.GoString(C.crunlite_exec_value_flag(i)))
+	}
+	return long, C.GoString(C.crunlite_exec_short_values())
+}
+
 // ValueFlagsKnownToC lists the global options the constructor skips with
 // their value while looking for the command name.
 func ValueFlagsKnownToC() []string {

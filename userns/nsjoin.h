@@ -71,6 +71,8 @@ void crunlite_detach(int argc, char **argv);
 int crunlite_wants_detach(int argc, char **argv, const struct crunlite_cmdline *cl);
 int crunlite_run_image_arg(int argc, char **argv, int i);
 const char *crunlite_run_value_flag(int i);
+const char *crunlite_exec_value_flag(int i);
+const char *crunlite_exec_short_values(void);
 const char *crunlite_run_short_values(void);
 // crunlite_run_userns_single: argv[i] is run or create; its options
 // (before the image) hold --userns=single or --userns single.

@@ -217,32 +217,38 @@ func TestPrintErrorOneLineAndHint(t *testing.T) {
 	}
 }
 
-// The constructor forks run -d before Go starts (userns/detach.c); to find
-// -d among run's options it skips the values of those that take one, and
-// must know every one of them, long and short.
+// The constructor forks run -d and exec -it before Go starts
+// (userns/detach.c); to find -d, -i and -t among their options it skips the
+// values of those that take one, and must know every one of them, long and
+// short.
 func TestConstructorKnowsRunValueFlags(t *testing.T) {
-	var want []string
-	var wantShort []byte
-	for _, f := range runCommand().Flags {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
-			continue
-		}
-		for _, n := range f.Names() {
-			if len(n) == 1 {
-				wantShort = append(wantShort, n[0])
-			} else {
-				want = append(want, "--"+n)
+	for _, tc := range []struct {
+		cmd *cli.Command
+		c   func() ([]string, string)
+	}{{runCommand(), userns.RunValueFlagsKnownToC}, {execCommand(), userns.ExecValueFlagsKnownToC}} {
+		var want []string
+		var wantShort []byte
+		for _, f := range tc.cmd.Flags {
+			if _, isBool := f.(*cli.BoolFlag); isBool {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) == 1 {
+					wantShort = append(wantShort, n[0])
+				} else {
+					want = append(want, "--"+n)
+				}
 			}
 		}
-	}
-	got, gotShort := userns.RunValueFlagsKnownToC()
-	slices.Sort(want)
-	slices.Sort(got)
-	slices.Sort(wantShort)
-	short := []byte(gotShort)
-	slices.Sort(short)
-	if !slices.Equal(got, want) || string(short) != string(wantShort) {
-		t.Fatalf("detach.c knows %v and -%s, run has %v and -%s", got, short, want, wantShort)
+		got, gotShort := tc.c()
+		slices.Sort(want)
+		slices.Sort(got)
+		slices.Sort(wantShort)
+		short := []byte(gotShort)
+		slices.Sort(short)
+		if !slices.Equal(got, want) || string(short) != string(wantShort) {
+			t.Errorf("detach.c knows %v and -%s, %s has %v and -%s", got, short, tc.cmd.Name, want, wantShort)
+		}
 	}
 }
 
@@ -295,6 +301,9 @@ func TestConstructorFindsDetach(t *testing.T) {
 		{[]string{"restart", "-t", "0", "web"}, true},
 		{[]string{"container", "restart", "web"}, true},
 		{[]string{"create", "-d", "img"}, false}, // create starts nothing
+		{[]string{"exec", "-d", "web", "true"}, false},
+		{[]string{"exec", "-it", "web", "sh"}, false}, // stdin is no terminal here
+		{[]string{"exec", "web", "true"}, false},
 	} {
 		got := userns.WantsDetach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.detach {
@@ -336,6 +345,13 @@ func TestConstructorAttachesRunOnTerminal(t *testing.T) {
 		{[]string{"run", "--rm", "--tty=false", "-i", "img", "sh"}, false},
 		{[]string{"run", "--rm", "-e", "-it", "img", "sh"}, false}, // -e's value
 		{[]string{"run", "--rm", "img", "-it"}, false},             // the command's
+		{[]string{"exec", "-it", "web", "sh"}, true},
+		{[]string{"exec", "-ti", "-u", "0", "web", "sh"}, true},
+		{[]string{"exec", "-u", "-it", "web", "sh"}, false}, // -u's value
+		{[]string{"exec", "-it", "--detach-keys=", "web", "sh"}, false},
+		{[]string{"exec", "-i", "web", "sh"}, false},
+		{[]string{"exec", "web", "-it", "sh"}, false},
+		{[]string{"container", "exec", "-it", "web", "sh"}, true},
 	} {
 		got := userns.WantsAttach(append([]string{"crun-lite"}, tc.args...))
 		if got != tc.attach {

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 func execCommand() *cli.Command {
@@ -29,9 +30,10 @@ The command dies with the container: when the container's first process exits,
 the kernel ends every process of its pid namespace. A command started with -d
 (its output goes to /dev/null) outlives crun-lite exec; once it ends it is
 reaped by the host's init or your session's subreaper. -d cannot be combined
-with -i or -t: nothing would stay to copy them. --detach-keys is accepted for
-Podman's command lines and has no effect yet: exec -it ends when the command
-does.
+with -i or -t: nothing would stay to copy them. With -it on a terminal, the
+command runs under a monitor of its own, as a detached container does: the
+detach keys (Ctrl-P Ctrl-Q, --detach-keys) leave it running, and it ends with
+the container; its output is not logged.
 
 Examples:
    crun-lite exec web cat /etc/hostname
@@ -46,7 +48,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment settings from `FILE` (NAME=VALUE lines)", Category: catContainer},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "run the command in `DIR`, which must exist (default: the container's)", Category: catContainer},
 			&cli.BoolFlag{Name: "privileged", Usage: "give the command every capability of the user namespace and no seccomp filter", Category: catSecurity},
-			&cli.StringFlag{Name: "detach-keys", Usage: "accepted for Podman's command lines; no effect yet (`KEYS`)", Category: catContainer},
+			&cli.StringFlag{Name: "detach-keys", Value: run.DefaultDetachKeys, Usage: "with -it on a terminal, `KEYS` that detach, leaving the command running: comma-separated, a character or ctrl-X each (\"\": none)", Category: catContainer},
 		},
 		Action: withStore(execAction),
 	}
@@ -55,6 +57,16 @@ Examples:
 func execAction(c *cli.Context, e *env) error {
 	if c.NArg() < 2 {
 		return errors.New("exec needs a CONTAINER and a COMMAND: crun-lite exec [OPTIONS] CONTAINER COMMAND [ARG...]")
+	}
+	keys, err := run.ParseDetachKeys(c.String("detach-keys"))
+	if err != nil {
+		return err
+	}
+	if fd := userns.AttachFD(); fd >= 0 {
+		// The waiting half of exec -it on a terminal (userns/detach.c):
+		// our child started the command under a monitor.
+		in := run.ExecSession(c.Args().First())
+		return attachExit(in.AttachOver(fd, run.AttachOptions{SigProxy: true, DetachKeys: keys, TTY: true, Hangup: true}, run.HostStdio()))
 	}
 	o := run.ExecOptions{
 		Container:   c.Args().First(),
@@ -67,6 +79,7 @@ func execAction(c *cli.Context, e *env) error {
 		EnvFiles:    c.StringSlice("env-file"),
 		Workdir:     c.String("workdir"),
 		Privileged:  c.Bool("privileged"),
+		Monitor:     userns.DetachFD() >= 0,
 		Timing:      e.timing,
 	}
 	return run.Exec(e.store, o, run.HostStdio())

@@ -346,3 +346,38 @@ func TestExecKeepID(t *testing.T) {
 	execWants(t, s, 0, fmt.Sprintf(`^%d %d\r?\n$`, uid, uid), "-t", "keep", "stat", "-L", "-c", "%u %g", "/proc/self/fd/0")
 	k.stop()
 }
+
+// exec -it on a terminal runs under a monitor of its own: the detach keys
+// leave the command running (until the container ends, which ends it and
+// its monitor); without them its exit code is exec's.
+func TestExecDetachKeys(t *testing.T) {
+	s := testStore(t)
+	image := loadBusybox(t, s)
+	detach(t, s, "--name", "box", image, "sleep", "1000")
+	se := startSession(t, s, 24, 80, "exec", "-it", "box", "sh")
+	se.send("echo in-$((1+2))\r")
+	se.expect(`in-3\r\n`)
+	if m := monitors(t, s); len(m) != 2 {
+		t.Errorf("monitors while exec -it runs: %v, want the container's and the exec's", m)
+	}
+	se.send("\x10\x11") // Ctrl-P Ctrl-Q
+	if code := se.exit(); code != 0 {
+		t.Errorf("exec -it after the detach keys: exit %d, want 0", code)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if m := monitors(t, s); len(m) != 2 {
+		t.Errorf("the exec'd shell did not stay after detaching: monitors %v", m) // its monitor ends with it
+	}
+	if r := mustCrunIn(t, s, "top", "box", "args"); strings.Count(r.Stdout, "\nsh") != 1 {
+		t.Errorf("the exec'd shell is not among the container's processes:\n%s", r.Stdout)
+	}
+	se = startSession(t, s, 24, 80, "exec", "-it", "box", "sh", "-c", "stty size; exit 7")
+	se.expect(`24 80\r\n`)
+	if code := se.exit(); code != 7 {
+		t.Errorf("exec -it of exit 7: exit %d", code)
+	}
+	mustCrunIn(t, s, "stop", "-t", "0", "box")
+	waitFor(t, "the detached exec to end with its container", func() bool { return len(monitors(t, s)) == 0 })
+	mustCrunIn(t, s, "rm", "box")
+	assertNoRunDirs(t, s)
+}
