@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,7 +107,18 @@ func (f format) print(w io.Writer, data any, text func(io.Writer) error) error {
 }
 
 // printRows is print for a command whose templates apply to each of rows.
-func printRows[R any](w io.Writer, f format, data any, rows []R, text func(io.Writer) error) error {
+func printRows[R any](out io.Writer, f format, data any, rows []R, text func(io.Writer) error) error {
+	// One write for the whole list: tabwriter and templates write each
+	// cell on its own (ps -a of 50 containers made 665 write calls).
+	w := bufio.NewWriter(out)
+	err := printRowsTo(w, f, data, rows, text)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func printRowsTo[R any](w io.Writer, f format, data any, rows []R, text func(io.Writer) error) error {
 	if !f.isTemplate() {
 		return f.print(w, data, text)
 	}
