@@ -389,9 +389,9 @@ func CheckName(st *store.Store, name string) error {
 		"remove that container (crun-lite rm -f "+name+"), choose another --name, or pass --replace")
 }
 
-// Size is what ps --size shows: the bytes the container wrote (its
-// writable layer, a --rm run's upper dir in its run dir) and the size of
-// its root filesystem with its image's.
+// Size is what ps --size shows, as Podman does: the bytes the container
+// wrote (its writable layer, a --rm run's upper dir in its run dir) and the
+// size of the root filesystem its image gives it.
 func (in *Info) Size(st *store.Store) (rw, rootfs int64, err error) {
 	if in.Kept {
 		return st.ContainerSize(in.ID, in.ImageID)
@@ -399,7 +399,7 @@ func (in *Info) Size(st *store.Store) (rw, rootfs int64, err error) {
 	if in.hasRun {
 		rw = dirSize(filepath.Join(in.run.Dir, "upper"))
 	}
-	return rw, rw + st.ImageSize(in.ImageID), nil
+	return rw, st.RootfsSize(in.ImageID), nil
 }
 
 // dirSize adds up the apparent sizes of the regular files below dir, as

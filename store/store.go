@@ -70,6 +70,8 @@ type Store struct {
 	// Created is set when this Open made the store: it chose the driver,
 	// which the caller tells the user about once (Driver.Reason).
 	Created bool
+
+	rootfsSizes map[string]int64 // RootfsSize's, by image ID
 }
 
 // DefaultOptions returns the per-user default paths for a host uid: those

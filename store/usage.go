@@ -226,27 +226,54 @@ func (st *Store) pruneLayers(busy Busy) (kept bool, n int, err error) {
 	}
 }
 
-// ContainerSize is what ps --size shows of a stored container: the size
-// of its own writable layer, and of its whole root filesystem (its image's
-// layers too). imageID may be "" (its image is gone).
+// ContainerSize is what ps --size shows of a stored container, as
+// Podman counts it: the size of the files of its own writable layer, and of the root
+// filesystem its image gives it (RootfsSize). imageID may be "" (its image
+// is gone).
 func (st *Store) ContainerSize(id, imageID string) (rw, rootfs int64, err error) {
 	if err := st.ensure(); err != nil {
 		return 0, 0, err
 	}
-	if rw, err = st.s.ContainerSize(id); err != nil {
+	c, err := st.s.Container(id)
+	if err == nil {
+		var l *storage.Layer
+		if l, err = st.s.Layer(c.LayerID); err == nil {
+			rw, err = st.s.DiffSize(l.Parent, l.ID)
+		}
+	}
+	if err != nil {
 		return 0, 0, fmt.Errorf("size of container %s: %w", ShortID(id), err)
 	}
-	return rw, rw + st.ImageSize(imageID), nil
+	return rw, st.RootfsSize(imageID), nil
 }
 
-// ImageSize is the unpacked size of image id, 0 when unknown.
-func (st *Store) ImageSize(id string) int64 {
+// RootfsSize is the size of the files image id's layers hold, 0 when
+// unknown: what its containers start from (Podman's rootFsSize, the
+// "virtual" of ps --size). Not the image's size in images, which counts
+// its layers' tar streams. Remembered per image for this Store.
+func (st *Store) RootfsSize(id string) int64 {
 	if id == "" || st.ensure() != nil {
 		return 0
 	}
-	n, err := st.s.ImageSize(id)
-	if err != nil {
-		return 0
+	if n, ok := st.rootfsSizes[id]; ok {
+		return n
 	}
+	var n int64
+	if img, err := st.s.Image(id); err == nil {
+		for layer := img.TopLayer; layer != ""; {
+			l, err := st.s.Layer(layer)
+			if err != nil {
+				break
+			}
+			if d, err := st.s.DiffSize(l.Parent, l.ID); err == nil {
+				n += d
+			}
+			layer = l.Parent
+		}
+	}
+	if st.rootfsSizes == nil {
+		st.rootfsSizes = map[string]int64{}
+	}
+	st.rootfsSizes[id] = n
 	return n
 }
