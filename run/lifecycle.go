@@ -3,13 +3,13 @@ package run
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"go.podman.io/storage/pkg/directory"
 	"golang.org/x/sys/unix"
 
 	"github.com/crun-lite/crun-lite/internal/faults"
@@ -397,24 +397,10 @@ func (in *Info) Size(st *store.Store) (rw, rootfs int64, err error) {
 		return st.ContainerSize(in.ID, in.ImageID)
 	}
 	if in.hasRun {
-		rw = dirSize(filepath.Join(in.run.Dir, "upper"))
+		// Counted as storage counts a layer's diff (DiffSize).
+		rw, _ = directory.Size(filepath.Join(in.run.Dir, "upper"))
 	}
 	return rw, st.RootfsSize(in.ImageID), nil
-}
-
-// dirSize adds up the apparent sizes of the regular files below dir, as
-// storage counts a layer's.
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // WaitIdle waits up to limit until no run of st is live: the monitors of

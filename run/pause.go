@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -28,12 +29,14 @@ import (
 // nothing of it, and it goes with the run.
 const pausedFile = "paused"
 
+func (in *Info) pausedPath() string { return filepath.Join(in.run.Dir, pausedFile) }
+
 // Paused reports whether the container was paused and not unpaused.
 func (in *Info) Paused() bool {
 	if !in.hasRun || in.Status != "running" {
 		return false
 	}
-	_, err := os.Stat(in.run.Dir + "/" + pausedFile)
+	_, err := os.Stat(in.pausedPath())
 	return err == nil
 }
 
@@ -45,14 +48,14 @@ func (in *Info) Pause() error {
 	if in.Paused() {
 		return fmt.Errorf("%q is already paused: %w", in.Name, ErrRunning)
 	}
-	if err := os.WriteFile(in.run.Dir+"/"+pausedFile, nil, 0o600); err != nil {
+	if err := os.WriteFile(in.pausedPath(), nil, 0o600); err != nil {
 		return fmt.Errorf("pause %s: %w", in.Name, err)
 	}
 	for round := 0; round < 1000; round++ {
 		procs, err := in.byStart()
 		if err != nil {
 			_ = in.signalAll(unix.SIGCONT)
-			_ = os.Remove(in.run.Dir + "/" + pausedFile)
+			_ = os.Remove(in.pausedPath())
 			return fmt.Errorf("pause %s: %w", in.Name, err)
 		}
 		running := 0
@@ -77,7 +80,7 @@ func (in *Info) Unpause() error {
 		return fmt.Errorf("%q is not paused, can't unpause: %w", in.Name, ErrRunning)
 	}
 	err := in.signalAll(unix.SIGCONT)
-	_ = os.Remove(in.run.Dir + "/" + pausedFile)
+	_ = os.Remove(in.pausedPath())
 	return err
 }
 

@@ -192,17 +192,8 @@ func attachRun(c *cli.Context, e *env, fd int) error {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		keys = nil // bytes of a pipe or file are data
 	}
-	id := userns.AttachID()
-	in, err := run.Lookup(e.store, id, true)
-	if err != nil {
-		in = &run.Info{Name: id} // a --rm run gone already: the connection holds its exit
-	}
-	code, err := in.AttachOver(fd, run.AttachOptions{NoStdin: !c.Bool("interactive"), SigProxy: c.Bool("sig-proxy"),
-		DetachKeys: keys, TTY: c.Bool("tty"), Hangup: true}, run.HostStdio())
-	if err == nil {
-		in.WaitCleaned(e.store)
-	}
-	return attachExit(code, err)
+	return attachHanded(e, fd, userns.AttachID(), run.AttachOptions{NoStdin: !c.Bool("interactive"), SigProxy: c.Bool("sig-proxy"),
+		DetachKeys: keys, TTY: c.Bool("tty"), Hangup: true})
 }
 
 // runOptions reads the options of run (and create, which has them all but

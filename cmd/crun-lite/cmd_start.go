@@ -104,20 +104,10 @@ func startAction(c *cli.Context, e *env) error {
 		return eachInChild(c, e, "start")
 	}
 	ref := c.Args().First()
-	in, err := run.Lookup(e.store, ref, true)
 	if fd := userns.AttachFD(); fd >= 0 {
-		// The waiting half of start -a (userns/detach.c): our child
-		// started the container and sent a connection to it, which
-		// holds its output and exit code even once it is gone (--rm).
-		if err != nil {
-			in = &run.Info{Name: ref}
-		}
-		code, err := in.AttachOver(fd, ao, run.HostStdio())
-		if err == nil {
-			in.WaitCleaned(e.store)
-		}
-		return attachExit(code, err)
+		return attachHanded(e, fd, ref, ao)
 	}
+	in, err := run.Lookup(e.store, ref, true)
 	if err != nil {
 		return err
 	}
@@ -150,6 +140,22 @@ func startAction(c *cli.Context, e *env) error {
 
 // attachExit is how start -a ends: with the container's exit code, or 0
 // when the detach keys left it running.
+// attachHanded is the waiting half of start -a and of a run through a
+// monitor (userns/detach.c): our child started container ref and sent a
+// connection to it, which holds its output and exit code even once it is
+// gone (--rm).
+func attachHanded(e *env, fd int, ref string, o run.AttachOptions) error {
+	in, err := run.Lookup(e.store, ref, true)
+	if err != nil {
+		in = &run.Info{Name: ref}
+	}
+	code, err := in.AttachOver(fd, o, run.HostStdio())
+	if err == nil {
+		in.WaitCleaned(e.store)
+	}
+	return attachExit(code, err)
+}
+
 func attachExit(code int, err error) error {
 	switch {
 	case errors.Is(err, run.ErrDetached):
