@@ -253,6 +253,11 @@ func TestSingleIDNoSubuid(t *testing.T) {
 	if out != "0:0 644\n0:0 1777\n" {
 		t.Errorf("stat in the single-id store: %q, want 0:0 644 and 0:0 1777", out)
 	}
+	// apt's file goes only into images that have /etc/apt/apt.conf.d:
+	// busybox gets no /etc/apt.
+	if res := r.crun(t, nil, "run", "--rm", "busybox", "ls", "/etc/apt"); res.Code == 0 || strings.Contains(res.Stdout, "crun-lite") {
+		t.Errorf("the single-id mode made /etc/apt in an image without apt: %s", res)
+	}
 
 	// --user: container root, with the user's HOME and USER, said once.
 	res := r.mustCrun(t, nil, "run", "--rm", "--user", "1000", "busybox", "sh", "-c", "id -u; echo $HOME $USER")
