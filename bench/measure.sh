@@ -75,11 +75,11 @@ want() { [[ ,$SEL, == *,$1,* ]]; }
 # warm-up run per round). A full run measures for about 12-15 minutes on 2
 # cores; quick mode for about 2.
 if [ "$QUICK" = 1 ]; then
-	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2 SINGLE_ROUNDS=1 SINGLE_RUNS=2
+	RUN_ROUNDS=2 RUN_RUNS=2 EXEC_ROUNDS=2 EXEC_RUNS=2 DETACH_ROUNDS=2 DETACH_RUNS=2 KEEPID_ROUNDS=1 KEEPID_RUNS=2 SINGLE_ROUNDS=4 SINGLE_RUNS=10
 	NET_ROUNDS=1 NET_SECS=3 NET_CURLS=50
 	PULL_ROUNDS=1 PULL_RUNS=1 LOAD_ROUNDS=1 IO_ROUNDS=1 IO_MB=256 RSS_ROUNDS=1 TIMING_RUNS=10
 else
-	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4 SINGLE_ROUNDS=5 SINGLE_RUNS=10
+	RUN_ROUNDS=10 RUN_RUNS=6 EXEC_ROUNDS=10 EXEC_RUNS=6 DETACH_ROUNDS=5 DETACH_RUNS=4 KEEPID_ROUNDS=5 KEEPID_RUNS=4 SINGLE_ROUNDS=10 SINGLE_RUNS=20
 	NET_ROUNDS=3 NET_SECS=10 NET_CURLS=200
 	PULL_ROUNDS=6 PULL_RUNS=2 LOAD_ROUNDS=6 IO_ROUNDS=7 IO_MB=1024 RSS_ROUNDS=5 TIMING_RUNS=40
 fi
@@ -552,7 +552,11 @@ group_keepid() {
 }
 
 # group_single: start-up in the single-id mode beside the full mode, same
-# binary, user and driver (the issue asks for it within 10 %).
+# binary, user and driver (issue 16 asks for it within 10 %). The two differ
+# by about 1 % (docs/single-id.md), while on these shared 2-core VMs the
+# median of 50 samples moved by up to 8-11 % from run to run: 200 samples a
+# tool (about 20 s) make the ratio a measurement of the modes, not of the
+# neighbours' load; quick mode still gets 40 (about 3 s).
 group_single() {
 	log "group single: the single-id mode beside the full mode (${SINGLE_ROUNDS} rounds x ${SINGLE_RUNS} runs)"
 	ensure_images cl cls

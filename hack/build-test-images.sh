@@ -6,6 +6,8 @@
 #   $CRUNLITE_TESTDATA/images/desktop.tar  busybox + the host's wayland-info, xdpyinfo, xeyes, dbus-send, paplay
 #   $CRUNLITE_TESTDATA/images/debian       (bookworm minbase, unless SKIP_DEBIAN=1)
 #   $CRUNLITE_TESTDATA/images/debian.tar
+#   $CRUNLITE_TESTDATA/images/debian-pip   debian + python3-pip, a layer on top of debian's
+#   $CRUNLITE_TESTDATA/images/debian-pip.tar
 #
 # Tests must not depend on a public registry (CI has no network besides the
 # package mirrors), so the images are made from Debian packages already on the
@@ -15,7 +17,7 @@
 # Run as root (ownership inside the layers must be real, numeric ids) - normally
 # via hack/test-setup.sh. Knobs:
 #   FORCE_IMAGES=1  rebuild everything
-#   SKIP_DEBIAN=1   do not build the debian image (it needs minutes and the mirror)
+#   SKIP_DEBIAN=1   do not build the debian images (they need minutes and the mirror)
 #   MIRROR=URL      Debian mirror for debootstrap (default: the one apt uses)
 set -euo pipefail
 umask 022
@@ -295,4 +297,65 @@ else
 	remove_tree "$rootfs"
 	assemble_image debian "$WORK/debian-layer.tar" /bin/bash
 	publish debian
+fi
+
+# ---------------------------------------------------------------------------
+# debian-pip: the debian image and one more layer, python3-pip installed
+# from the mirror apt uses (issue 16: pip install --user in the single-id
+# mode). A layer on top of debian's, with debian's layer blob unchanged, so
+# a store that has debian pulls only the new layer. Only the tests that need
+# python pull it. Like debian it is kept once built; it is rebuilt when
+# debian changes (the base manifest it was made from is in a stamp file).
+pip_stamp=$IMAGES/.debian-pip.base
+build_debian_pip() {
+	local base=$1 mirror bundle=$WORK/debian-pip-bundle rootfs plog=$CACHE/logs/debian-pip.log
+	mirror=$(debian_mirror)
+	cp -a "$IMAGES/debian" "$WORK/debian-pip"
+	umoci unpack --image "$WORK/debian-pip:latest" "$bundle" >/dev/null
+	rootfs=$bundle/rootfs
+	# The build's resolver and sources only: both are put back before packing.
+	cp -a "$rootfs/etc/apt/sources.list" "$WORK/sources.list.image"
+	mv "$rootfs/etc/resolv.conf" "$WORK/resolv.conf.image" 2>/dev/null || true
+	cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
+	printf 'deb %s bookworm main\n' "$mirror" >"$rootfs/etc/apt/sources.list"
+	# The image keeps /dev empty (a mount point); apt's tools need null,
+	# zero and urandom. Both mounts are gone before packing.
+	mount -t proc proc "$rootfs/proc"
+	mount -t tmpfs -o mode=0755 tmpfs "$rootfs/dev"
+	mknod -m 0666 "$rootfs/dev/null" c 1 3
+	mknod -m 0666 "$rootfs/dev/zero" c 1 5
+	mknod -m 0666 "$rootfs/dev/urandom" c 1 9
+	log "debian-pip: apt-get install python3-pip from $mirror (log: $plog)"
+	if ! env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive chroot "$rootfs" \
+		sh -c 'apt-get update && apt-get install -y --no-install-recommends python3-pip && apt-get clean' >"$plog" 2>&1; then
+		unmount_under "$rootfs"
+		tail -n 30 "$plog" >&2
+		die "debian-pip: apt-get failed (full log: $plog)"
+	fi
+	unmount_under "$rootfs"
+	rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/tmp/* "$rootfs"/root/.cache
+	rm -f "$rootfs/etc/resolv.conf"
+	if [ -e "$WORK/resolv.conf.image" ] || [ -L "$WORK/resolv.conf.image" ]; then
+		mv "$WORK/resolv.conf.image" "$rootfs/etc/resolv.conf"
+	fi
+	cp -a "$WORK/sources.list.image" "$rootfs/etc/apt/sources.list"
+	umoci repack --image "$WORK/debian-pip:latest" \
+		--history.created="$EPOCH" --history.created_by="$CREATED_BY: apt-get install python3-pip" "$bundle"
+	umoci gc --layout "$WORK/debian-pip"
+	remove_tree "$bundle"
+	skopeo copy --quiet --insecure-policy "oci:$WORK/debian-pip:latest" "oci-archive:$WORK/debian-pip.tar:localhost/debian-pip:latest"
+	publish debian-pip
+	printf '%s\n' "$base" >"$pip_stamp"
+	chmod 0644 "$pip_stamp"
+}
+if [ "$SKIP_DEBIAN" = 1 ]; then
+	log "debian-pip: skipped (SKIP_DEBIAN=1)"
+else
+	pip_base=$(jq -r '.manifests[0].digest' "$IMAGES/debian/index.json")
+	if [ "$FORCE_IMAGES" != 1 ] && [ -f "$IMAGES/debian-pip.tar" ] && [ -f "$IMAGES/debian-pip/index.json" ] &&
+		[ "$(cat "$pip_stamp" 2>/dev/null)" = "$pip_base" ]; then
+		log "debian-pip: present (built on debian $pip_base; FORCE_IMAGES=1 rebuilds it)"
+	else
+		build_debian_pip "$pip_base"
+	fi
 fi

@@ -16,7 +16,7 @@
 #   CRUNLITE_SINGLE_USER user with no subordinate ids (default crunlite-single): the
 #                       single-id mode's tests run crun-lite as this user (as root)
 #   CRUNLITE_TESTDATA   cache dir for images and the env file (default /var/cache/crun-lite-test)
-#   SKIP_DEBIAN=1       do not build the debian image (the demo does not need it)
+#   SKIP_DEBIAN=1       do not build the debian and debian-pip images (the demo needs neither)
 #   FORCE_IMAGES=1      rebuild all images
 #   MIRROR=URL          Debian mirror for debootstrap
 #   CRUNLITE_EXTRA_PACKAGES  more Debian packages to install with the rest

@@ -88,8 +88,9 @@ func (c *Container) rootfsOps(l *spawn.List) error {
 	// tmpfs) hides it; an image without /run goes without.
 	l.MoveMount(slotEnv, "/run/.containerenv", spawn.FlagMkfile|spawn.FlagMissingOK)
 	if slotApt >= 0 {
-		// Only where the image has apt: without /etc/apt/apt.conf.d it is skipped.
-		l.MoveMount(slotApt, "/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMkfile|spawn.FlagMissingOK)
+		// Only where the image has apt: without /etc/apt/apt.conf.d it is
+		// skipped (FlagNoParents), not made, in images that have no apt.
+		l.MoveMount(slotApt, "/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMkfile|spawn.FlagNoParents|spawn.FlagMissingOK)
 		l.Readonly("/etc/apt/apt.conf.d/"+aptSingleIDFile, spawn.FlagMissingOK)
 	}
 	c.userMounts(l, binds)

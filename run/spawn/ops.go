@@ -106,6 +106,7 @@ const (
 	FlagMkdir     = C.CL_F_MKDIR          // create the target directory (and parents)
 	FlagMkfile    = C.CL_F_MKFILE         // create the target as an empty file
 	FlagMissingOK = C.CL_F_IGNORE_MISSING // ENOENT is not a failure
+	FlagNoParents = C.CL_F_NO_PARENTS     // with FlagMkfile: only the file, where its directory exists
 )
 
 // MaxSlots is how many mount trees OpenTree can hold at once (spawn.h).

@@ -175,7 +175,9 @@ static int mkdir_parent(const char *path)
 // ensure_file leaves a regular file at path for a bind mount to land on. A
 // symlink there is replaced: this runs after pivot_root, on the container's
 // own layer, and following it could put the mount somewhere unexpected.
-static int ensure_file(const char *path, mode_t mode)
+// The directories above it are made too, unless parents is 0: then a
+// missing one is ENOENT.
+static int ensure_file(const char *path, mode_t mode, int parents)
 {
 	struct stat st;
 	if (lstat(path, &st) == 0) {
@@ -190,7 +192,7 @@ static int ensure_file(const char *path, mode_t mode)
 		}
 	} else if (errno != ENOENT) {
 		return -1;
-	} else if (mkdir_parent(path) < 0) {
+	} else if (parents && mkdir_parent(path) < 0) {
 		return -1;
 	}
 	int fd = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -213,7 +215,7 @@ static int prepare_target(const char *target, uint32_t flags)
 		return mkdir_p(target, 0755);
 	}
 	if (flags & CL_F_MKFILE)
-		return ensure_file(target, 0644);
+		return ensure_file(target, 0644, !(flags & CL_F_NO_PARENTS));
 	if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
 		errno = ELOOP;
 		return -1;
@@ -298,7 +300,7 @@ static int open_pty(int console)
 		close(slave);
 	if (!console)
 		return 0;
-	if (ensure_file("/dev/console", 0600) < 0)
+	if (ensure_file("/dev/console", 0600, 1) < 0)
 		return -1;
 	return mount(path, "/dev/console", NULL, MS_BIND, NULL);
 }

@@ -51,6 +51,7 @@ enum {
 	CL_F_RECURSIVE = 1 << 3, // open_tree the whole subtree
 	CL_F_IGNORE_MISSING = 1 << 4, // ENOENT is not a failure
 	CL_F_TIMED = 1 << 5,          // report CLOCK_MONOTONIC when done (TIME message), for --timing
+	CL_F_NO_PARENTS = 1 << 6,     // with CL_F_MKFILE: only the file; a missing directory above it is ENOENT
 };
 
 struct cl_op_header {

@@ -34,6 +34,9 @@ var (
 	Bin string
 	// HaveDebian tells whether the debian image was built (SKIP_DEBIAN=1 skips it).
 	HaveDebian bool
+	// HaveDebianPip tells whether the debian-pip image (debian and
+	// python3-pip) was built; tests take it from its oci-archive.
+	HaveDebianPip bool
 )
 
 const defaultTestData = "/var/cache/crun-lite-test"
@@ -72,6 +75,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	HaveDebian = fileExists(imagePath("debian", "index.json"))
+	HaveDebianPip = fileExists(imagePath("debian-pip", "index.json")) && fileExists(imagePath("debian-pip.tar"))
 
 	tmp, err := os.MkdirTemp("", "crun-lite-integration-")
 	if err != nil {
@@ -301,5 +305,12 @@ func requireDebian(t *testing.T) {
 	t.Helper()
 	if !HaveDebian {
 		t.Skip("debian test image not built (SKIP_DEBIAN=1)")
+	}
+}
+
+func requireDebianPip(t *testing.T) {
+	t.Helper()
+	if !HaveDebianPip {
+		t.Skip("debian-pip test image not built (SKIP_DEBIAN=1, or hack/test-setup.sh not run since it was added)")
 	}
 }

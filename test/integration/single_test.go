@@ -3,9 +3,11 @@
 package integration
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -251,6 +253,11 @@ func TestSingleIDNoSubuid(t *testing.T) {
 	if out != "0:0 644\n0:0 1777\n" {
 		t.Errorf("stat in the single-id store: %q, want 0:0 644 and 0:0 1777", out)
 	}
+	// apt's file goes only into images that have /etc/apt/apt.conf.d:
+	// busybox gets no /etc/apt.
+	if res := r.crun(t, nil, "run", "--rm", "busybox", "ls", "/etc/apt"); res.Code == 0 || strings.Contains(res.Stdout, "crun-lite") {
+		t.Errorf("the single-id mode made /etc/apt in an image without apt: %s", res)
+	}
 
 	// --user: container root, with the user's HOME and USER, said once.
 	res := r.mustCrun(t, nil, "run", "--rm", "--user", "1000", "busybox", "sh", "-c", "id -u; echo $HOME $USER")
@@ -369,8 +376,8 @@ func TestSingleIDChosen(t *testing.T) {
 // The debian image as a user with no subordinate ids: a package whose
 // postinst makes a system user and chowns to it installs with apt-get from
 // a local repository (update, then install) and with dpkg -i; useradd and
-// su answer; a FIFO is made and a device node is faked. The debian test
-// image has no python3, so pip install --user is not tried here.
+// su answer; a FIFO is made and a device node is faked. pip is
+// TestSingleIDPip's, in the debian-pip image.
 func TestSingleIDDebian(t *testing.T) {
 	requireDebian(t)
 	t.Run("no subuid line", func(t *testing.T) { debianSingleID(t, asUser(t, singleUserName())) })
@@ -415,6 +422,102 @@ mknod /tmp/null c 1 3 && echo "mknod c: $(test -e /tmp/null && echo made || echo
 	if res := r.mustCrun(t, nil, "run", "--rm", "debian", "apt-config", "dump", "APT::Sandbox::User"); res.Stdout != "APT::Sandbox::User \"root\";\n" {
 		t.Errorf("apt-config in the single-id mode: %s", res)
 	}
+}
+
+// pip install --user of a local wheel in the debian-pip image (bookworm's
+// pip 23, python 3.11), as a user with no subordinate ids and without
+// newuidmap: as container root, and as the image's user 1000, whose HOME
+// the install goes to; the package then imports. --break-system-packages:
+// bookworm marks its python as externally managed (PEP 668), which refuses
+// even --user installs without it.
+func TestSingleIDPip(t *testing.T) {
+	requireDebianPip(t)
+	t.Run("no subuid line", func(t *testing.T) { pipSingleID(t, asUser(t, singleUserName())) })
+	t.Run("newuidmap missing", func(t *testing.T) {
+		r := asUser(t, testUserName())
+		r.path = pathWithout(t, r, "newuidmap", "newgidmap")
+		pipSingleID(t, r)
+	})
+}
+
+func pipSingleID(t *testing.T, r *realUser) {
+	dir := r.privateDir(t, "crl-wheel-")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wheel := buildTestWheel(t, dir)
+	if r.viaSetpriv {
+		os.Chown(wheel, r.uid, r.gid)
+	}
+	r.mustCrun(t, nil, "pull", "-q", "oci-archive:"+filepath.Join(TestData, "images", "debian-pip.tar"))
+	if out := r.mustCrun(t, nil, "run", "--rm", "debian-pip", "cat", "/proc/self/uid_map").Stdout; len(strings.Fields(out)) != 3 {
+		t.Fatalf("not the single-id mode: uid_map %q", out)
+	}
+	script := `set -e
+pip install --user --no-index --break-system-packages /wheels/` + filepath.Base(wheel) + ` >/tmp/log 2>&1 || { cat /tmp/log; exit 1; }
+cd /
+python3 -c 'import crltestpkg; print(crltestpkg.greeting(), crltestpkg.__file__)'
+python3 -m pip show crltestpkg | grep -E "^(Name|Version|Location):"
+stat -c '%u %a' "$(python3 -m site --user-site)/crltestpkg/__init__.py"
+`
+	for _, c := range []struct {
+		name, home string
+		args       []string
+	}{
+		{"root", "/root", nil},
+		{"user 1000", "/home/user", []string{"--user", "1000"}},
+	} {
+		site := c.home + "/.local/lib/python3.11/site-packages"
+		args := append(append([]string{"run", "--rm", "-v", dir + ":/wheels:ro"}, c.args...), "debian-pip", "sh", "-c", script)
+		res := r.crun(t, nil, args...)
+		want := "hello from a wheel " + site + "/crltestpkg/__init__.py\n" +
+			"Name: crltestpkg\nVersion: 1.0\nLocation: " + site + "\n0 644\n"
+		if res.Code != 0 || res.Stdout != want {
+			t.Errorf("pip install --user as %s in the single-id mode: want\n%s%s", c.name, want, res)
+		}
+	}
+}
+
+// buildTestWheel writes crltestpkg-1.0-py3-none-any.whl into dir, a pure
+// python wheel (PEP 427) with one module and a RECORD of its files' hashes,
+// and returns its path.
+func buildTestWheel(t *testing.T, dir string) string {
+	t.Helper()
+	files := []struct{ name, content string }{
+		{"crltestpkg/__init__.py", "def greeting():\n    return \"hello from a wheel\"\n"},
+		{"crltestpkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: crltestpkg\nVersion: 1.0\nSummary: crun-lite test wheel\n"},
+		{"crltestpkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: crun-lite tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+	}
+	path := filepath.Join(dir, "crltestpkg-1.0-py3-none-any.whl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	var record strings.Builder
+	for _, file := range files {
+		w, err := zw.Create(file.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(file.content))
+		sum := sha256.Sum256([]byte(file.content))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", file.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(file.content))
+	}
+	record.WriteString("crltestpkg-1.0.dist-info/RECORD,,\n")
+	w, err := zw.Create("crltestpkg-1.0.dist-info/RECORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(record.String()))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // buildTestDeb writes crltest_1.0_all.deb (a postinst that runs adduser
