@@ -95,17 +95,19 @@ const (
 
 // Hub is the running hub.
 type Hub struct {
-	uid    int
-	log    *log.Logger
-	nsfd   int // the hub's network namespace
-	h      *netlink.Handle
-	def    *bridgeNet            // the default network
-	nets   map[string]*bridgeNet // user networks, by ID
-	masq   func(subnet, bridge string) error
-	host   string // reaches the host's loopback; "" without a helper
-	dns    string
-	ports  port.ParentDriver
-	helper *exec.Cmd
+	uid  int
+	log  *log.Logger
+	nsfd int // the hub's network namespace
+	h    *netlink.Handle
+	def  *bridgeNet            // the default network
+	nets map[string]*bridgeNet // user networks, by ID
+	masq func(subnet, bridge string) error
+	// redirect sends TCP for dst to the hub's own port in its namespace.
+	redirect func(dst string, port int) error
+	host     string // reaches the host's loopback; "" without a helper
+	dns      string
+	ports    port.ParentDriver
+	helper   *exec.Cmd
 
 	userns uint64 // inode of the user namespace the hub serves
 	lfd    int    // the listening socket
@@ -315,6 +317,11 @@ func (hub *Hub) setUp() error {
 	if err := hub.startHelper(); err != nil {
 		// Containers still reach each other and published ports work.
 		hub.log.Printf("no way out of the hub's namespace: %v", err)
+	} else if mapsHostLoopback(readHelperConf()) {
+		if err := hub.hostForward(); err != nil {
+			// The helper still maps its gateway to the host, slower.
+			hub.log.Printf("host loopback through %s: %v", filepath.Base(hub.helper.Path), err)
+		}
 	}
 	return hub.startPorts()
 }
@@ -447,20 +454,28 @@ func (hub *Hub) nat() error {
 	// whose RST would end the container's connection. Both drop them.
 	var base [][]string
 	var masq func(subnet, bridge string) [][]string
+	var redirect func(dst string, port int) [][]string
 	if ipt := network.AdminTool("iptables"); ipt != "" {
 		base = [][]string{{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"}}
 		masq = func(subnet, bridge string) [][]string {
 			return [][]string{{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}}
 		}
+		redirect = func(dst string, port int) [][]string {
+			return [][]string{{ipt, "-w", "-t", "nat", "-A", "PREROUTING", "-d", dst, "-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(port)}}
+		}
 	} else if nft := network.AdminTool("nft"); nft != "" {
 		base = [][]string{
 			{nft, "add table ip crunlite"},
 			{nft, "add chain ip crunlite post { type nat hook postrouting priority 100 ; }"},
+			{nft, "add chain ip crunlite pre { type nat hook prerouting priority -100 ; }"},
 			{nft, "add chain ip crunlite input { type filter hook input priority 0 ; }"},
 			{nft, "add rule ip crunlite input ct state invalid drop"},
 		}
 		masq = func(subnet, bridge string) [][]string {
 			return [][]string{{nft, "add rule ip crunlite post ip saddr " + subnet + " oifname != " + bridge + " masquerade"}}
+		}
+		redirect = func(dst string, port int) [][]string {
+			return [][]string{{nft, fmt.Sprintf("add rule ip crunlite pre ip daddr %s meta l4proto tcp redirect to :%d", dst, port)}}
 		}
 	} else {
 		return errors.New("neither iptables nor nft is installed: containers cannot reach out (apt-get install iptables)")
@@ -478,6 +493,9 @@ func (hub *Hub) nat() error {
 	}
 	hub.masq = func(subnet, bridge string) error {
 		return hub.inNetns(func() error { return run(masq(subnet, bridge)) })
+	}
+	hub.redirect = func(dst string, port int) error {
+		return hub.inNetns(func() error { return run(redirect(dst, port)) })
 	}
 	return nil
 }
