@@ -441,6 +441,15 @@ group_detach() {
 	have podman && { "${P[@]}" rm -f -t 0 --all >/dev/null 2>>"$LOG" || true; }
 }
 
+# ours PID...: those of PIDs started with this run's XDG_RUNTIME_DIR.
+ours() {
+	local p
+	for p in "$@"; do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR" && echo "$p"
+	done
+	return 0
+}
+
 # group_net: the default network beside Podman's (slirp4netns, and
 # rootlessport for -p): TCP throughput host -> container through -p and
 # container -> a service on the host's loopback (iperf3), the latency of a
@@ -476,10 +485,12 @@ group_net() {
 		for ((r = 0; r < 50; r++)); do timeout 5 iperf3 -c 127.0.0.1 -p "$port" -n 1K >/dev/null 2>&1 && break; nap 0.1; done
 		# The helpers: crun-lite's hub with its pasta (shared by all
 		# containers); Podman's slirp4netns and rootlessport (per container).
+		# Only this run's (its XDG_RUNTIME_DIR): the test user may run the
+		# hubs and containers of other runtime dirs meanwhile.
 		if [ "$t" = cl ]; then
-			pids="$(pgrep -u "$(id -u)" -f 'crun-lite-full network-hub' || true) $(pgrep -u "$(id -u)" -x passt.avx2 || true) $(pgrep -u "$(id -u)" -x pasta.avx2 || true) $(pgrep -u "$(id -u)" -x pasta || true)"
+			pids="$(ours $(pgrep -u "$(id -u)" -f 'crun-lite-full network-hub' || true) $(pgrep -u "$(id -u)" -x passt.avx2 || true) $(pgrep -u "$(id -u)" -x pasta.avx2 || true) $(pgrep -u "$(id -u)" -x pasta || true))"
 		else
-			pids="$(pgrep -u "$(id -u)" -x slirp4netns || true) $(pgrep -u "$(id -u)" -f rootlessport || true)"
+			pids="$(ours $(pgrep -u "$(id -u)" -x slirp4netns || true) $(pgrep -u "$(id -u)" -f rootlessport || true))"
 		fi
 		sum=0
 		for pid in $pids; do

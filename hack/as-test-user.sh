@@ -15,7 +15,10 @@ die() { printf 'as-test-user: %s\n' "$*" >&2; exit 1; }
 user=${CRUNLITE_TEST_USER:-crunlite-test}
 entry=$(getent passwd "$user") || die "no user '$user'; run hack/test-setup.sh first"
 IFS=: read -r name _ uid gid _ home _ <<<"$entry"
-rundir=/run/user/$uid
+# CRUNLITE_TEST_RUNTIME_DIR gives the run a runtime dir of its own (the
+# user's, with its own user-namespace holder and network hub): tests and
+# benches then run beside others' that use /run/user/UID.
+rundir=${CRUNLITE_TEST_RUNTIME_DIR:-/run/user/$uid}
 [ -d "$rundir" ] || die "$rundir is missing (e.g. after a reboot); run hack/test-setup.sh"
 
 vars=(

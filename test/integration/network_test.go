@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -114,6 +115,46 @@ func TestNetworkDefaultIsPrivate(t *testing.T) {
 			t.Errorf("--network host: want the host's loopback and its abstract socket:\n%s", h)
 		}
 		assertNoRunDirs(t, s)
+	})
+}
+
+// TCP to host.containers.internal is carried by the hub (a REDIRECT to
+// its listener, spliced to the host's 127.0.0.1): 4 MiB arrive intact
+// both ways, the server sees the request's end, and a host port nobody
+// listens on fails in the container instead of hanging.
+func TestNetworkHostGatewayForward(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "got %d bytes, %x", len(b), sha256.Sum256(b))
+			return
+		}
+		io.WriteString(w, big)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	closed := freeHostPort(t)
+	want := fmt.Sprintf("%x", sha256.Sum256([]byte(big)))
+	forEachStore(t, func(t *testing.T, s store, image string) {
+		r := mustCrunIn(t, s, "run", "--rm", image, "sh", "-c",
+			fmt.Sprintf("timeout 20 wget -q -O- http://host.containers.internal:%d/ | sha256sum; ", port)+
+				fmt.Sprintf("timeout 20 wget -q -O /tmp/big http://host.containers.internal:%d/ && timeout 20 wget -q -O- --post-file /tmp/big http://host.containers.internal:%d/; echo; ", port, port)+
+				fmt.Sprintf("timeout 5 wget -q -O- http://host.containers.internal:%d/ && echo closed-served || echo closed-failed", closed))
+		if !strings.HasPrefix(r.Stdout, want) {
+			t.Errorf("GET: want sha256 %s:\n%s", want, r)
+		}
+		if !strings.Contains(r.Stdout, fmt.Sprintf("got %d bytes, %s", len(big), want)) {
+			t.Errorf("POST: want the server to get all %d bytes:\n%s", len(big), r)
+		}
+		if !strings.Contains(r.Stdout, "closed-failed") {
+			t.Errorf("a closed host port: want the wget to fail:\n%s", r)
+		}
 	})
 }
 

@@ -7,8 +7,9 @@
 // # Design
 //
 //	host netns                 hub netns (made by the hub)          container netns (one each)
-//	  hub: listens for -p  ---- rootlesskit builtin port driver ---> dials the container's IP
-//	  pasta (or slirp4netns) -> eth0 (tap), default route, DNS
+//	  hub: listens for -p  ---- splice, TCP (UDP: rootlesskit) ---> dials the container's IP
+//	  hub: dials 127.0.0.1 <--- splice <- REDIRECT of TCP for the gateway (host.containers.internal)
+//	  pasta (or slirp4netns) -> eth0 (tap), default route, DNS, UDP to the gateway
 //	                            crl0 bridge 10.88.0.1/16, NAT  <---> veth: eth0 10.88.0.N/16
 //	                            crlXXXXXXXX per user network   <---> veth: eth0 10.89.N.M/24
 //
@@ -40,9 +41,11 @@
 // drivers: those join the target's user namespace, which fails with EINVAL
 // from inside that same namespace (the hub runs in the user's, to own the
 // namespaces it configures); pasta is given the namespace as an inherited
-// fd (--netns /proc/self/fd/3) instead. Ports use rootlesskit's builtin
-// port driver, parent and child both in the hub: the child dials into the
-// hub's namespace by path.
+// fd (--netns /proc/self/fd/3) instead. UDP ports use rootlesskit's
+// builtin port driver, parent and child both in the hub: the child dials
+// into the hub's namespace by path. TCP ports, and TCP to the host's
+// loopback, the hub forwards itself (portfwd.go, hostfwd.go: measured
+// there).
 //
 // Names on a user network go through /etc/hosts, not a DNS server: the hub
 // rewrites the part of each member's file after network.PeersMarker as
@@ -95,17 +98,20 @@ const (
 
 // Hub is the running hub.
 type Hub struct {
-	uid    int
-	log    *log.Logger
-	nsfd   int // the hub's network namespace
-	h      *netlink.Handle
-	def    *bridgeNet            // the default network
-	nets   map[string]*bridgeNet // user networks, by ID
-	masq   func(subnet, bridge string) error
-	host   string // reaches the host's loopback; "" without a helper
-	dns    string
-	ports  port.ParentDriver
-	helper *exec.Cmd
+	uid  int
+	log  *log.Logger
+	nsfd int // the hub's network namespace
+	h    *netlink.Handle
+	def  *bridgeNet            // the default network
+	nets map[string]*bridgeNet // user networks, by ID
+	masq func(subnet, bridge string) error
+	// redirect sends TCP for dst to the hub's own port in its namespace.
+	sockets  socketMaker // makes sockets in the hub's namespace
+	redirect func(dst string, port int) error
+	host     string // reaches the host's loopback; "" without a helper
+	dns      string
+	ports    port.ParentDriver
+	helper   *exec.Cmd
 
 	userns uint64 // inode of the user namespace the hub serves
 	lfd    int    // the listening socket
@@ -315,6 +321,14 @@ func (hub *Hub) setUp() error {
 	if err := hub.startHelper(); err != nil {
 		// Containers still reach each other and published ports work.
 		hub.log.Printf("no way out of the hub's namespace: %v", err)
+	} else if mapsHostLoopback(readHelperConf()) {
+		if err := hub.hostForward(); err != nil {
+			// The helper still maps its gateway to the host, slower.
+			hub.log.Printf("host loopback through %s: %v", filepath.Base(hub.helper.Path), err)
+		}
+	}
+	if err := hub.startSocketMaker(); err != nil {
+		return err
 	}
 	return hub.startPorts()
 }
@@ -447,20 +461,28 @@ func (hub *Hub) nat() error {
 	// whose RST would end the container's connection. Both drop them.
 	var base [][]string
 	var masq func(subnet, bridge string) [][]string
+	var redirect func(dst string, port int) [][]string
 	if ipt := network.AdminTool("iptables"); ipt != "" {
 		base = [][]string{{ipt, "-w", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"}}
 		masq = func(subnet, bridge string) [][]string {
 			return [][]string{{ipt, "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}}
 		}
+		redirect = func(dst string, port int) [][]string {
+			return [][]string{{ipt, "-w", "-t", "nat", "-A", "PREROUTING", "-d", dst, "-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(port)}}
+		}
 	} else if nft := network.AdminTool("nft"); nft != "" {
 		base = [][]string{
 			{nft, "add table ip crunlite"},
 			{nft, "add chain ip crunlite post { type nat hook postrouting priority 100 ; }"},
+			{nft, "add chain ip crunlite pre { type nat hook prerouting priority -100 ; }"},
 			{nft, "add chain ip crunlite input { type filter hook input priority 0 ; }"},
 			{nft, "add rule ip crunlite input ct state invalid drop"},
 		}
 		masq = func(subnet, bridge string) [][]string {
 			return [][]string{{nft, "add rule ip crunlite post ip saddr " + subnet + " oifname != " + bridge + " masquerade"}}
+		}
+		redirect = func(dst string, port int) [][]string {
+			return [][]string{{nft, fmt.Sprintf("add rule ip crunlite pre ip daddr %s meta l4proto tcp redirect to :%d", dst, port)}}
 		}
 	} else {
 		return errors.New("neither iptables nor nft is installed: containers cannot reach out (apt-get install iptables)")
@@ -478,6 +500,9 @@ func (hub *Hub) nat() error {
 	}
 	hub.masq = func(subnet, bridge string) error {
 		return hub.inNetns(func() error { return run(masq(subnet, bridge)) })
+	}
+	hub.redirect = func(dst string, port int) error {
+		return hub.inNetns(func() error { return run(redirect(dst, port)) })
 	}
 	return nil
 }
@@ -774,23 +799,23 @@ func (hub *Hub) lease(req network.Request, pidfd int) (*network.Lease, int) {
 		return fail(err, "see "+network.HubLog(hub.uid))
 	}
 	go hub.refill(bn)
-	var ids []int
+	var closers []func()
 	var published []network.Port
 	undo := func() {
-		for _, id := range ids {
-			_ = hub.ports.RemovePort(context.Background(), id)
+		for _, c := range closers {
+			c()
 		}
 		hub.free(bn, req.ID, p.ip)
 	}
 	for _, port := range req.Ports {
-		id, got, err := hub.publish(port, p.ip)
+		closer, got, err := hub.publish(port, p.ip)
 		if err != nil {
 			undo()
 			unix.Close(p.nsfd)
 			unix.Close(pidfd)
 			return &network.Lease{Error: err.Error(), Hint: "publish on another host port (-p HOSTPORT:" + fmt.Sprint(port.CtrPort) + "), or stop what holds it"}, -1
 		}
-		ids = append(ids, id)
+		closers = append(closers, closer)
 		published = append(published, got)
 	}
 	peers := hub.join(bn, req, p.ip)
@@ -1001,12 +1026,35 @@ func configureInside(ch *netlink.Handle, ip net.IP, subnet *net.IPNet, gw net.IP
 	return ch.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw})
 }
 
-// publish starts forwarding one port; a HostPort of 0 gets a free one.
-func (hub *Hub) publish(p network.Port, ip net.IP) (int, network.Port, error) {
+// publish starts forwarding one port, TCP by the hub itself (portfwd.go),
+// UDP by rootlesskit's driver; a HostPort of 0 gets a free one. The
+// function returned stops it.
+func (hub *Hub) publish(p network.Port, ip net.IP) (func(), network.Port, error) {
+	var stop func()
+	var err error
+	if p.Proto == "tcp" {
+		p, stop, err = hub.publishTCP(p, ip)
+	} else {
+		stop, err = hub.publishUDP(&p, ip)
+	}
+	if err != nil {
+		where := p.HostIP
+		if where == "" {
+			where = "0.0.0.0"
+		}
+		if errors.Is(err, unix.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
+			return nil, p, fmt.Errorf("port %d/%s is already in use on %s", p.HostPort, p.Proto, where)
+		}
+		return nil, p, fmt.Errorf("publish %s: %w", p, err)
+	}
+	return stop, p, nil
+}
+
+func (hub *Hub) publishUDP(p *network.Port, ip net.IP) (func(), error) {
 	if p.HostPort == 0 {
-		free, err := freePort(p)
+		free, err := freePort(*p)
 		if err != nil {
-			return 0, p, err
+			return nil, err
 		}
 		p.HostPort = free
 	}
@@ -1014,16 +1062,9 @@ func (hub *Hub) publish(p network.Port, ip net.IP) (int, network.Port, error) {
 		Proto: p.Proto + "4", ParentIP: p.HostIP, ParentPort: p.HostPort, ChildIP: ip.String(), ChildPort: p.CtrPort,
 	})
 	if err != nil {
-		where := p.HostIP
-		if where == "" {
-			where = "0.0.0.0"
-		}
-		if strings.Contains(err.Error(), "address already in use") {
-			return 0, p, fmt.Errorf("port %d/%s is already in use on %s", p.HostPort, p.Proto, where)
-		}
-		return 0, p, fmt.Errorf("publish %s: %w", p, err)
+		return nil, err
 	}
-	return st.ID, p, nil
+	return func() { _ = hub.ports.RemovePort(context.Background(), st.ID) }, nil
 }
 
 func freePort(p network.Port) (int, error) {
