@@ -77,7 +77,7 @@ func (c *Container) credentialOps(l *spawn.List, p *spec.Process, u *spec.User, 
 		// With keep-groups, the process keeps the monitor's groups, the
 		// caller's of the host; those not mapped in the user namespace
 		// read as nogroup inside, but still open what they own.
-		c.setgroups(l, u.Groups)
+		c.setgroups(l, u.Groups, u.GID)
 	}
 	l.Setgid(u.GID)
 	l.Setuid(u.UID)

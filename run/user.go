@@ -212,9 +212,14 @@ func procRoot(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/root" }
 // ours never are (newgidmap writes the holder's, the holder's root the
 // keep-id one), but crun-lite itself may run as root of one, say under
 // `unshare -r`. The command then keeps our own groups, and a warning names
-// those of u it lacks rather than dropping them in silence.
-func (c *Container) setgroups(l *spawn.List, groups []uint32) {
+// those of u it lacks rather than dropping them in silence. The primary
+// gid is one of the supplementary groups too, as Podman (crun), runc and
+// Docker make it: `id` lists it under groups=.
+func (c *Container) setgroups(l *spawn.List, groups []uint32, gid uint32) {
 	if setgroupsAllowed() {
+		if !slices.Contains(groups, gid) {
+			groups = append(slices.Clone(groups), gid)
+		}
 		l.Setgroups(groups)
 		return
 	}

@@ -32,25 +32,48 @@ type Image struct {
 	st *Store
 }
 
-// ImageDetails is what inspect shows about an image; package inspect fills
-// it in. It is declared here, with no code, because inspect --format
-// templates name its type in their errors ("can't evaluate field X in type
-// *store.ImageDetails").
+// ImageDetails is what inspect shows about an image, with the keys and
+// Go field names of Podman's image inspect (scripts read both); package
+// inspect fills it in. It is declared here, with no code, because inspect
+// --format templates name its type in their errors ("can't evaluate field
+// X in type *store.ImageDetails").
 type ImageDetails struct {
-	ID           string                `json:"id"`
-	Digest       string                `json:"digest"`
-	Tags         []string              `json:"tags"`
-	RepoDigests  []string              `json:"repo_digests"`
-	Created      *time.Time            `json:"created,omitempty"`
-	Size         int64                 `json:"size"`
-	Architecture string                `json:"architecture"`
-	OS           string                `json:"os"`
-	Variant      string                `json:"variant,omitempty"`
-	Author       string                `json:"author,omitempty"`
-	ManifestType string                `json:"manifest_type"`
-	Layers       []digest.Digest       `json:"layers"` // DiffIDs, base layer first
-	Config       imgspecv1.ImageConfig `json:"config"`
-	History      []imgspecv1.History   `json:"history,omitempty"`
+	ID           string                 `json:"Id"`
+	Digest       string                 `json:"Digest"`
+	RepoTags     []string               `json:"RepoTags"`
+	RepoDigests  []string               `json:"RepoDigests"`
+	Parent       string                 `json:"Parent"`
+	Comment      string                 `json:"Comment"`
+	Created      *time.Time             `json:"Created"`
+	Config       *imgspecv1.ImageConfig `json:"Config"`
+	Version      string                 `json:"Version"`
+	Author       string                 `json:"Author"`
+	Architecture string                 `json:"Architecture"`
+	Os           string                 `json:"Os"`
+	Variant      string                 `json:"Variant,omitempty"`
+	Size         int64                  `json:"Size"`
+	VirtualSize  int64                  `json:"VirtualSize"`
+	GraphDriver  DriverData             `json:"GraphDriver"`
+	RootFS       RootFS                 `json:"RootFS"`
+	Labels       map[string]string      `json:"Labels"`
+	Annotations  map[string]string      `json:"Annotations"`
+	ManifestType string                 `json:"ManifestType"`
+	User         string                 `json:"User"`
+	History      []imgspecv1.History    `json:"History"`
+	NamesHistory []string               `json:"NamesHistory"`
+}
+
+// DriverData names the graph driver and its data for the image's top
+// layer (overlay: LowerDir, UpperDir, WorkDir).
+type DriverData struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
+}
+
+// RootFS lists the image's layers by DiffID, base first.
+type RootFS struct {
+	Type   string          `json:"Type"`
+	Layers []digest.Digest `json:"Layers"`
 }
 
 // Lookup finds a stored image by ID, ID prefix, full name, or a short name as

@@ -11,10 +11,17 @@ import (
 
 // Volume is a named volume: a directory under the graph root that outlives
 // the containers that mount it (-v NAME:/path).
+// Its JSON is Podman's volume inspect, with the fields a local volume
+// has: no labels or options yet, and never mounted by a driver.
 type Volume struct {
-	Name    string    `json:"name"`
-	Path    string    `json:"mountpoint"`
-	Created time.Time `json:"created"`
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"` // always "local"
+	Path       string            `json:"Mountpoint"`
+	Created    time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Scope      string            `json:"Scope"` // always "local"
+	Options    map[string]string `json:"Options"`
+	MountCount int               `json:"MountCount"`
 }
 
 // ErrVolumeUnknown means no volume has that name.
@@ -63,7 +70,8 @@ func (st *Store) Volume(name string) (*Volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrVolumeUnknown, name)
 	}
-	return &Volume{Name: name, Path: data, Created: fi.ModTime().UTC()}, nil
+	return &Volume{Name: name, Driver: "local", Path: data, Created: fi.ModTime().UTC(),
+		Labels: map[string]string{}, Scope: "local", Options: map[string]string{}}, nil
 }
 
 // RemoveVolume deletes a volume and its data. Whether it is in use is the

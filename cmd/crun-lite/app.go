@@ -57,12 +57,11 @@ func newApp() *cli.App {
 		// Errors are printed once, by Main.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		// No command: the help, and Podman's error and code.
+		// No command: the help on stdout, and Podman's error and code.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("unrecognized command `crun-lite %s`: try 'crun-lite --help' for the commands", c.Args().First())
 			}
-			c.App.Writer = c.App.ErrWriter
 			_ = cli.ShowAppHelp(c)
 			return errors.New("missing command 'crun-lite COMMAND'")
 		},

@@ -146,7 +146,7 @@ Examples:
    crun-lite container ls -a
    crun-lite container stop web`,
 		Subcommands: []*cli.Command{
-			runCommand(), createCommand(), startCommand(), restartCommand(), containerList(), stopCommand(), killCommand(), pauseCommand(false), pauseCommand(true), waitCommand(), attachCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(), cpCommand(),
+			runCommand(), createCommand(), startCommand(), restartCommand(), containerList(), stopCommand(), killCommand(), pauseCommand(false), pauseCommand(true), waitCommand(), attachCommand(), logsCommand(), rmCommand(), containerInspectCommand(), renameCommand(), containerPruneCommand(), topCommand(), cpCommand(), containerExistsCommand(),
 			{
 				Name:      "cleanup",
 				Usage:     "record a detached container's exit and undo its run (its monitor runs this)",
@@ -160,6 +160,31 @@ Examples:
 				}),
 			},
 		},
+	}
+}
+
+// containerExistsCommand is Podman's container exists: the answer in the
+// exit code.
+func containerExistsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exists",
+		Usage:     "tell by the exit code whether a container exists",
+		ArgsUsage: "CONTAINER",
+		Description: `Exits 0 when CONTAINER (name, ID or ID prefix) exists, 1 when it does not,
+printing nothing.
+
+Examples:
+   crun-lite container exists web || crun-lite run -d --name web busybox httpd -f`,
+		Action: withStore(func(c *cli.Context, e *env) error {
+			if c.NArg() != 1 {
+				return errors.New("container exists needs exactly one CONTAINER")
+			}
+			_, err := run.Lookup(e.store, c.Args().First(), true)
+			if errors.Is(err, run.ErrNoSuchContainer) {
+				return exitStatus(1)
+			}
+			return err
+		}),
 	}
 }
 

@@ -70,6 +70,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image (those containers use only with --force)", Category: catSelection},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image with several names, and the stopped containers that use it", Category: catSafety},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "an IMAGE that is not in the store is not an error", Category: catSafety},
 		},
 		Action: withStore(func(c *cli.Context, e *env) error {
 			refs := c.Args().Slice()
@@ -88,6 +89,9 @@ Examples:
 			var firstErr error
 			for _, ref := range refs {
 				rep, err := e.store.RemoveImage(ref, o)
+				if err != nil && c.Bool("ignore") && errors.Is(err, store.ErrImageUnknown) {
+					continue
+				}
 				if err != nil {
 					if firstErr == nil {
 						firstErr = err
@@ -178,15 +182,18 @@ func imageInspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "show the details of images as JSON",
 		ArgsUsage: "IMAGE...",
-		Description: `Prints a JSON array with one object per IMAGE: id, digest, tags, repo_digests,
-created, size, architecture, os, manifest_type, layers (DiffIDs, base first),
-config (Cmd, Entrypoint, Env, WorkingDir, User, ...) and history. --format
-applies a Go template to each image instead; its fields are the JSON keys in
-Go's spelling (.ID, .Digest, .Tags, .Layers, .Config.Cmd, ...).
+		Description: `Prints a JSON array with one object per IMAGE, with the keys of Podman's
+image inspect: Id, Digest, RepoTags, RepoDigests, Created, Config (Cmd,
+Entrypoint, Env, WorkingDir, User, ...), Architecture, Os, Size,
+GraphDriver, RootFS (Layers: DiffIDs, base first), Labels, Annotations,
+ManifestType, History, NamesHistory. --format applies a Go template to each
+image instead: .ID (or .Id), .RepoTags, .RootFS.Layers, .Config.Cmd, ...,
+with Podman's functions json, upper, lower, title, join, split, truncate.
 
 Examples:
    crun-lite inspect busybox
-   crun-lite inspect --format '{{.ID}} {{.Config.Cmd}}' busybox`,
+   crun-lite inspect --format '{{.ID}} {{.Config.Cmd}}' busybox
+   crun-lite image inspect --format '{{json .RepoTags}}' busybox`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each image through the Go template `TEMPLATE` (default: json, a JSON array)", Category: catOutput},
 		},
@@ -212,7 +219,7 @@ func imageDetails(e *env, ref string) (*store.ImageDetails, error) {
 
 // inspectFormats: JSON by default, and any other --format is a template
 // applied to each image.
-var inspectFormats = formats{templates: anyTemplate}
+var inspectFormats = formats{templates: anyTemplate, idAlias: true}
 
 func existsCommand() *cli.Command {
 	return &cli.Command{

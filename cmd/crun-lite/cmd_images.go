@@ -8,7 +8,6 @@ import (
 	"io"
 	"path"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
@@ -134,6 +133,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs", Category: catOutput},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs", Category: catOutput},
+			&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "leave out the table's header", Category: catOutput},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json, or a Go template of .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size", Category: catOutput},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "list only images matching `FILTER`: dangling=true|false, reference=PATTERN", Category: catSelection},
 		},
@@ -159,8 +159,9 @@ Examples:
 			if err != nil {
 				return err
 			}
+			f.noHeading = c.Bool("noheading")
 			rows := imageRows(c, imgs)
-			return printRows(c.App.Writer, f, imagesJSON(imgs), rows, func(w io.Writer) error { return printImagesTable(w, rows) })
+			return printRows(c.App.Writer, f, imagesJSON(imgs), rows, func(w io.Writer) error { return printImagesTable(w, rows, !f.noHeading) })
 		}),
 	}
 }
@@ -241,6 +242,7 @@ func imagesJSON(imgs []*store.Image) []imageJSON {
 var imagesFormats = formats{
 	text:      "table",
 	templates: bracedTemplates,
+	headers:   map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "Id": "IMAGE ID"},
 	advice:    "use table, json or a Go template such as '{{.Repository}}:{{.Tag}}'",
 }
 
@@ -250,7 +252,13 @@ type imageRow struct {
 	Repository, Tag, ID, Digest string
 	CreatedAt                   time.Time
 	CreatedSince, Size          string
+
+	fullID string
 }
+
+// Id is the image's full ID, as {{.Id}} is in Podman's images (where
+// {{.ID}} is the short one).
+func (r imageRow) Id() string { return r.fullID } //nolint:revive // Podman's name
 
 func imageRows(c *cli.Context, imgs []*store.Image) []imageRow {
 	var rows []imageRow
@@ -262,23 +270,33 @@ func imageRows(c *cli.Context, imgs []*store.Image) []imageRow {
 		for _, n := range names {
 			repo, tag := splitName(n)
 			rows = append(rows, imageRow{
-				Repository: repo, Tag: tag, ID: idColumn(c, im.ID), Digest: im.Digest,
+				Repository: repo, Tag: tag, ID: idColumn(c, im.ID), Digest: im.Digest, fullID: im.ID,
 				CreatedAt:    im.Created,
 				CreatedSince: units.HumanDuration(time.Since(im.Created)) + " ago",
-				Size:         units.HumanSizeWithPrecision(float64(im.Size), 3),
+				Size:         spacedSize(im.Size),
 			})
 		}
 	}
 	return rows
 }
 
-func printImagesTable(out io.Writer, rows []imageRow) error {
-	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+func printImagesTable(out io.Writer, rows []imageRow, header bool) error {
+	w := newTable(out)
+	if header {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 	}
 	return w.Flush()
+}
+
+// spacedSize is a size as Podman's images prints it: "2.14 MB", with a
+// space before the unit (ps --size has none: "2.14MB").
+func spacedSize(n int64) string {
+	s := units.HumanSizeWithPrecision(float64(n), 3)
+	i := strings.LastIndexAny(s, "0123456789")
+	return s[:i+1] + " " + s[i+1:]
 }
 
 func splitName(n string) (repo, tag string) {

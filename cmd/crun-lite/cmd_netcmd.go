@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -62,26 +61,30 @@ Examples:
    crun-lite network ls -q`,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names", Category: catOutput},
-					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
+					&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "leave out the table's header", Category: catOutput},
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json or a Go template such as '{{.Name}} {{.Driver}}'", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					all, err := allNetworks(dir(e))
 					if err != nil {
 						return err
 					}
-					f, err := parseFormat(c.String("format"), volumeFormats)
+					f, err := parseFormat(c.String("format"), networkFormats)
 					if err != nil {
 						return err
 					}
-					return f.print(c.App.Writer, all, func(w io.Writer) error {
+					f.noHeading = c.Bool("noheading")
+					return printRows(c.App.Writer, f, all, all, func(w io.Writer) error {
 						if c.Bool("quiet") {
 							for _, n := range all {
 								fmt.Fprintln(w, n.Name)
 							}
 							return nil
 						}
-						tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-						fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER")
+						tw := newTable(w)
+						if !f.noHeading {
+							fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER")
+						}
 						for _, n := range all {
 							fmt.Fprintf(tw, "%s\t%s\t%s\n", n.ID[:12], n.Name, n.Driver)
 						}
@@ -113,7 +116,7 @@ Examples:
 						}
 						out = append(out, asPodman(cfg))
 					}
-					f, _ := parseFormat("json", volumeFormats)
+					f, _ := parseFormat("json", networkFormats)
 					return f.print(c.App.Writer, out, nil)
 				}),
 			},
@@ -203,3 +206,8 @@ func allNetworks(dir string) ([]podmanNetwork, error) {
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	return all, nil
 }
+
+// networkFormats: network ls takes templates over each network, with
+// Podman's column names in a table; any other value but json prints the
+// table.
+var networkFormats = formats{text: "table", templates: bracedTemplates, headers: map[string]string{"ID": "NETWORK ID"}}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
@@ -32,6 +31,7 @@ Examples:
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list created and exited containers too", Category: catSelection},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only container IDs", Category: catOutput},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full container IDs", Category: catOutput},
+			&cli.BoolFlag{Name: "noheading", Usage: "leave out the table's header", Category: catOutput},
 			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "list only the `N` newest containers (all states)", Category: catSelection},
 			&cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "list only the newest container (all states)", Category: catSelection},
 			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show each container's size: what it wrote, and with its image (virtual)", Category: catOutput},
@@ -71,6 +71,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			f.noHeading = c.Bool("noheading")
 			now := time.Now()
 			rows := make([]psRow, len(shown))
 			data := make([]psJSON, len(shown))
@@ -86,7 +87,7 @@ Examples:
 					rows[i].Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(rw), 3), units.HumanSizeWithPrecision(float64(rootfs), 3))
 				}
 			}
-			return printRows(c.App.Writer, f, data, rows, func(w io.Writer) error { return printPSTable(w, rows, c.Bool("size")) })
+			return printRows(c.App.Writer, f, data, rows, func(w io.Writer) error { return printPSTable(w, rows, c.Bool("size"), !f.noHeading) })
 		}),
 	}
 }
@@ -94,6 +95,7 @@ Examples:
 var psFormats = formats{
 	text:      "table",
 	templates: bracedTemplates,
+	headers:   map[string]string{"ID": "CONTAINER ID"},
 	advice:    "use table, json or a Go template such as '{{.Names}} {{.Status}}'",
 }
 
@@ -200,13 +202,15 @@ func stateWord(in *run.Info) string {
 
 func ago(t, now time.Time) string { return units.HumanDuration(now.Sub(t)) + " ago" }
 
-func printPSTable(out io.Writer, rows []psRow, size bool) error {
-	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+func printPSTable(out io.Writer, rows []psRow, size, header bool) error {
+	w := newTable(out)
 	head := "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES"
 	if size {
 		head += "\tSIZE"
 	}
-	fmt.Fprintln(w, head)
+	if header {
+		fmt.Fprintln(w, head)
+	}
 	for _, r := range rows {
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Image, r.Command, r.CreatedAt, r.Status, r.Ports, r.Names)
 		if size {

@@ -146,6 +146,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "add-host", Usage: "add `NAME:IP` to /etc/hosts", Category: catNetwork},
 			&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts alone", Category: catNetwork},
 			tlsVerifyFlag(catImage),
+			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "`POLICY` for pulling IMAGE: missing (when not in the store), always, newer (pull; on failure use the stored one), never", Category: catImage},
 		},
 		Action: withStore(runAction),
 	}
@@ -267,10 +268,42 @@ func runOptions(c *cli.Context, e *env) (run.Options, error) {
 		}
 	}
 	ro := run.Options{Options: opts, Pull: runPuller(c, e), Timing: e.timing, Detach: c.Bool("detach"), StartNetworkHub: startNetworkHub}
+	if err := applyPullPolicy(c, e, &ro); err != nil {
+		return run.Options{}, err
+	}
 	if cid := c.String("cidfile"); cid != "" {
 		ro.Prepared = func(id string) error { return writeCIDFile(cid, id) }
 	}
 	return ro, nil
+}
+
+// applyPullPolicy does what --pull asks before the run: never takes the
+// puller away (a missing image is then "image not known", exit 125, as
+// in Podman), always and newer pull first. newer falls back on the
+// stored image when the pull fails, with a warning: "is the registry's
+// newer" is answered by the pull itself, which copies nothing when the
+// digests agree.
+func applyPullPolicy(c *cli.Context, e *env, ro *run.Options) error {
+	switch policy := strings.ToLower(c.String("pull")); policy {
+	case "", "missing":
+	case "never":
+		ro.Pull = nil
+	case "always", "newer":
+		_, err := ro.Pull(e.ctx, ro.Image)
+		if err == nil {
+			return nil
+		}
+		if policy == "newer" {
+			if _, lerr := e.store.Lookup(ro.Image); lerr == nil {
+				fmt.Fprintf(c.App.ErrWriter, "WARN: --pull newer: %v; using the stored %s\n", err, ro.Image)
+				return nil
+			}
+		}
+		return err
+	default:
+		return fmt.Errorf("--pull %q: choose always, missing, never or newer", c.String("pull"))
+	}
+	return nil
 }
 
 func writeCIDFile(path, id string) error {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
@@ -142,7 +141,7 @@ Examples:
 var dfFormats = formats{text: "table", advice: "use table or json"}
 
 func printDiskUsage(out io.Writer, du *store.DiskUsage) error {
-	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	w := newTable(out)
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	for _, row := range []struct {
 		name string

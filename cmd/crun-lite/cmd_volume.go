@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/crun-lite/crun-lite/run"
 	"github.com/crun-lite/crun-lite/run/state"
 	"github.com/crun-lite/crun-lite/store"
 )
@@ -54,7 +54,8 @@ Examples:
    crun-lite volume ls --format json | jq -r '.[].name'`,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names", Category: catOutput},
-					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table or json", Category: catOutput},
+					&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: table, json or a Go template such as '{{.Name}} {{.Mountpoint}}'", Category: catOutput},
+					&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "leave out the table's header", Category: catOutput},
 				},
 				Action: withStore(func(c *cli.Context, e *env) error {
 					vols, err := e.store.Volumes()
@@ -65,28 +66,42 @@ Examples:
 					if err != nil {
 						return err
 					}
+					f.noHeading = c.Bool("noheading")
 					if vols == nil {
 						vols = []store.Volume{} // JSON: [], not null
 					}
-					return f.print(c.App.Writer, vols, func(w io.Writer) error {
+					rows := make([]volumeRow, len(vols))
+					for i, v := range vols {
+						rows[i] = volumeRow{Volume: v, Mountpoint: v.Path}
+					}
+					return printRows(c.App.Writer, f, vols, rows, func(w io.Writer) error {
 						if c.Bool("quiet") {
 							for _, v := range vols {
 								fmt.Fprintln(w, v.Name)
 							}
 							return nil
 						}
-						return printVolumes(w, vols)
+						return printVolumes(w, vols, !f.noHeading)
 					})
 				}),
 			},
 			{
 				Name: "inspect", Usage: "show volumes as JSON", ArgsUsage: "NAME...",
-				Description: `Prints a JSON array with one object per volume NAME: its name, the
-directory that holds its data (mountpoint) and when it was created.
+				Description: `Prints a JSON array with one object per volume NAME, with the keys of
+Podman's: its name, the directory that holds its data (Mountpoint) and
+when it was created (CreatedAt). --format applies a Go template to each.
 
 Examples:
-   crun-lite volume inspect cache`,
+   crun-lite volume inspect cache
+   crun-lite volume inspect --format '{{.Mountpoint}}' cache`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "output `FORMAT`: json or a Go template such as '{{.Mountpoint}}'", Category: catOutput},
+				},
 				Action: withStore(func(c *cli.Context, e *env) error {
+					f, err := parseFormat(c.String("format"), inspectFormats)
+					if err != nil {
+						return err
+					}
 					var out []store.Volume
 					for _, n := range c.Args().Slice() {
 						v, err := e.store.Volume(n)
@@ -98,7 +113,7 @@ Examples:
 					if len(out) == 0 {
 						return errors.New("volume inspect needs a NAME")
 					}
-					return encodeJSON(c.App.Writer, out)
+					return printRows(c.App.Writer, f, out, out, nil)
 				}),
 			},
 			{
@@ -109,12 +124,24 @@ that a kept container mounts is refused unless --force.
 Examples:
    crun-lite volume rm cache
    crun-lite volume rm -f cache scratch`,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even when containers use it", Category: catSafety}},
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even when containers use it", Category: catSafety},
+					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every volume", Category: catSelection},
+				},
 				Action: withStore(func(c *cli.Context, e *env) error {
-					if c.NArg() == 0 {
-						return errors.New("volume rm needs a NAME")
+					names := c.Args().Slice()
+					if c.Bool("all") {
+						vols, err := e.store.Volumes()
+						if err != nil {
+							return err
+						}
+						for _, v := range vols {
+							names = append(names, v.Name)
+						}
+					} else if c.NArg() == 0 {
+						return errors.New("volume rm needs a NAME or --all")
 					}
-					for _, n := range c.Args().Slice() {
+					for _, n := range names {
 						users, err := state.VolumeUsers(e.store, n)
 						if err != nil {
 							return err
@@ -123,6 +150,9 @@ Examples:
 							return fmt.Errorf("volume %s is used by %s: remove them first, or use -f", n, strings.Join(users, ", "))
 						}
 						if err := e.store.RemoveVolume(n); err != nil {
+							if errors.Is(err, store.ErrVolumeUnknown) {
+								return &run.ExitError{Code: 1, Err: err} // Podman's code
+							}
 							return err
 						}
 						fmt.Fprintln(c.App.Writer, n)
@@ -134,15 +164,26 @@ Examples:
 	}
 }
 
-// volumeFormats: volume ls has no templates, and has always printed the
-// table for any --format but json (--quiet applies to the table only).
-var volumeFormats = formats{text: "table"}
+// volumeFormats: volume ls takes templates over volumeRow; any other
+// value but json prints the table, as it always has (--quiet applies to
+// the table only).
+var volumeFormats = formats{text: "table", templates: bracedTemplates, headers: map[string]string{"Name": "VOLUME NAME"}}
 
-func printVolumes(out io.Writer, vols []store.Volume) error {
-	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "VOLUME NAME\tMOUNTPOINT")
+// volumeRow is what volume ls templates see: the volume's fields under
+// Podman's names.
+type volumeRow struct {
+	store.Volume
+	Mountpoint string
+}
+
+// printVolumes prints Podman's table: the driver and the name.
+func printVolumes(out io.Writer, vols []store.Volume, header bool) error {
+	w := newTable(out)
+	if header {
+		fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
+	}
 	for _, v := range vols {
-		fmt.Fprintf(w, "%s\t%s\n", v.Name, v.Path)
+		fmt.Fprintf(w, "%s\t%s\n", v.Driver, v.Name)
 	}
 	return w.Flush()
 }

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"regexp"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 
 	"github.com/urfave/cli/v2"
@@ -29,6 +33,11 @@ type formats struct {
 	emptyUnknown bool
 	// templates says which values are Go templates.
 	templates templateRule
+	// headers names the columns of a table template whose names are not
+	// their fields' in capitals (ps: "ID" is "CONTAINER ID").
+	headers map[string]string
+	// idAlias: {{.Id}} is {{.ID}}, as in Podman's inspect.
+	idAlias bool
 	// advice ends the error for an unknown format ("use text or json").
 	// Without it, any other value picks the text printer, as volume ls
 	// has always done.
@@ -60,6 +69,12 @@ const (
 type format struct {
 	kind formatKind
 	tmpl *template.Template
+	// table: the template began with "table", as Podman's do: a header
+	// row first, and the columns aligned.
+	table   bool
+	headers map[string]string
+	// noHeading: --noheading, a table without its header row.
+	noHeading bool
 }
 
 // parseFormat checks value against what a command accepts, and parses a
@@ -71,7 +86,12 @@ func parseFormat(value string, f formats) (format, error) {
 	case value == f.text, value == "" && !f.emptyUnknown:
 		return format{kind: formatText}, nil
 	case f.templates == anyTemplate, f.templates == bracedTemplates && strings.Contains(value, "{{"):
-		return parseTemplate(value, f.templates)
+		if f.idAlias {
+			value = idField.ReplaceAllString(value, ".ID$1")
+		}
+		fm, err := parseTemplate(value, f.templates)
+		fm.headers = f.headers
+		return fm, err
 	case f.advice == "":
 		return format{kind: formatText}, nil
 	}
@@ -82,14 +102,148 @@ func parseTemplate(value string, rule templateRule) (format, error) {
 	if rule == bracedTemplates {
 		value = strings.TrimSuffix(value, "\n")
 	}
+	value, table := normalizeTemplate(value)
 	// The newline after each row is written by execute, not appended to
 	// the template, where a trailing {{- or -}} would trim it away and
 	// run the rows together.
-	tmpl, err := template.New("format").Parse(value)
+	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(value)
 	if err != nil {
 		return format{}, fmt.Errorf("--format: %w", err)
 	}
-	return format{kind: formatTemplate, tmpl: tmpl}, nil
+	return format{kind: formatTemplate, tmpl: tmpl, table: table}, nil
+}
+
+// idField is .Id in a template, not .Identity or .Ids.
+var idField = regexp.MustCompile(`\.Id([^A-Za-z0-9_]|$)`)
+
+// normalizeTemplate reads a template as Podman does: the two-character
+// escapes \t and \n are a tab and a newline, and a leading "table" asks
+// for a header row and aligned columns, the spaces between the actions
+// then separating columns.
+func normalizeTemplate(value string) (string, bool) {
+	value = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(value)
+	rest, table := strings.CutPrefix(value, "table")
+	if !table || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
+		return value, false
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	// Spaces outside the actions become tabs; those inside stay, for
+	// arguments such as {{join .Names ", "}}.
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(rest); i++ {
+		switch {
+		case strings.HasPrefix(rest[i:], "{{"):
+			depth++
+			b.WriteString("{{")
+			i++
+			continue
+		case strings.HasPrefix(rest[i:], "}}") && depth > 0:
+			depth--
+			b.WriteString("}}")
+			i++
+			continue
+		case rest[i] == ' ' && depth == 0:
+			// A run of spaces is one column break.
+			if !strings.HasSuffix(b.String(), "\t") {
+				b.WriteByte('\t')
+			}
+			continue
+		}
+		b.WriteByte(rest[i])
+	}
+	return b.String(), true
+}
+
+// templateFuncs are the functions Podman's templates have.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(b.String()), nil
+	},
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": titleWords,
+	"join":  strings.Join,
+	"split": strings.Split,
+	"truncate": func(s string, n int) string {
+		if n >= 0 && len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"pad": func(s string, before, after int) string {
+		return strings.Repeat(" ", max(before, 0)) + s + strings.Repeat(" ", max(after, 0))
+	},
+}
+
+// titleWords upper-cases the first letter of each word, as Podman's
+// title (strings.Title) does.
+func titleWords(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if (i == 0 || b[i-1] == ' ' || b[i-1] == '\t' || b[i-1] == '-' || b[i-1] == '_') && b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// tableHeader is the header row of a table template over rows of type
+// row: the template run on each field's name in capitals, words split
+// at the capitals ("CreatedAt": "CREATED AT"), or the name a command
+// gives the column in names.
+func tableHeader(row any, names map[string]string) map[string]string {
+	h := map[string]string{}
+	var fields func(t reflect.Type)
+	fields = func(t reflect.Type) {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			switch {
+			case f.Anonymous:
+				fields(f.Type) // its fields are the row's
+			case !f.IsExported():
+			case names[f.Name] != "":
+				h[f.Name] = names[f.Name]
+			default:
+				h[f.Name] = headerWords(f.Name)
+			}
+		}
+	}
+	fields(reflect.TypeOf(row))
+	for m, n := range names {
+		if _, ok := h[m]; !ok {
+			h[m] = n // methods a template can call, such as Id
+		}
+	}
+	return h
+}
+
+// headerWords: "CreatedAt" is "CREATED AT", "ID" stays "ID".
+func headerWords(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			prev := name[i-1]
+			nextLower := i+1 < len(name) && name[i+1] >= 'a' && name[i+1] <= 'z'
+			if prev >= 'a' && prev <= 'z' || (prev >= 'A' && prev <= 'Z' && nextLower) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
 }
 
 // isTemplate tells whether rows go through a template, for commands that
@@ -122,6 +276,19 @@ func printRowsTo[R any](w io.Writer, f format, data any, rows []R, text func(io.
 	if !f.isTemplate() {
 		return f.print(w, data, text)
 	}
+	if f.table {
+		tw := newTable(w)
+		var zero R
+		// A header a template cannot make (a function given a name, not
+		// its value) is left out, not an error: the rows say what is wrong.
+		var hb bytes.Buffer
+		if err := f.tmpl.Option("missingkey=zero").Execute(&hb, tableHeader(zero, f.headers)); err == nil && !f.noHeading {
+			hb.WriteByte('\n')
+			tw.Write(hb.Bytes())
+		}
+		w = tw
+		defer tw.Flush()
+	}
 	for _, r := range rows {
 		if err := f.execute(w, r); err != nil {
 			return err
@@ -145,6 +312,10 @@ func encodeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// newTable aligns a table's columns as Podman's do: each at least 12
+// wide, two spaces between them.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 12, 2, 2, ' ', 0) }
 
 // idColumn is an ID as listings print it: 12 digits unless --no-trunc.
 func idColumn(c *cli.Context, id string) string {

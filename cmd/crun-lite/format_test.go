@@ -124,3 +124,56 @@ func TestTemplateTrimKeepsRows(t *testing.T) {
 		}
 	}
 }
+
+// Templates read as Podman's: \t escapes, a table directive with a
+// header from the fields' names, and Podman's functions.
+func TestTemplateTableAndFuncs(t *testing.T) {
+	type row struct {
+		ID, Names string
+		CreatedAt string
+	}
+	rows := []row{{"abc", "web", "now"}, {"defghi", "db", "then"}}
+	for _, c := range []struct {
+		value     string
+		f         formats
+		noHeading bool
+		want      string
+	}{
+		{`{{.ID}}\t{{.Names}}`, psFormats, false, "abc\tweb\ndefghi\tdb\n"},
+		{"table {{.ID}} {{.Names}}", psFormats, false, "CONTAINER ID  NAMES\nabc           web\ndefghi        db\n"},
+		// Columns at least 12 wide, 2 apart, as Podman's.
+		{"table {{.ID}}  {{.CreatedAt}}", imagesFormats, false, "IMAGE ID    CREATED AT\nabc         now\ndefghi      then\n"},
+		{"table {{.ID}} {{.Names}}", psFormats, true, "abc         web\ndefghi      db\n"},
+		// Spaces inside an action stay; the header is the template run
+		// on the names ("NAMES" has no "e").
+		{`table {{join (split .Names "e") " + "}}`, psFormats, false, "NAMES\nw + b\ndb\n"},
+		{`{{upper .Names}} {{title .Names}} {{truncate .ID 2}} {{json .Names}} {{lower "X"}} {{pad .Names 1 1}}|`, psFormats, false, "WEB Web ab \"web\" x  web |\nDB Db de \"db\" x  db |\n"},
+	} {
+		fm, err := parseFormat(c.value, c.f)
+		if err != nil {
+			t.Fatalf("%q: %v", c.value, err)
+		}
+		fm.noHeading = c.noHeading
+		var out bytes.Buffer
+		if err := printRows(&out, fm, nil, rows, nil); err != nil {
+			t.Fatalf("%q: %v", c.value, err)
+		}
+		if out.String() != c.want {
+			t.Errorf("%q: got %q, want %q", c.value, out.String(), c.want)
+		}
+	}
+	for in, want := range map[string]string{"ID": "ID", "CreatedAt": "CREATED AT", "ExitCode": "EXIT CODE", "RepoTags": "REPO TAGS", "IPAddress": "IP ADDRESS"} {
+		if got := headerWords(in); got != want {
+			t.Errorf("headerWords(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// {{.Id}} is {{.ID}} in inspect, and .Identity stays.
+	fm, err := parseFormat("{{.Id}} {{.Identity}}", inspectFormats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := fm.execute(&out, struct{ ID, Identity string }{"x", "y"}); err != nil || out.String() != "x y\n" {
+		t.Errorf("inspect {{.Id}}: %q %v", out.String(), err)
+	}
+}

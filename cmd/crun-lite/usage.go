@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -32,13 +33,27 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		name = strings.TrimPrefix(name, "-")
-		if len(name) == 1 {
+		// urfave/cli says -x for --x too; the command line tells them apart.
+		if len(name) == 1 && !typedLong(os.Args, name) {
 			msg = "unknown shorthand flag: '" + name + "' in -" + name
 		} else {
 			msg = "unknown flag: --" + name
 		}
 	}
 	return &usageError{err: errors.New(msg), command: commandPath(c)}
+}
+
+// typedLong tells whether --name was on the command line (before a "--").
+func typedLong(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // commandPath is the command being parsed, "volume ls", from the lineage

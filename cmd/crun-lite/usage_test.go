@@ -63,13 +63,13 @@ func TestUnknownFlag(t *testing.T) {
 	}
 }
 
-// No command: the help on stderr and Podman's error.
+// No command: the help on stdout and Podman's error, as Podman 4.3.1 does.
 func TestNoCommand(t *testing.T) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
 	err := app.Run([]string{"crun-lite"})
-	if err == nil || err.Error() != "missing command 'crun-lite COMMAND'" || out.Len() != 0 || !strings.Contains(errOut.String(), "USAGE") {
+	if err == nil || err.Error() != "missing command 'crun-lite COMMAND'" || errOut.Len() != 0 || !strings.Contains(out.String(), "USAGE") {
 		t.Errorf("no command: err %v, stdout %q, stderr %.80q", err, out.String(), errOut.String())
 	}
 	if !slices.Contains(logLevels, "warn") || setLogLevel("telepathic") == nil {

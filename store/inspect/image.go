@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	istorage "go.podman.io/image/v5/storage"
@@ -35,27 +36,46 @@ func Image(ctx context.Context, st *store.Store, img *store.Image) (*store.Image
 	if err != nil {
 		return nil, fmt.Errorf("read config of image %s: %w", store.ShortID(img.ID), err)
 	}
-	_, mt, err := src.Manifest(ctx)
+	raw, mt, err := src.Manifest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest of image %s: %w", store.ShortID(img.ID), err)
 	}
+	mt = manifest.NormalizedMIMEType(mt)
 	d := &store.ImageDetails{
 		ID:           img.ID,
 		Digest:       img.Digest,
-		Tags:         nonNil(img.Names),
+		RepoTags:     nonNil(img.Names),
 		RepoDigests:  repoDigests(img),
 		Created:      cfg.Created,
-		Architecture: cfg.Architecture,
-		OS:           cfg.OS,
-		Variant:      cfg.Variant,
+		Config:       &cfg.Config,
 		Author:       cfg.Author,
-		ManifestType: manifest.NormalizedMIMEType(mt),
-		Layers:       nonNil(cfg.RootFS.DiffIDs),
-		Config:       cfg.Config,
-		History:      cfg.History,
+		Architecture: cfg.Architecture,
+		Os:           cfg.OS,
+		Variant:      cfg.Variant,
+		RootFS:       store.RootFS{Type: cfg.RootFS.Type, Layers: nonNil(cfg.RootFS.DiffIDs)},
+		Labels:       cfg.Config.Labels,
+		Annotations:  map[string]string{},
+		ManifestType: mt,
+		User:         cfg.Config.User,
+		History:      nonNil(cfg.History),
+		NamesHistory: []string{},
+	}
+	if mt == imgspecv1.MediaTypeImageManifest {
+		if m, err := manifest.OCI1FromManifest(raw); err == nil && m.Annotations != nil {
+			d.Annotations = m.Annotations
+		}
 	}
 	if size, err := s.ImageSize(img.ID); err == nil {
-		d.Size = size
+		d.Size, d.VirtualSize = size, size
+	}
+	d.GraphDriver.Name = s.GraphDriverName()
+	if rec, err := s.Image(img.ID); err == nil {
+		d.NamesHistory = nonNil(rec.NamesHistory)
+		if drv, err := s.GraphDriver(); err == nil && rec.TopLayer != "" {
+			if data, err := drv.Metadata(rec.TopLayer); err == nil {
+				d.GraphDriver.Data = data
+			}
+		}
 	}
 	return d, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -717,33 +716,15 @@ func TestPSSize(t *testing.T) {
 // of the test busybox, in a store of its own.
 func podmanRootFsSize(t *testing.T) int64 {
 	t.Helper()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("no podman to compare with (make test-setup installs it)")
-	}
-	dir := t.TempDir()
-	env := append(os.Environ(), "XDG_RUNTIME_DIR="+dir)
-	podman := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("podman", append([]string{"--root", dir + "/root", "--runroot", dir + "/run", "--storage-driver", "vfs"}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("podman %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	t.Cleanup(func() {
-		_ = exec.Command("podman", "--root", dir+"/root", "--runroot", dir+"/run", "--storage-driver", "vfs", "system", "reset", "-f").Run()
-	})
-	podman("load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
-	podman("create", "--network", "none", "--name", "sized", "localhost/busybox:latest", "true")
+	podman := newPodman(t)
+	podman.must(t, "create", "--network", "none", "--name", "sized", "localhost/busybox:latest", "true")
 	var cs []struct {
 		Size struct {
 			RootFsSize int64 `json:"rootFsSize"`
 		}
 	}
-	if err := json.Unmarshal([]byte(podman("ps", "-a", "--size", "--format", "json")), &cs); err != nil || len(cs) != 1 {
-		t.Fatalf("podman ps --size --format json: %v %+v", err, cs)
+	if out := podman.must(t, "ps", "-a", "--size", "--format", "json").Stdout; json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 1 {
+		t.Fatalf("podman ps --size --format json: %+v\n%s", cs, out)
 	}
 	return cs[0].Size.RootFsSize
 }

@@ -192,7 +192,7 @@ func TestExecUserEnvWorkdir(t *testing.T) {
 	s, image := busyboxStore(t)
 	k := startKept(t, s, "who", image, "sleep 1000", "-e", "FROM_RUN=1", "-w", "/etc")
 	execWants(t, s, 0, `^uid=0\(root\) gid=0\(root\)`, "who", "id")
-	execWants(t, s, 0, `^uid=1000\(user\) gid=1000\(user\) groups=29\(audio\),50\(staff\)\n$`, "-u", "user", "who", "id")
+	execWants(t, s, 0, `^uid=1000\(user\) gid=1000\(user\) groups=29\(audio\),50\(staff\),1000\(user\)\n$`, "-u", "user", "who", "id")
 	execWants(t, s, 0, `^uid=1000\(user\) gid=50\(staff\)`, "-u", "user:staff", "who", "id")
 	execWants(t, s, 0, `^uid=1234 gid=1234`, "-u", "1234:1234", "who", "id")
 	execWants(t, s, 0, `^/home/user\n$`, "-u", "user", "who", "sh", "-c", "echo $HOME")
@@ -329,7 +329,7 @@ func TestExecInit(t *testing.T) {
 	k := startKept(t, s, "withinit", image, "sleep 1000", "--init")
 	execWants(t, s, 0, `^init\x00`, "withinit", "cat", "/proc/1/cmdline")
 	execWants(t, s, 0, `(?m)^\s*2 .*sleep 1000`, "withinit", "ps")
-	execWants(t, s, 0, `^uid=1000\(user\) gid=1000\(user\) groups=29\(audio\),50\(staff\)\n$`, "-u", "user", "withinit", "id")
+	execWants(t, s, 0, `^uid=1000\(user\) gid=1000\(user\) groups=29\(audio\),50\(staff\),1000\(user\)\n$`, "-u", "user", "withinit", "id")
 	k.stop()
 }
 

@@ -59,18 +59,18 @@ func TestImageCommands(t *testing.T) {
 	}
 
 	var details []struct {
-		ID     string
-		Digest string
-		Tags   []string
-		Layers []string
-		Config struct{ Cmd []string }
+		ID       string `json:"Id"`
+		Digest   string
+		RepoTags []string
+		RootFS   struct{ Layers []string }
+		Config   struct{ Cmd []string }
 	}
 	out := mustCrunIn(t, s, "inspect", "busybox").Stdout
 	if err := json.Unmarshal([]byte(out), &details); err != nil || len(details) != 1 {
 		t.Fatalf("inspect: %v\n%s", err, out)
 	}
 	d := details[0]
-	if d.ID != id || d.Digest != imgs[0].Digest || d.Tags[0] != image || len(d.Layers) != 1 || strings.Join(d.Config.Cmd, " ") != "/bin/sh" {
+	if d.ID != id || d.Digest != imgs[0].Digest || d.RepoTags[0] != image || len(d.RootFS.Layers) != 1 || strings.Join(d.Config.Cmd, " ") != "/bin/sh" {
 		t.Errorf("inspect: %+v", d)
 	}
 	if r := crunIn(t, s, "inspect", "no-such-image"); r.Code == 0 {
@@ -199,7 +199,7 @@ func TestImport(t *testing.T) {
 	if out := mustCrunIn(t, s, "run", "--rm", "imported").Stdout; out != "hello from /tmp as 1000\n" {
 		t.Errorf("run of the imported image: %q", out)
 	}
-	if got := inspectField(t, s, "localhost/imported:latest", "{{len .Layers}} {{.Config.User}}"); got != "1 1000" {
+	if got := inspectField(t, s, "localhost/imported:latest", "{{len .RootFS.Layers}} {{.Config.User}}"); got != "1 1000" {
 		t.Errorf("imported image: want 1 layer, user 1000: %q", got)
 	}
 	if r := crunIn(t, s, "import", "-c", "RUN make", rootfs, "bad"); r.Code != 125 || !strings.Contains(r.Stderr, "RUN") {
@@ -226,7 +226,7 @@ func TestImport(t *testing.T) {
 	if out := mustCrunIn(t, s, "run", "--rm", "plain").Stdout; out != "plain tar\n" {
 		t.Errorf("run of the image imported from a plain tar: %q", out)
 	}
-	if a, b := inspectField(t, s, "plain", "{{.Layers}}"), inspectField(t, s, "imported", "{{.Layers}}"); a != b {
+	if a, b := inspectField(t, s, "plain", "{{.RootFS.Layers}}"), inspectField(t, s, "imported", "{{.RootFS.Layers}}"); a != b {
 		t.Errorf("the plain tar made layer %s, the same tar gzip'ed %s", a, b)
 	}
 }

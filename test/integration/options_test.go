@@ -243,7 +243,7 @@ func TestNamedVolumes(t *testing.T) {
 	if out := mustCrunIn(t, s, "volume", "ls", "-q").Stdout; out != "data\n" {
 		t.Errorf("volume ls: %q", out)
 	}
-	if out := mustCrunIn(t, s, "volume", "inspect", "data").Stdout; !strings.Contains(out, `"mountpoint"`) {
+	if out := mustCrunIn(t, s, "volume", "inspect", "data").Stdout; !strings.Contains(out, `"Mountpoint"`) {
 		t.Errorf("volume inspect: %s", out)
 	}
 	// A kept container that uses it blocks removal.

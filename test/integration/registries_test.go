@@ -325,7 +325,7 @@ func TestPullPlatform(t *testing.T) {
 		t.Errorf("default pull chose %q, want the host's %q", got, runtime.GOARCH)
 	}
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", "--arch", "riscv64", image)
-	if got := inspectField(t, s, image, "{{.Architecture}} {{len .Layers}}"); got != "riscv64 2" {
+	if got := inspectField(t, s, image, "{{.Architecture}} {{len .RootFS.Layers}}"); got != "riscv64 2" {
 		t.Errorf("--arch riscv64 pulled %q, want riscv64 with 2 layers", got)
 	}
 	mustCrunIn(t, s, "pull", "-q", "--tls-verify=false", "--platform", "linux/"+runtime.GOARCH, image)
