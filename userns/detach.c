@@ -65,7 +65,7 @@ static const char *crunlite_run_value_flags[] = {
 	"--workdir", "--entrypoint", "--hostname", "--volume", "--mount", "--tmpfs", "--userns",
 	"--cap-add", "--cap-drop", "--security-opt", "--network", "--net",
 	"--log-opt", "--stop-signal", "--cidfile", "--publish", "--expose", "--dns", "--dns-search", "--dns-option",
-	"--add-host", "--device", "--cdi-spec-dir", "--share", "--detach-keys", "--pull", NULL,
+	"--add-host", "--device", "--cdi-spec-dir", "--share", "--detach-keys", "--pull", "--unsetenv", NULL,
 };
 static const char crunlite_run_short_value_flags[] = "uevwp";
 

@@ -79,6 +79,7 @@ var flagChoices = map[string][]candidate{
 	"doctor --format":  {{"text", "one line per check, fixes under them"}, {"json", "an object with ok and checks"}},
 	"info --format":    {{"text", "indented fields"}, {"json", "an object with store and registries"}},
 	"inspect --format": {{"json", "a JSON array (or give a Go template)"}},
+	"version --format": {{"json", "an object with Client (or give a Go template)"}},
 	"save --format":    {{"docker-archive", "for docker load and podman load"}, {"oci-archive", "an OCI layout in a tar"}, {"oci-dir", "an OCI layout directory"}},
 }
 

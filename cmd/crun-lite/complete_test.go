@@ -41,7 +41,7 @@ func TestComplete(t *testing.T) {
 		shell string
 	}{
 		{"ru", []string{"run"}, ""},
-		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "pause", "unpause", "wait", "attach", "logs", "inspect", "rename", "top", "cp", "container", "system", "volume", "cdi", "doctor", "completion", "port", "network",
+		{"", []string{"run", "create", "start", "restart", "exec", "pull", "images", "ps", "rm", "stop", "kill", "pause", "unpause", "wait", "attach", "logs", "inspect", "rename", "top", "cp", "container", "system", "volume", "cdi", "doctor", "completion", "port", "network", "version", "unshare",
 			"image", "rmi", "tag", "untag", "import", "load", "save", "login", "logout", "info"}, ""},
 		{"inspect ", []string{"web", "db", "localhost/busybox:latest", "busybox:latest", "127.0.0.1:5000/test/debian:latest"}, ""},
 		{"container inspect ", []string{"web", "db"}, ""},

@@ -22,7 +22,7 @@ import (
 
 func commands() []*cli.Command {
 	return append([]*cli.Command{runCommand(), createCommand(), startCommand(), restartCommand(), execCommand(), pullCommand(), imagesCommand(), psCommand(), rmCommand(), stopCommand(), killCommand(), pauseCommand(false), pauseCommand(true), waitCommand(), attachCommand(), logsCommand(), inspectCommand(), renameCommand(), topCommand(), cpCommand(), containerCommand(), systemCommand(),
-		volumeCommand(), cdiCommand(), doctorCommand(), completionCommand(), completeCommand(), portCommand(), networkCommand(), networkHubCommand()}, imageCommands()...)
+		volumeCommand(), cdiCommand(), doctorCommand(), completionCommand(), completeCommand(), portCommand(), networkCommand(), networkHubCommand(), versionCommand(), unshareCommand()}, imageCommands()...)
 }
 
 // delegateIfNeeded: the full build does everything itself.

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -48,6 +49,9 @@ type Options struct {
 
 	Env        []string // -e: NAME=VALUE, or NAME for the host's value; after the image's and the files'
 	EnvFiles   []string // --env-file
+	EnvHost    bool     // --env-host: the host's environment, under the files and -e
+	UnsetEnv   []string // --unsetenv NAME: not in the container's environment, even as a default
+	UnsetAll   bool     // --unsetenv-all: only the files' and -e's variables
 	Workdir    string   // -w; created when missing
 	Entrypoint *string  // --entrypoint: nil keeps the image's, "" clears it, a JSON array or one program
 	Hostname   string   // --hostname; default: the first 12 hex digits of the ID
@@ -150,6 +154,10 @@ func New(id string, o Options, cacheDir string) (*Spec, error) {
 			return nil, err
 		}
 	}
+	if o.EnvHost {
+		s.settings = append(s.settings, os.Environ()...)
+	}
+	s.unsetEnv, s.unsetAll = o.UnsetEnv, o.UnsetAll
 	for _, f := range o.EnvFiles {
 		lines, err := envFile(f)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,8 @@ type Spec struct {
 	command    []string
 	entrypoint []string // nil: the image's
 	settings   []string // env files, then -e, applied over the image's env
+	unsetEnv   []string // --unsetenv
+	unsetAll   bool     // --unsetenv-all
 }
 
 // Process is the container's first process.
@@ -162,19 +165,29 @@ func (s *Spec) UseImage(cfg imgspecv1.ImageConfig, workdir, user string) {
 	p := &s.Process
 	s.Entrypoint, s.Cmd = entry, cmd
 	p.Args = append(append([]string{}, entry...), cmd...)
-	p.Env = mergeEnv(cfg.Env, s.settings)
-	p.setDefault("PATH", DefaultPath)
-	if p.Terminal {
-		t := os.Getenv("TERM")
-		if t == "" {
-			t = "xterm"
+	if s.unsetAll {
+		// Podman's --unsetenv-all: none of the image's variables nor the
+		// defaults below, only those the user gave.
+		p.Env = mergeEnv(nil, s.settings)
+	} else {
+		p.Env = mergeEnv(cfg.Env, s.settings)
+		p.setDefault("PATH", DefaultPath)
+		if p.Terminal {
+			t := os.Getenv("TERM")
+			if t == "" {
+				t = "xterm"
+			}
+			p.setDefault("TERM", t)
 		}
-		p.setDefault("TERM", t)
+		p.setDefault("HOSTNAME", s.Hostname)
+		// What systemd and scripts read to tell they run in a container;
+		// "oci" is the value systemd documents for a generic OCI runtime.
+		p.setDefault("container", "oci")
 	}
-	p.setDefault("HOSTNAME", s.Hostname)
-	// What systemd and scripts read to tell they run in a container;
-	// "oci" is the value systemd documents for a generic OCI runtime.
-	p.setDefault("container", "oci")
+	p.Env = slices.DeleteFunc(p.Env, func(e string) bool {
+		name, _, _ := strings.Cut(e, "=")
+		return slices.Contains(s.unsetEnv, name)
+	})
 	p.Cwd = cfg.WorkingDir
 	if workdir != "" {
 		p.Cwd = workdir
@@ -219,10 +232,15 @@ func (p *Process) CheckNUL() error {
 func (s *Spec) SetUser(u *User) {
 	p := &s.Process
 	p.User = u
-	p.setDefault("HOME", u.Home)
+	set := func(k, v string) {
+		if !s.unsetAll && !slices.Contains(s.unsetEnv, k) {
+			p.setDefault(k, v)
+		}
+	}
+	set("HOME", u.Home)
 	if u.Name != "" {
-		p.setDefault("USER", u.Name)
-		p.setDefault("LOGNAME", u.Name)
+		set("USER", u.Name)
+		set("LOGNAME", u.Name)
 	}
 }
 

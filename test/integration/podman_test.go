@@ -70,6 +70,8 @@ func (p podman) must(t *testing.T, args ...string) result {
 func TestPodmanSameOutput(t *testing.T) {
 	pm := newPodman(t)
 	s := testStore(t)
+	t.Setenv("CRL_PODMAN_A", "from-the-host") // for --env-host
+	t.Setenv("CRL_PODMAN_B", "overridden")
 	mustCrunIn(t, s, "load", "-q", "-i", filepath.Join(TestData, "images", "busybox.tar"))
 	for _, name := range []string{"v1", "v2"} {
 		mustCrunIn(t, s, "volume", "create", name)
@@ -112,6 +114,10 @@ func TestPodmanSameOutput(t *testing.T) {
 		{"run exit code", []string{"run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; exit 3"}, true},
 		{"run env and workdir", []string{"run", "--rm", "--network", "none", "-e", "A=b", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $(pwd) $HOME"}, true},
 		{"run as a user", []string{"run", "--rm", "--network", "none", "--user", "1000:1000", "busybox", "id"}, true},
+		{"run --unsetenv of defaults", []string{"run", "--rm", "--network", "none", "--unsetenv", "PATH", "--unsetenv", "container", "--unsetenv", "HOSTNAME", "busybox",
+			"/bin/sh", "-c", "echo ${PATH-unset} ${container-unset} ${HOSTNAME-unset}"}, true},
+		{"run --unsetenv-all", []string{"run", "--rm", "--network", "none", "--unsetenv-all", "-e", "A=1", "busybox", "/bin/env"}, true},
+		{"run --env-host", []string{"run", "--rm", "--network", "none", "--env-host", "-e", "CRL_PODMAN_B=set", "busybox", "sh", "-c", "echo $CRL_PODMAN_A $CRL_PODMAN_B"}, true},
 		{"run command not found", []string{"run", "--rm", "--network", "none", "busybox", "no-such-command"}, false},
 		{"run not executable", []string{"run", "--rm", "--network", "none", "busybox", "/etc"}, false},
 		{"run unknown flag", []string{"run", "--bogus", "busybox"}, false},
@@ -127,6 +133,9 @@ func TestPodmanSameOutput(t *testing.T) {
 		{"image exists", []string{"image", "exists", "busybox"}, true},
 		{"image exists, missing", []string{"image", "exists", "no-such-image"}, true},
 		{"container exists, missing", []string{"container", "exists", "no-such-container"}, true},
+		{"version template", []string{"version", "--format", "{{.Client.Os}} {{.Client.OsArch}}"}, true},
+		{"unshare: the user namespace's map", []string{"unshare", "cat", "/proc/self/uid_map"}, true},
+		{"unshare: the command's exit code", []string{"unshare", "sh", "-c", "exit 4"}, true},
 		{"no command", nil, false},
 		{"unknown command", []string{"no-such-command"}, false},
 	} {
