@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/crun-lite/crun-lite/run"
+	"github.com/crun-lite/crun-lite/userns"
 )
 
 // versionInfo is what version prints, under Podman's keys: scripts read
@@ -73,7 +74,8 @@ and your subordinate ids, the one crun-lite's containers use, with
 CONTAINERS_GRAPHROOT and CONTAINERS_RUNROOT naming the store. Inside, files
 of the store and of volumes that belong to a container's users can be
 changed and removed; outside, they belong to your subordinate ids.
-Everything after unshare is the command's, its flags included.
+Everything after unshare is the command's, its flags included. As root,
+which has no such namespace, it refuses as Podman's does (exit 125).
 
 Examples:
    crun-lite unshare rm -rf ~/old-volume-copy
@@ -83,6 +85,10 @@ Examples:
 			args := c.Args().Slice()
 			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
 				return cli.ShowCommandHelp(c, "unshare")
+			}
+			if !userns.Rootless() {
+				// Podman's refusal and exit code: root has no namespace to enter.
+				return errors.New("please use unshare with rootless: as root, run the command itself")
 			}
 			if len(args) > 0 && args[0] == "--" {
 				args = args[1:]
