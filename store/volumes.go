@@ -15,8 +15,8 @@ import (
 // has: no labels or options yet, and never mounted by a driver.
 type Volume struct {
 	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver"` // always "local"
-	Path       string            `json:"Mountpoint"`
+	Driver     string            `json:"Driver"`     // always "local"
+	Mountpoint string            `json:"Mountpoint"` // the directory of its data
 	Created    time.Time         `json:"CreatedAt"`
 	Labels     map[string]string `json:"Labels"`
 	Scope      string            `json:"Scope"` // always "local"
@@ -70,7 +70,7 @@ func (st *Store) Volume(name string) (*Volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrVolumeUnknown, name)
 	}
-	return &Volume{Name: name, Driver: "local", Path: data, Created: fi.ModTime().UTC(),
+	return &Volume{Name: name, Driver: "local", Mountpoint: data, Created: fi.ModTime().UTC(),
 		Labels: map[string]string{}, Scope: "local", Options: map[string]string{}}, nil
 }
 

@@ -70,11 +70,7 @@ Examples:
 					if vols == nil {
 						vols = []store.Volume{} // JSON: [], not null
 					}
-					rows := make([]volumeRow, len(vols))
-					for i, v := range vols {
-						rows[i] = volumeRow{Volume: v, Mountpoint: v.Path}
-					}
-					return printRows(c.App.Writer, f, vols, rows, func(w io.Writer) error {
+					return printRows(c.App.Writer, f, vols, vols, func(w io.Writer) error {
 						if c.Bool("quiet") {
 							for _, v := range vols {
 								fmt.Fprintln(w, v.Name)
@@ -164,17 +160,10 @@ Examples:
 	}
 }
 
-// volumeFormats: volume ls takes templates over volumeRow; any other
+// volumeFormats: volume ls takes templates over store.Volume; any other
 // value but json prints the table, as it always has (--quiet applies to
 // the table only).
 var volumeFormats = formats{text: "table", templates: bracedTemplates, headers: map[string]string{"Name": "VOLUME NAME"}}
-
-// volumeRow is what volume ls templates see: the volume's fields under
-// Podman's names.
-type volumeRow struct {
-	store.Volume
-	Mountpoint string
-}
 
 // printVolumes prints Podman's table: the driver and the name.
 func printVolumes(out io.Writer, vols []store.Volume, header bool) error {

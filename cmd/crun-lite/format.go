@@ -278,11 +278,11 @@ func printRowsTo[R any](w io.Writer, f format, data any, rows []R, text func(io.
 	}
 	if f.table {
 		tw := newTable(w)
-		var zero R
 		// A header a template cannot make (a function given a name, not
 		// its value) is left out, not an error: the rows say what is wrong.
+		var zero R
 		var hb bytes.Buffer
-		if err := f.tmpl.Option("missingkey=zero").Execute(&hb, tableHeader(zero, f.headers)); err == nil && !f.noHeading {
+		if !f.noHeading && f.tmpl.Option("missingkey=zero").Execute(&hb, tableHeader(zero, f.headers)) == nil {
 			hb.WriteByte('\n')
 			tw.Write(hb.Bytes())
 		}
